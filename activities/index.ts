@@ -1,0 +1,21 @@
+import { createDatabaseActivities, type DatabaseActivityDeps } from './database';
+import { createMailActivities, type MailActivityDeps } from './mail';
+
+export type ActivityDeps = DatabaseActivityDeps &
+  MailActivityDeps & {
+    /** Called when the noop activity starts, with its id; the throughput benchmark measures start latency with it. */
+    onNoopStarted?: (id: string) => void;
+  };
+
+/** All activities, built from their dependencies so workers and tests inject the database and the mail transport. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createDatabaseActivities(deps),
+    ...createMailActivities(deps),
+    async noop(id: string): Promise<void> {
+      deps.onNoopStarted?.(id);
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

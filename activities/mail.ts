@@ -1,0 +1,39 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Database } from '../src/db/schema';
+import { RECORD_NOT_FOUND } from '../src/jobs/common';
+import type { MailTransport } from '../src/mail';
+
+export interface MailActivityDeps {
+  db: Database;
+  mail: MailTransport;
+}
+
+export function createMailActivities({ db, mail }: MailActivityDeps) {
+  return {
+    /**
+     * Reads the user fresh (their address may have changed since enqueue), sends with an idempotency key so a retry
+     * after a crash between send and mark delivers once, then marks the user.
+     */
+    async sendWelcomeEmail(userId: number): Promise<{ messageId: string; alreadySent: boolean }> {
+      const user = await db
+        .selectFrom('users')
+        .select(['id', 'email', 'name', 'welcome_email_sent_at'])
+        .where('id', '=', userId)
+        .executeTakeFirst();
+      if (!user) throw ApplicationFailure.nonRetryable(`user ${userId} does not exist`, RECORD_NOT_FOUND);
+      const idempotencyKey = `welcome-email/${userId}`;
+      if (user.welcome_email_sent_at) return { messageId: idempotencyKey, alreadySent: true };
+      const sent = await mail.send(
+        { to: user.email, subject: `Welcome, ${user.name}!`, text: `Hi ${user.name}, thanks for signing up.` },
+        { idempotencyKey },
+      );
+      await db
+        .updateTable('users')
+        .set({ welcome_email_sent_at: new Date().toISOString() })
+        .where('id', '=', userId)
+        .where('welcome_email_sent_at', 'is', null)
+        .execute();
+      return { messageId: sent.messageId, alreadySent: sent.duplicate };
+    },
+  };
+}

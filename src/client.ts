@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
+import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { temporal } from '@temporalio/proto';
+import { readSettings, type Settings } from './config';
+import { JobNotFoundError, TemporalUnavailableError, UnknownJobError } from './errors';
+import { workflowIdFor, type JobDefinition } from './job-definition';
+import { findJob, jobForWorkflowId, jobs } from './jobs';
+import { taskQueueName } from './queues';
+import type { SafeObject } from './safe-arguments';
+import { validateJobArguments } from './validate-arguments';
+
+export interface EnqueueResult {
+  workflowId: string;
+  runId: string;
+  /** True when a run with this workflow ID already existed (running, or completed): nothing new was started. */
+  duplicate: boolean;
+  /** The run in the Temporal Web UI. */
+  url: string;
+}
+
+export const JOB_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'ContinuedAsNew', 'TimedOut'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export interface JobRunSummary {
+  workflowId: string;
+  runId: string;
+  job: string;
+  status: JobStatus;
+  startTime: string;
+  closeTime?: string;
+  url: string;
+}
+
+export interface JobRunStatus extends JobRunSummary {
+  /** The job's return value, when completed. */
+  result?: unknown;
+  /** Why it failed, when failed. */
+  failure?: { message: string; type?: string };
+}
+
+export interface JobClientOptions {
+  /** A Temporal client; when omitted, `JobClient.connect` makes one from the settings. */
+  client: Client;
+  /** @default 'jobs' */
+  taskQueuePrefix?: string;
+  /** @default 'http://localhost:8233' */
+  uiUrl?: string;
+}
+
+/** gRPC status the server answers when the reuse policy refuses a new run. */
+const GRPC_ALREADY_EXISTS = 6;
+
+/** How long a CLI or web process waits for an unreachable server before saying so. */
+const CONNECT_TIMEOUT = '5s';
+
+/**
+ * The client API: enqueue jobs, look at their runs. Every call reads the job's declaration; arguments are
+ * validated before any RPC.
+ */
+export class JobClient {
+  readonly temporal: Client;
+  readonly taskQueuePrefix: string;
+  readonly uiUrl: string;
+  readonly namespace: string;
+
+  constructor(options: JobClientOptions) {
+    this.temporal = options.client;
+    this.namespace = options.client.options.namespace;
+    this.taskQueuePrefix = options.taskQueuePrefix ?? 'jobs';
+    this.uiUrl = (options.uiUrl ?? 'http://localhost:8233').replace(/\/+$/, '');
+  }
+
+  /** Connects with Temporal's environment conventions (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, …). */
+  static async connect(settings: Settings = readSettings()): Promise<JobClient> {
+    const connection = await connectTemporal(settings);
+    const client = new Client({ connection, namespace: settings.temporalNamespace });
+    return new JobClient({ client, taskQueuePrefix: settings.taskQueuePrefix, uiUrl: settings.temporalUiUrl });
+  }
+
+  async close(): Promise<void> {
+    await this.temporal.connection.close();
+  }
+
+  /** Enqueues a job by its declaration; TypeScript checks the arguments' shape. */
+  async enqueue<Args extends SafeObject>(job: JobDefinition<Args>, args: Args): Promise<EnqueueResult> {
+    return this.start(job, validateJobArguments(job, args));
+  }
+
+  /** Enqueues a job by name with arguments from outside (CLI, HTTP); unknown jobs and bad arguments throw. */
+  async enqueueByName(name: string, args: unknown): Promise<EnqueueResult> {
+    const job = findJob(name);
+    if (!job) throw new UnknownJobError(name, jobs.map((j) => j.name));
+    return this.start(job, validateJobArguments(job, args));
+  }
+
+  /**
+   * Starts with conflict policy USE_EXISTING (a duplicate of a running job attaches to it) and reuse policy
+   * ALLOW_DUPLICATE_FAILED_ONLY (a duplicate of a completed job is a no-op; a failed one may run again).
+   * Calls StartWorkflowExecution directly because only its response says whether a run was started.
+   */
+  private async start<Args extends SafeObject>(job: JobDefinition<Args>, args: Args): Promise<EnqueueResult> {
+    const workflowId = workflowIdFor(job, args);
+    const { workflowService, options } = this.temporal;
+    try {
+      const response = await workflowService.startWorkflowExecution({
+        namespace: this.namespace,
+        identity: options.identity,
+        requestId: randomUUID(),
+        workflowId,
+        workflowType: { name: job.workflowType },
+        taskQueue: { name: taskQueueName(this.taskQueuePrefix, job.queue), kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        input: { payloads: await encodeToPayloads(options.loadedDataConverter, args) },
+        workflowIdReusePolicy: temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+        workflowIdConflictPolicy: temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+      });
+      return { workflowId, runId: response.runId, duplicate: !response.started, url: this.runUrl(workflowId, response.runId) };
+    } catch (err) {
+      if (isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS) {
+        const { workflowExecutionInfo } = await this.temporal.workflow.getHandle(workflowId).describe().then((d) => d.raw);
+        const runId = workflowExecutionInfo?.execution?.runId ?? '';
+        return { workflowId, runId, duplicate: true, url: this.runUrl(workflowId, runId) };
+      }
+      throw err;
+    }
+  }
+
+  /** Status of the latest run of a workflow ID, with its result or failure once closed. */
+  async status(workflowId: string): Promise<JobRunStatus> {
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    let description;
+    try {
+      description = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new JobNotFoundError(workflowId);
+      throw err;
+    }
+    const summary = this.summarize(description);
+    if (summary.status === 'Completed') return { ...summary, result: await handle.result() };
+    if (summary.status === 'Failed' || summary.status === 'TimedOut' || summary.status === 'Terminated' || summary.status === 'Canceled') {
+      try {
+        await handle.result();
+      } catch (err) {
+        const cause = err instanceof WorkflowFailedError && err.cause ? err.cause : (err as Error);
+        return { ...summary, failure: { message: cause.message, type: (cause as { type?: string }).type ?? cause.name } };
+      }
+    }
+    return summary;
+  }
+
+  /** Runs of our jobs, newest first, from Temporal's visibility store. */
+  async list(filter: { job?: string; status?: JobStatus; limit?: number } = {}): Promise<JobRunSummary[]> {
+    const types = filter.job ? [findJobOrThrow(filter.job).workflowType] : jobs.map((j) => j.workflowType);
+    const clauses = [`WorkflowType IN (${types.map((t) => `'${t}'`).join(', ')})`];
+    if (filter.status) clauses.push(`ExecutionStatus = '${filter.status}'`);
+    const out: JobRunSummary[] = [];
+    for await (const info of this.temporal.workflow.list({ query: clauses.join(' AND '), pageSize: 100 })) {
+      out.push(this.summarize(info));
+      if (out.length >= (filter.limit ?? 50)) break;
+    }
+    return out;
+  }
+
+  runUrl(workflowId: string, runId: string): string {
+    return `${this.uiUrl}/namespaces/${encodeURIComponent(this.namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
+  }
+
+  private summarize(info: { workflowId: string; runId: string; type: string; status: { name: string }; startTime: Date; closeTime?: Date }): JobRunSummary {
+    return {
+      workflowId: info.workflowId,
+      runId: info.runId,
+      job: jobForWorkflowId(info.workflowId)?.name ?? info.type,
+      status: toJobStatus(info.status.name),
+      startTime: info.startTime.toISOString(),
+      closeTime: info.closeTime?.toISOString(),
+      url: this.runUrl(info.workflowId, info.runId),
+    };
+  }
+}
+
+function toJobStatus(name: string): JobStatus {
+  const map: Record<string, JobStatus> = {
+    RUNNING: 'Running',
+    COMPLETED: 'Completed',
+    FAILED: 'Failed',
+    CANCELLED: 'Canceled',
+    TERMINATED: 'Terminated',
+    CONTINUED_AS_NEW: 'ContinuedAsNew',
+    TIMED_OUT: 'TimedOut',
+  };
+  return map[name] ?? (name as JobStatus);
+}
+
+function findJobOrThrow(name: string): JobDefinition<any> {
+  const job = findJob(name);
+  if (!job) throw new UnknownJobError(name, jobs.map((j) => j.name));
+  return job;
+}
+
+/** Opens a connection with a bounded wait, turning "unreachable" into one clear error. */
+export async function connectTemporal(settings: Settings): Promise<Connection> {
+  try {
+    return await Connection.connect({
+      address: settings.temporalAddress,
+      tls: settings.temporalTls || undefined,
+      apiKey: settings.temporalApiKey,
+      connectTimeout: CONNECT_TIMEOUT,
+    });
+  } catch (err) {
+    throw new TemporalUnavailableError(settings.temporalAddress, err);
+  }
+}

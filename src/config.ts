@@ -1,0 +1,46 @@
+import path from 'node:path';
+
+/**
+ * Settings read from the environment, in one place. Temporal connection settings follow Temporal's own conventions
+ * (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS`), so a worker configured for the
+ * `temporal` CLI works here unchanged.
+ */
+export interface Settings {
+  /** Temporal frontend `host:port`. @default 'localhost:7233' (`TEMPORAL_ADDRESS`) */
+  temporalAddress: string;
+  /** @default 'default' (`TEMPORAL_NAMESPACE`) */
+  temporalNamespace: string;
+  /** API key for Temporal Cloud; implies TLS. (`TEMPORAL_API_KEY`) */
+  temporalApiKey?: string;
+  /** Use TLS to reach the server. @default false unless an API key is set (`TEMPORAL_TLS=true`) */
+  temporalTls: boolean;
+  /** Base URL of the Temporal Web UI, used for run links. @default 'http://localhost:8233' (`TEMPORAL_UI_URL`) */
+  temporalUiUrl: string;
+  /** Prefix of the four priority task queues (`<prefix>-critical`, …). @default 'jobs' (`JOBS_TASK_QUEUE_PREFIX`) */
+  taskQueuePrefix: string;
+  /** PostgreSQL URL; when unset the business database is a SQLite file. (`DATABASE_URL`) */
+  databaseUrl?: string;
+  /** SQLite file for the business database. @default './.data/app.sqlite' (`JOBS_SQLITE_PATH`) */
+  sqlitePath: string;
+  /** Directory the file mail transport writes messages to. @default './.data/outbox' (`JOBS_MAIL_OUTBOX_DIR`) */
+  mailOutboxDir: string;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const apiKey = nonEmpty(env.TEMPORAL_API_KEY);
+  return {
+    temporalAddress: nonEmpty(env.TEMPORAL_ADDRESS) ?? 'localhost:7233',
+    temporalNamespace: nonEmpty(env.TEMPORAL_NAMESPACE) ?? 'default',
+    temporalApiKey: apiKey,
+    temporalTls: env.TEMPORAL_TLS ? env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' : apiKey !== undefined,
+    temporalUiUrl: (nonEmpty(env.TEMPORAL_UI_URL) ?? 'http://localhost:8233').replace(/\/+$/, ''),
+    taskQueuePrefix: nonEmpty(env.JOBS_TASK_QUEUE_PREFIX) ?? 'jobs',
+    databaseUrl: nonEmpty(env.DATABASE_URL),
+    sqlitePath: path.resolve(nonEmpty(env.JOBS_SQLITE_PATH) ?? '.data/app.sqlite'),
+    mailOutboxDir: path.resolve(nonEmpty(env.JOBS_MAIL_OUTBOX_DIR) ?? '.data/outbox'),
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}

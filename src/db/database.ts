@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Pool } from 'pg';
+import { migrateToLatest, type Dialect } from './migrations';
+import type { Database, Schema } from './schema';
+
+export interface DatabaseOptions {
+  /** PostgreSQL connection string; when absent, `sqlitePath` is used. */
+  databaseUrl?: string;
+  /** SQLite file, created with its directory if missing. */
+  sqlitePath: string;
+}
+
+export interface OpenDatabase {
+  db: Database;
+  dialect: Dialect;
+  /** Where the data lives, for messages (`sqlite:/path` or the PostgreSQL URL without password). */
+  location: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the business database — PostgreSQL when a URL is given, else a SQLite file — and migrates it.
+ * SQLite runs in WAL mode with a busy timeout so several worker processes can share one file.
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
+  let db: Database;
+  let dialect: Dialect;
+  let location: string;
+  if (options.databaseUrl) {
+    dialect = 'postgres';
+    db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: options.databaseUrl, max: 10 }) }) });
+    location = options.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  } else {
+    dialect = 'sqlite';
+    fs.mkdirSync(path.dirname(options.sqlitePath), { recursive: true });
+    const sqlite = new SQLite(options.sqlitePath, { timeout: 10_000 });
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('foreign_keys = ON');
+    db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    location = `sqlite:${options.sqlitePath}`;
+  }
+  try {
+    await migrateToLatest(db, dialect);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return { db, dialect, location, close: () => db.destroy() };
+}

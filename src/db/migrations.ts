@@ -1,0 +1,76 @@
+import { Kysely, Migration, MigrationProvider, Migrator, sql } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * Migrations, in order. Each is written once for both dialects; `idColumn` is the only place they differ.
+ * Never edit a migration that has shipped: add a new one.
+ */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const idType = dialect === 'postgres' ? 'serial' : 'integer';
+  const id = (col: any) => (dialect === 'postgres' ? col.primaryKey() : col.primaryKey().autoIncrement());
+
+  return {
+    '0001_business_tables': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('users')
+          .addColumn('id', idType, id)
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('welcome_email_sent_at', 'text')
+          .execute();
+        await db.schema
+          .createTable('invoices')
+          .addColumn('id', idType, id)
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+          .addColumn('amount_cents', 'integer', (c) => c.notNull())
+          .addColumn('currency', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('generated_at', 'text')
+          .execute();
+        await db.schema
+          .createTable('invoice_documents')
+          .addColumn('id', idType, id)
+          .addColumn('invoice_id', 'integer', (c) => c.notNull().references('invoices.id'))
+          .addColumn('content', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('invoice_documents_invoice_id').on('invoice_documents').column('invoice_id').execute();
+        await db.schema
+          .createTable('reports')
+          .addColumn('id', idType, id)
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+          .addColumn('report_type', 'text', (c) => c.notNull())
+          .addColumn('start_date', 'text', (c) => c.notNull())
+          .addColumn('end_date', 'text', (c) => c.notNull())
+          .addColumn('content', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('reports_one_per_range', ['user_id', 'report_type', 'start_date', 'end_date'])
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        for (const table of ['reports', 'invoice_documents', 'invoices', 'users']) await db.schema.dropTable(table).execute();
+      },
+    },
+  };
+}
+
+class InlineMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}
+
+/** Brings the schema up to date; safe to call from every process at start-up. */
+export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  if (dialect === 'sqlite') await sql`PRAGMA foreign_keys = ON`.execute(db);
+  const migrator = new Migrator({ db, provider: new InlineMigrationProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error)?.message ?? error)}`);
+  }
+}

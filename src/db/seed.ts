@@ -1,0 +1,18 @@
+import type { Database } from './schema';
+
+/** Demo data for a newcomer's first run: users 1..N and one invoice per user, ids matching. Idempotent. */
+export async function seedDemoData(db: Database, count = 100): Promise<{ users: number; invoices: number }> {
+  const existing = await db.selectFrom('users').select(db.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  if (Number(existing.n) > 0) return { users: 0, invoices: 0 };
+  const now = new Date().toISOString();
+  await db.transaction().execute(async (trx) => {
+    for (let i = 1; i <= count; i++) {
+      await trx.insertInto('users').values({ email: `user${i}@example.com`, name: `User ${i}`, created_at: now }).execute();
+      await trx
+        .insertInto('invoices')
+        .values({ user_id: i, amount_cents: 1000 + i * 37, currency: 'EUR', created_at: now })
+        .execute();
+    }
+  });
+  return { users: count, invoices: count };
+}

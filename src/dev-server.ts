@@ -1,0 +1,151 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { resolveTemporalCli, TEMPORAL_CLI_VERSION } from './temporal-cli';
+
+export interface DevServerOptions {
+  /** gRPC port; 0 picks a free one. @default 7233 */
+  port?: number;
+  /** Web UI port; 0 picks a free one. @default port + 1000 */
+  uiPort?: number;
+  /** Run without the Web UI. @default false */
+  headless?: boolean;
+  /** SQLite file for the server's state, so runs survive a restart; in memory when omitted. */
+  dbFilename?: string;
+  /** @default '127.0.0.1' */
+  ip?: string;
+  /** @default 'default' */
+  namespace?: string;
+  /** Server log level. @default 'warn' */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** How long to wait for the server to answer health checks. @default 60 s */
+  readyTimeoutMs?: number;
+  /** Extra `temporal server start-dev` arguments. */
+  extraArgs?: string[];
+  /** Progress lines (Go build, fallbacks). @default stderr */
+  log?: (line: string) => void;
+}
+
+export interface DevServer {
+  /** `host:port` of the gRPC frontend. */
+  address: string;
+  namespace: string;
+  /** Web UI URL, unless headless. */
+  uiUrl?: string;
+  /** The server process, when we spawned it (absent for the SDK-download fallback). */
+  process?: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real Temporal dev server (the Temporal CLI's `server start-dev`), waits until it answers, and returns
+ * how to reach it. Used by `jobctl server`, `npm start`, the test suite and the benchmarks alike.
+ */
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const ip = options.ip ?? '127.0.0.1';
+  const namespace = options.namespace ?? 'default';
+  const port = options.port === 0 ? await freePort() : (options.port ?? 7233);
+  const uiPort = options.uiPort === 0 ? await freePort() : (options.uiPort ?? port + 1000);
+  const address = `${ip}:${port}`;
+  const uiUrl = options.headless ? undefined : `http://localhost:${uiPort}`;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (options.dbFilename) fs.mkdirSync(path.dirname(path.resolve(options.dbFilename)), { recursive: true });
+
+  const cli = await resolveTemporalCli({ log });
+  if (!cli) return startWithSdkDownload({ ...options, ip, port, uiPort, namespace, log });
+
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', options.logLevel ?? 'warn'];
+  if (options.headless) args.push('--headless');
+  else args.push('--ui-port', String(uiPort));
+  if (options.dbFilename) args.push('--db-filename', path.resolve(options.dbFilename));
+  args.push(...(options.extraArgs ?? []));
+
+  const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  try {
+    await waitUntilServing(address, options.readyTimeoutMs ?? 60_000, exited, () => output);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    address,
+    namespace,
+    uiUrl,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitUntilServing(address: string, timeoutMs: number, exited: Promise<number | null>, output: () => string) {
+  const deadline = Date.now() + timeoutMs;
+  let died: number | null | undefined;
+  void exited.then((code) => (died = code));
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (died !== undefined) throw new Error(`Temporal dev server exited with code ${died} before it was ready:\n${output()}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: '1s' });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`Temporal dev server at ${address} not ready after ${timeoutMs} ms: ${String(lastError)}\n${output()}`);
+}
+
+/** For machines without Go: the SDK downloads a Temporal CLI release (needs internet). */
+async function startWithSdkDownload(o: Required<Pick<DevServerOptions, 'ip' | 'port' | 'uiPort' | 'namespace' | 'log'>> & DevServerOptions): Promise<DevServer> {
+  o.log(`No Temporal CLI and no Go found: downloading Temporal CLI ${TEMPORAL_CLI_VERSION} through the Temporal SDK.`);
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'cached-download', version: TEMPORAL_CLI_VERSION },
+      ip: o.ip,
+      port: o.port,
+      namespace: o.namespace,
+      dbFilename: o.dbFilename,
+      ui: !o.headless,
+      uiPort: o.headless ? undefined : o.uiPort,
+      extraArgs: o.extraArgs,
+    },
+  });
+  return {
+    address: `${o.ip}:${o.port}`,
+    namespace: o.namespace,
+    uiUrl: o.headless ? undefined : `http://localhost:${o.uiPort}`,
+    stop: () => env.teardown(),
+  };
+}
+
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,37 @@
+/**
+ * Thrown when no job with the given name is declared (CLI, HTTP service, `enqueueByName`).
+ */
+export class UnknownJobError extends Error {
+  override readonly name = 'UnknownJobError';
+  constructor(
+    readonly job: string,
+    readonly known: readonly string[],
+  ) {
+    super(`Unknown job "${job}". Known jobs: ${known.join(', ')}`);
+  }
+}
+
+/**
+ * Thrown when the Temporal server cannot be reached within the connect timeout. Nothing was enqueued.
+ */
+export class TemporalUnavailableError extends Error {
+  override readonly name = 'TemporalUnavailableError';
+  constructor(
+    readonly address: string,
+    cause: unknown,
+  ) {
+    super(
+      `Cannot reach the Temporal server at ${address} (${cause instanceof Error ? cause.message : String(cause)}). ` +
+        'Is it running? Start one with `jobctl server`, or set TEMPORAL_ADDRESS.',
+      { cause },
+    );
+  }
+}
+
+/** Thrown by `status` when no workflow has the given ID. */
+export class JobNotFoundError extends Error {
+  override readonly name = 'JobNotFoundError';
+  constructor(readonly workflowId: string) {
+    super(`No job run with workflow ID "${workflowId}"`);
+  }
+}

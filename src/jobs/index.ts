@@ -1,0 +1,19 @@
+import type { JobDefinition } from '../job-definition';
+import { generateReport } from './generate-report';
+import { invoiceGeneration } from './invoice-generation';
+import { noop } from './noop';
+import { sendWelcomeEmail } from './send-welcome-email';
+
+export { generateReport, invoiceGeneration, noop, sendWelcomeEmail };
+
+/** Every job the system knows, by name. The CLI, the HTTP service and the worker read this list. */
+export const jobs: readonly JobDefinition<any>[] = [invoiceGeneration, sendWelcomeEmail, generateReport, noop];
+
+export function findJob(name: string): JobDefinition<any> | undefined {
+  return jobs.find((job) => job.name === name);
+}
+
+/** The job a workflow ID belongs to: IDs are `<job-name>/<key>`. */
+export function jobForWorkflowId(workflowId: string): JobDefinition<any> | undefined {
+  return findJob(workflowId.slice(0, workflowId.indexOf('/')));
+}

@@ -1,0 +1,25 @@
+import type { JobDefinition } from './job-definition';
+import { findUnsafeValues, formatPath, InvalidJobArgumentsError, ROOT_PATH, type ArgumentIssue, type SafeObject } from './safe-arguments';
+
+/**
+ * Checks raw arguments against a job: first that they are safe plain values within the size budget, then the job's
+ * schema. Returns the parsed arguments or throws `InvalidJobArgumentsError` listing every problem by field path.
+ */
+export function validateJobArguments<Args extends SafeObject>(job: JobDefinition<Args>, raw: unknown): Args {
+  const unsafe = findUnsafeValues(raw, job.maxArgumentBytes);
+  if (unsafe.length > 0) throw new InvalidJobArgumentsError(job.name, unsafe);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InvalidJobArgumentsError(job.name, [{ path: ROOT_PATH, message: 'must be an object of named fields' }]);
+  }
+  const parsed = job.args.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issues: ArgumentIssue[] = [];
+  for (const issue of parsed.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) issues.push({ path: formatPath([...issue.path, key]), message: 'is not an argument of this job' });
+    } else {
+      issues.push({ path: formatPath(issue.path), message: issue.message });
+    }
+  }
+  throw new InvalidJobArgumentsError(job.name, issues);
+}

@@ -1,0 +1,112 @@
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { Duration } from '@temporalio/common';
+import type { Settings } from './config';
+import { isPriority, PRIORITIES, taskQueueName, type Priority } from './queues';
+
+/** One priority group served by this process, with its own concurrency. */
+export interface QueueCapacity {
+  queue: Priority;
+  /** Activities (and workflow tasks) this process runs at once for the queue. */
+  concurrency: number;
+}
+
+export interface WorkerRunnerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** @default 'jobs' */
+  taskQueuePrefix?: string;
+  queues: QueueCapacity[];
+  /** Activity implementations, built with their dependencies. */
+  activities: object;
+  /** A pre-built bundle; when omitted, `workflows/index.ts` is bundled once for all queues. */
+  workflowBundle?: WorkflowBundle;
+  /**
+   * On SIGINT/SIGTERM the worker stops polling and in-flight activities get this long to finish; past it they are
+   * cancelled and Temporal retries them on another worker. @default '30s'
+   */
+  shutdownGraceTime?: Duration;
+  identity?: string;
+}
+
+export const DEFAULT_CONCURRENCY = 10;
+
+/**
+ * Parses `critical:5,default:3,low:1` (or `critical default`, with `defaultConcurrency`) into queue capacities.
+ * Throws a TypeError naming the bad part.
+ */
+export function parseQueueSpec(spec: string | string[] | undefined, defaultConcurrency = DEFAULT_CONCURRENCY): QueueCapacity[] {
+  const parts = (Array.isArray(spec) ? spec : spec ? [spec] : [...PRIORITIES]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const seen = new Set<string>();
+  return parts.map((part) => {
+    const [name, count] = part.split(':');
+    if (!name || !isPriority(name)) throw new TypeError(`queue "${name}" must be one of ${PRIORITIES.join(', ')}`);
+    if (seen.has(name)) throw new TypeError(`queue "${name}" is listed twice`);
+    seen.add(name);
+    const concurrency = count === undefined ? defaultConcurrency : Number(count);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`concurrency of queue "${name}" must be a positive integer, got "${count}"`);
+    return { queue: name, concurrency };
+  });
+}
+
+/** Bundles the workflows once; every queue's worker in the process shares the bundle. */
+export async function bundleWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+}
+
+/** One Temporal worker per queue, sharing the connection and the workflow bundle. */
+export async function createWorkers(options: WorkerRunnerOptions): Promise<Worker[]> {
+  if (options.queues.length === 0) throw new TypeError('queues must name at least one queue');
+  const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
+  const prefix = options.taskQueuePrefix ?? 'jobs';
+  return Promise.all(
+    options.queues.map(({ queue, concurrency }) =>
+      Worker.create({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: taskQueueName(prefix, queue),
+        workflowBundle,
+        activities: options.activities,
+        ...(options.identity ? { identity: options.identity } : {}),
+        maxConcurrentActivityTaskExecutions: concurrency,
+        maxConcurrentWorkflowTaskExecutions: Math.max(2, concurrency),
+        shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+      }),
+    ),
+  );
+}
+
+/**
+ * Runs the workers until SIGINT/SIGTERM (the Temporal runtime installs those handlers and shuts every worker
+ * down gracefully) or until `signal` aborts. Resolves once all have drained.
+ */
+export async function runWorkers(workers: Worker[], signal?: AbortSignal): Promise<void> {
+  const onAbort = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Opens the worker's connection to Temporal with the environment's settings. */
+export async function connectWorker(settings: Settings): Promise<NativeConnection> {
+  return NativeConnection.connect({
+    address: settings.temporalAddress,
+    tls: settings.temporalTls || undefined,
+    apiKey: settings.temporalApiKey,
+  });
+}
+
+const quietBundlerLogger = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn(message: string, meta?: unknown) {
+    console.warn(message, meta ?? '');
+  },
+  error(message: string, meta?: unknown) {
+    console.error(message, meta ?? '');
+  },
+  log() {},
+};

@@ -1,0 +1,4 @@
+export { generateReportWorkflow } from './generate-report';
+export { invoiceGenerationWorkflow } from './invoice-generation';
+export { noopWorkflow } from './noop';
+export { sendWelcomeEmailWorkflow } from './send-welcome-email';
