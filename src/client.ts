@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
 import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { readSettings, type Settings } from './config';
@@ -141,7 +141,7 @@ export class JobClient {
       try {
         await handle.result();
       } catch (err) {
-        const cause = err instanceof WorkflowFailedError && err.cause ? err.cause : (err as Error);
+        const cause = rootCause(err);
         return { ...summary, failure: { message: cause.message, type: (cause as { type?: string }).type ?? cause.name } };
       }
     }
@@ -189,6 +189,13 @@ function toJobStatus(name: string): JobStatus {
     TIMED_OUT: 'TimedOut',
   };
   return map[name] ?? (name as JobStatus);
+}
+
+/** The innermost cause of a workflow failure: the activity's own error rather than its ActivityFailure wrapper. */
+function rootCause(err: unknown): Error {
+  let current = err as Error;
+  while (current.cause instanceof Error) current = current.cause;
+  return current;
 }
 
 function findJobOrThrow(name: string): JobDefinition<any> {

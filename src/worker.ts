@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import type { Settings } from './config';
@@ -50,7 +51,7 @@ export function parseQueueSpec(spec: string | string[] | undefined, defaultConcu
 
 /** Bundles the workflows once; every queue's worker in the process shares the bundle. */
 export async function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+  return bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../workflows/index.ts'), logger: quietBundlerLogger });
 }
 
 /** One Temporal worker per queue, sharing the connection and the workflow bundle. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineJob } from '../job-definition';
-import { isoDate, parseIsoDate } from '../iso-date';
+import { isoDate, tryParseIsoDate } from '../iso-date';
 import { databaseActivityOptions, recordId } from './common';
 
 export const REPORT_TYPES = ['monthly_sales', 'activity_summary'] as const;
@@ -13,7 +13,10 @@ export const generateReport = defineJob({
   queue: 'low',
   args: z
     .strictObject({ userId: recordId, reportType: z.enum(REPORT_TYPES), startDate: isoDate, endDate: isoDate })
-    .refine(({ startDate, endDate }) => parseIsoDate(startDate) <= parseIsoDate(endDate), {
+    .refine(({ startDate, endDate }) => {
+      const [start, end] = [tryParseIsoDate(startDate), tryParseIsoDate(endDate)];
+      return !start || !end || start <= end; // an invalid date is reported on its own field
+    }, {
       path: ['endDate'],
       message: 'must not be before startDate',
     }),

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { Command } from 'commander';
+import { createActivities } from '../../activities';
+import { openApp } from '../app';
+import { JobClient } from '../client';
+import { readSettings, type Settings } from '../config';
+import { startDevServer } from '../dev-server';
+import { bundleWorkflows, connectWorker, createWorkers, runWorkers } from '../worker';
+
+/** Options every scenario accepts. */
+export interface CommonOptions {
+  json: boolean;
+  /** An existing Temporal frontend; when absent the harness starts its own dev server. */
+  address?: string;
+  /** Activity (and workflow task) slots of the in-process worker on the `default` queue. */
+  concurrency: number;
+}
+
+/** What a scenario gets: a client whose jobs run on this process's workers, and hooks into them. */
+export interface BenchEnvironment {
+  client: JobClient;
+  /** Unique per run; put it into job ids so runs never collide on a shared server. */
+  runId: string;
+  /** Listens to noop activity starts in this process; `at` is `performance.now()`. */
+  onNoopStarted(listener: (id: string, at: number) => void): void;
+  /** Prints `line()` to stderr every second until the returned function is called. */
+  progress(line: () => string): () => void;
+}
+
+export interface ScenarioOutcome {
+  /** Human-readable result lines. */
+  lines: string[];
+  /** The JSON fields after `scenario`, in output order; numbers are rounded to 1 decimal. */
+  metrics: Record<string, number>;
+  /** Verification failures: printed as warnings, and the run exits non-zero. */
+  problems: string[];
+}
+
+export interface Scenario<Options> {
+  name: string;
+  description: string;
+  /** Adds the scenario's own options to its subcommand. */
+  addOptions(command: Command): Command;
+  run(env: BenchEnvironment, options: Options & CommonOptions): Promise<ScenarioOutcome>;
+}
+
+/** Value at percentile `p` (0–100), interpolating linearly between the two nearest ranks; NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (p / 100) * (sorted.length - 1);
+  const low = Math.floor(rank);
+  const high = Math.ceil(rank);
+  return sorted[low]! + (sorted[high]! - sorted[low]!) * (rank - low);
+}
+
+export function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+/** Commander parser for positive integer options. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new TypeError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+/** Runs `task(0..count-1)` with at most `limit` calls in flight. */
+export async function forEachLimited(count: number, limit: number, task: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
+}
+
+/** Sets up server, app database, workers and client; runs the scenario; prints its outcome; tears everything down. */
+export async function runScenario<Options>(scenario: Scenario<Options>, options: Options & CommonOptions): Promise<void> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanup = async () => {
+    for (const step of cleanups.splice(0).reverse()) await step().catch((err) => log(`cleanup: ${String(err)}`));
+  };
+  // We own signal handling (not the Temporal runtime) so Ctrl-C still stops the dev server and removes the temp dir.
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  // Worker state changes are logged at INFO; keep stderr to progress lines and real warnings.
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+
+  let outcome: ScenarioOutcome;
+  try {
+    const runId = randomBytes(4).toString('hex');
+    const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), `bench-${runId}-`));
+    cleanups.push(() => fs.rm(tempDir, { recursive: true, force: true }));
+
+    const bundle = bundleWorkflows();
+    let settings: Settings = {
+      ...readSettings(),
+      taskQueuePrefix: `bench-${runId}`,
+      databaseUrl: undefined,
+      sqlitePath: path.join(tempDir, 'app.sqlite'),
+      mailOutboxDir: path.join(tempDir, 'outbox'),
+    };
+    if (options.address) {
+      settings.temporalAddress = options.address;
+    } else {
+      log('Starting Temporal dev server…');
+      const server = await startDevServer({ port: 0, headless: true, dbFilename: path.join(tempDir, 'temporal.sqlite') });
+      cleanups.push(() => server.stop());
+      settings = { ...settings, temporalAddress: server.address, temporalNamespace: server.namespace, temporalTls: false, temporalApiKey: undefined };
+    }
+    log(`Temporal at ${settings.temporalAddress}, task queues ${settings.taskQueuePrefix}-*, worker concurrency ${options.concurrency}`);
+
+    const app = await openApp(settings);
+    cleanups.push(() => app.close());
+    let noopListener: ((id: string, at: number) => void) | undefined;
+    const activities = createActivities({
+      db: app.database.db,
+      mail: app.mail,
+      onNoopStarted: (id) => noopListener?.(id, performance.now()),
+    });
+
+    const client = await JobClient.connect(settings);
+    cleanups.push(() => client.close());
+
+    const connection = await connectWorker(settings);
+    cleanups.push(() => connection.close());
+    const workers = await createWorkers({
+      connection,
+      namespace: settings.temporalNamespace,
+      taskQueuePrefix: settings.taskQueuePrefix,
+      queues: [{ queue: 'default', concurrency: options.concurrency }],
+      activities,
+      workflowBundle: await bundle,
+    });
+    const abort = new AbortController();
+    // A worker that fails mid-run is reported here; its jobs then show up as missing when the scenario times out.
+    const running = runWorkers(workers, abort.signal).catch((err) => log(`worker failed: ${String(err)}`));
+    cleanups.push(() => (abort.abort(), running));
+
+    outcome = await scenario.run(
+      {
+        client,
+        runId,
+        onNoopStarted: (listener) => (noopListener = listener),
+        progress(line) {
+          const timer = setInterval(() => log(`[${scenario.name}] ${line()}`), 1000);
+          return () => clearInterval(timer);
+        },
+      },
+      options,
+    );
+  } finally {
+    await cleanup();
+    process.removeListener('SIGINT', onSignal).removeListener('SIGTERM', onSignal);
+  }
+
+  // With --json, stdout carries only the JSON line; the human summary goes to stderr.
+  const human = options.json ? log : (line: string) => process.stdout.write(`${line}\n`);
+  outcome.lines.forEach((line) => human(line));
+  for (const problem of outcome.problems) log(`WARNING: ${problem}`);
+  if (options.json) {
+    const metrics = Object.fromEntries(Object.entries(outcome.metrics).map(([key, value]) => [key, round1(value)]));
+    process.stdout.write(`${JSON.stringify({ scenario: scenario.name, ...metrics })}\n`);
+  }
+  if (outcome.problems.length > 0) process.exitCode = 1;
+}

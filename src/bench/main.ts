@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { positiveInt, runScenario, type Scenario } from './harness';
+import { throughput } from './throughput';
+
+/** Every scenario is a subcommand with the common options; add new ones here. */
+const scenarios: ReadonlyArray<Scenario<any>> = [throughput];
+
+async function main() {
+  const program = new Command('bench').description('Benchmarks of durable-jobs against a real Temporal server').showHelpAfterError();
+  for (const scenario of scenarios) {
+    const command = program
+      .command(scenario.name)
+      .description(scenario.description)
+      .option('--json', 'print the result as one JSON object on the last line of stdout', false)
+      .option('--address <host:port>', 'use this Temporal server instead of starting a dev server')
+      .option('--concurrency <n>', 'worker activity slots on the default queue', positiveInt, 50);
+    scenario.addOptions(command).action((options) => runScenario(scenario, options));
+  }
+  await program.parseAsync();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,112 @@
+import { performance } from 'node:perf_hooks';
+import { noop } from '../jobs';
+import { forEachLimited, percentile, positiveInt, type Scenario } from './harness';
+
+export interface ThroughputOptions {
+  jobs: number;
+  inFlight: number;
+  timeout: number;
+}
+
+/** How many ids a warning lists before "and N more". */
+const LIST_LIMIT = 5;
+
+/**
+ * Enqueues N noop jobs and waits for all of them. Every timestamp is `performance.now()` in this process: enqueue just
+ * before the enqueue call, start when the activity calls `onNoopStarted`, completion when `result()` resolves.
+ */
+export const throughput: Scenario<ThroughputOptions> = {
+  name: 'throughput',
+  description: 'Enqueue N noop jobs; report jobs/s and enqueue→start and end-to-end latency',
+  addOptions: (command) =>
+    command
+      .option('--jobs <n>', 'jobs to enqueue', positiveInt, 1000)
+      .option('--in-flight <n>', 'enqueue calls in flight at once', positiveInt, 50)
+      .option('--timeout <seconds>', 'give up waiting for completions after this long', positiveInt, 300),
+
+  async run(env, { jobs: n, inFlight, timeout }) {
+    const idOf = (i: number) => `bench-${env.runId}-${i}`;
+    const indexOf = new Map(Array.from({ length: n }, (_, i) => [idOf(i), i]));
+    const enqueuedAt: number[] = new Array(n).fill(Number.NaN);
+    const startedAt: number[] = new Array(n).fill(Number.NaN);
+    const completedAt: number[] = new Array(n).fill(Number.NaN);
+    const startCounts: number[] = new Array(n).fill(0);
+    const problems: string[] = [];
+    const unexpected = new Set<string>();
+
+    env.onNoopStarted((id, at) => {
+      const i = indexOf.get(id);
+      if (i === undefined) return void unexpected.add(id);
+      startCounts[i] = startCounts[i]! + 1;
+      if (startCounts[i] === 1) startedAt[i] = at;
+    });
+
+    let enqueued = 0;
+    let started = 0;
+    let completed = 0;
+    const stopProgress = env.progress(() => {
+      started = startCounts.filter((c) => c > 0).length;
+      return `enqueued ${enqueued}/${n}, started ${started}, completed ${completed}`;
+    });
+
+    const completions: Array<Promise<void>> = [];
+    try {
+      await forEachLimited(n, inFlight, async (i) => {
+        enqueuedAt[i] = performance.now();
+        const { workflowId, duplicate } = await env.client.enqueue(noop, { id: idOf(i) });
+        enqueued++;
+        if (duplicate) problems.push(`${workflowId} attached to an existing run instead of starting one`);
+        completions.push(
+          env.client.temporal.workflow
+            .getHandle(workflowId)
+            .result()
+            .then(
+              () => void ((completedAt[i] = performance.now()), completed++),
+              (err: unknown) => void problems.push(`${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`),
+            ),
+        );
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        Promise.all(completions).then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout * 1000))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) problems.push(`gave up after ${timeout} s with ${n - completed} of ${n} jobs not completed`);
+    } finally {
+      stopProgress();
+    }
+
+    const indexes = [...Array(n).keys()];
+    const listIds = (is: number[]) => is.slice(0, LIST_LIMIT).map(idOf).join(', ') + (is.length > LIST_LIMIT ? `, and ${is.length - LIST_LIMIT} more` : '');
+    const neverStarted = indexes.filter((i) => startCounts[i] === 0);
+    const startedTwice = indexes.filter((i) => startCounts[i]! > 1);
+    if (neverStarted.length > 0) problems.push(`${neverStarted.length} jobs never started: ${listIds(neverStarted)}`);
+    if (startedTwice.length > 0) problems.push(`${startedTwice.length} jobs started more than once: ${listIds(startedTwice)}`);
+    if (unexpected.size > 0) problems.push(`${unexpected.size} noop activities started that this run did not enqueue`);
+
+    const firstEnqueue = Math.min(...enqueuedAt);
+    const lastCompletion = Math.max(...completedAt.filter((t) => !Number.isNaN(t)));
+    const jobsPerSecond = n / ((lastCompletion - firstEnqueue) / 1000);
+    const startLatency = indexes.map((i) => startedAt[i]! - enqueuedAt[i]!).filter((ms) => !Number.isNaN(ms));
+    const endToEnd = indexes.map((i) => completedAt[i]! - enqueuedAt[i]!).filter((ms) => !Number.isNaN(ms));
+    const metrics = {
+      jobs: n,
+      jobsPerSecond,
+      startP50Ms: percentile(startLatency, 50),
+      startP95Ms: percentile(startLatency, 95),
+      endToEndP50Ms: percentile(endToEnd, 50),
+      endToEndP95Ms: percentile(endToEnd, 95),
+    };
+    const ms = (value: number) => `${value.toFixed(1)} ms`;
+    return {
+      metrics,
+      problems,
+      lines: [
+        `throughput: ${n} noop jobs in ${((lastCompletion - firstEnqueue) / 1000).toFixed(2)} s = ${jobsPerSecond.toFixed(1)} jobs/s`,
+        `  enqueue → start   p50 ${ms(metrics.startP50Ms)}   p95 ${ms(metrics.startP95Ms)}`,
+        `  end to end        p50 ${ms(metrics.endToEndP50Ms)}   p95 ${ms(metrics.endToEndP95Ms)}`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,241 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { openApp } from '../app';
+import { JOB_STATUSES, JobClient, type JobStatus } from '../client';
+import { readSettings } from '../config';
+import { seedDemoData } from '../db/seed';
+import { startDevServer } from '../dev-server';
+import { UnknownJobError } from '../errors';
+import { findJob, jobs } from '../jobs';
+import { taskQueueName } from '../queues';
+import { resolveTemporalCli } from '../temporal-cli';
+import { validateJobArguments } from '../validate-arguments';
+import { connectWorker, createWorkers, DEFAULT_CONCURRENCY, parseQueueSpec, runWorkers } from '../worker';
+import { fail, fields, print, table } from './output';
+
+const program = new Command('jobctl')
+  .description('Start, inspect and run durable background jobs on Temporal.')
+  .configureOutput({ outputError: (str, write) => write(`jobctl: ${str.replace(/^error: /, '')}`) });
+
+program
+  .command('enqueue')
+  .description('enqueue a job; a duplicate (same idempotency key) attaches to the existing run')
+  .argument('<job>', `job name (${jobs.map((j) => j.name).join(', ')})`)
+  .argument('[args]', 'arguments as a JSON object', '{}')
+  .option('--json', 'print one JSON object')
+  .action(async (name: string, rawArgs: string, opts: { json?: boolean }) => {
+    const job = findJob(name);
+    if (!job) throw new UnknownJobError(name, jobs.map((j) => j.name));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(rawArgs);
+    } catch (err) {
+      throw new Error(`arguments for "${name}" are not valid JSON: ${(err as Error).message}`);
+    }
+    const args = validateJobArguments(job, parsed); // before connecting: bad input never needs a server
+    const client = await JobClient.connect();
+    try {
+      const result = await client.enqueue(job, args);
+      print(!!opts.json, result, () =>
+        [`${result.duplicate ? 'Already enqueued' : 'Enqueued'} ${result.workflowId}`, fields([['run', result.runId], ['web ui', result.url]])].join('\n'),
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+program
+  .command('status')
+  .description('show the status of a job run, with its result or failure')
+  .argument('<workflowId>', 'e.g. invoice-generation/42')
+  .option('--json', 'print one JSON object')
+  .action(async (workflowId: string, opts: { json?: boolean }) => {
+    const client = await JobClient.connect();
+    try {
+      const s = await client.status(workflowId);
+      print(!!opts.json, s, () =>
+        [
+          `${s.workflowId}  ${s.status}`,
+          fields([
+            ['job', s.job],
+            ['run', s.runId],
+            ['started', s.startTime],
+            ['closed', s.closeTime],
+            ['result', s.result === undefined ? undefined : JSON.stringify(s.result)],
+            ['failure', s.failure ? `${s.failure.type ?? 'Error'}: ${s.failure.message}` : undefined],
+            ['web ui', s.url],
+          ]),
+        ].join('\n'),
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+program
+  .command('list')
+  .description('list recent job runs, newest first')
+  .option('--job <name>', 'only this job')
+  .addOption(new Option('--status <status>', 'only runs in this status').argParser(parseStatus))
+  .option('--limit <n>', 'at most this many runs', parsePositiveInt, 50)
+  .option('--json', 'print one JSON array')
+  .action(async (opts: { job?: string; status?: JobStatus; limit: number; json?: boolean }) => {
+    if (opts.job && !findJob(opts.job)) throw new UnknownJobError(opts.job, jobs.map((j) => j.name));
+    const client = await JobClient.connect();
+    try {
+      const runs = await client.list({ job: opts.job, status: opts.status, limit: opts.limit });
+      print(!!opts.json, runs, () =>
+        runs.length === 0
+          ? 'No job runs match.'
+          : table(
+              ['WORKFLOW ID', 'STATUS', 'STARTED', 'CLOSED'],
+              runs.map((r) => [r.workflowId, r.status, r.startTime, r.closeTime ?? '']),
+            ),
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+program
+  .command('jobs')
+  .description('list the declared jobs')
+  .option('--json', 'print one JSON array')
+  .action((opts: { json?: boolean }) => {
+    const prefix = readSettings().taskQueuePrefix;
+    const rows = jobs.map((j) => ({ name: j.name, queue: taskQueueName(prefix, j.queue), description: j.description }));
+    print(!!opts.json, rows, () => table(['JOB', 'TASK QUEUE', 'DESCRIPTION'], rows.map((r) => [r.name, r.queue, r.description])));
+  });
+
+program
+  .command('worker')
+  .description('run a worker process for some or all priority queues')
+  .option('--queues <queues...>', 'queues to serve, each optionally with its concurrency: critical:5,default:3,low:1')
+  .option('--concurrency <n>', 'concurrency for queues listed without one', parsePositiveInt, DEFAULT_CONCURRENCY)
+  .action(async (opts: { queues?: string[]; concurrency: number }) => {
+    const queues = parseQueueSpec(opts.queues, opts.concurrency);
+    const settings = readSettings();
+    const app = await openApp(settings);
+    try {
+      const connection = await connectWorker(settings);
+      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities });
+      const served = queues.map((q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`).join(', ');
+      process.stderr.write(`jobctl worker: serving ${served} on ${settings.temporalAddress}; database ${app.database.location}. Ctrl-C drains and stops.\n`);
+      await runWorkers(workers);
+      await connection.close();
+    } finally {
+      await app.close();
+    }
+  });
+
+program
+  .command('server')
+  .description('run a local Temporal dev server with the Web UI; state persists in a SQLite file')
+  .option('--port <port>', 'gRPC port', parsePort, 7233)
+  .option('--ui-port <port>', 'Web UI port', parsePort, 8233)
+  .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite')
+  .option('--headless', 'no Web UI')
+  .action(async (opts: { port: number; uiPort: number; dbFilename: string; headless?: boolean }) => {
+    const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFilename, headless: opts.headless, ip: '0.0.0.0' });
+    process.stderr.write(
+      `Temporal dev server listening on localhost:${opts.port} (state in ${opts.dbFilename})` +
+        (server.uiUrl ? `; Web UI at ${server.uiUrl}` : '') +
+        '. Ctrl-C stops it.\n',
+    );
+    await untilSignal();
+    await server.stop();
+  });
+
+program
+  .command('dev')
+  .description('server + worker + demo data in one process, for trying things out (npm start)')
+  .option('--port <port>', 'gRPC port', parsePort, 7233)
+  .option('--ui-port <port>', 'Web UI port', parsePort, 8233)
+  .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite')
+  .action(async (opts: { port: number; uiPort: number; dbFilename: string }) => {
+    const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFilename, ip: '0.0.0.0' });
+    const stopServer = () => void server.stop();
+    process.once('exit', () => server.process?.kill('SIGTERM'));
+    const settings = { ...readSettings(), temporalAddress: `localhost:${opts.port}`, temporalUiUrl: server.uiUrl ?? 'http://localhost:8233' };
+    const app = await openApp(settings);
+    try {
+      const seeded = await seedDemoData(app.database.db);
+      const connection = await connectWorker(settings);
+      const queues = parseQueueSpec(undefined);
+      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities });
+      process.stderr.write(
+        [
+          '',
+          'durable-jobs is running:',
+          fields([
+            ['Temporal server', `localhost:${opts.port} (state in ${opts.dbFilename})`],
+            ['Web UI', server.uiUrl],
+            ['Worker', queues.map((q) => taskQueueName(settings.taskQueuePrefix, q.queue)).join(', ')],
+            ['Database', `${app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users and invoices)` : ''}`],
+          ]),
+          '',
+          'In another terminal, try:',
+          `  npx jobctl enqueue invoice-generation '{"invoiceId":42}'`,
+          '  npx jobctl status invoice-generation/42',
+          '  npx jobctl list',
+          '',
+          'Ctrl-C stops everything.',
+          '',
+        ].join('\n'),
+      );
+      await runWorkers(workers);
+      await connection.close();
+    } finally {
+      await app.close();
+      stopServer();
+    }
+  });
+
+program
+  .command('seed')
+  .description('create demo users and invoices (ids 1..N) if the database is empty')
+  .option('--count <n>', 'how many', parsePositiveInt, 100)
+  .action(async (opts: { count: number }) => {
+    const app = await openApp(readSettings());
+    try {
+      const seeded = await seedDemoData(app.database.db, opts.count);
+      process.stderr.write(seeded.users ? `Seeded ${seeded.users} users and invoices in ${app.database.location}\n` : 'Database already has data; nothing seeded.\n');
+    } finally {
+      await app.close();
+    }
+  });
+
+program
+  .command('install-temporal')
+  .description('find or build the Temporal CLI (dev server) and print its path')
+  .action(async () => {
+    const cli = await resolveTemporalCli();
+    if (!cli) throw new Error('no Temporal CLI found and Go is not installed; `jobctl server` will download one through the Temporal SDK');
+    process.stdout.write(`${cli.path}\n`);
+  });
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
+  return n;
+}
+
+function parseStatus(value: string): JobStatus {
+  const match = JOB_STATUSES.find((s) => s.toLowerCase() === value.toLowerCase());
+  if (!match) throw new InvalidArgumentError(`must be one of ${JOB_STATUSES.join(', ')}`);
+  return match;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
+import { startDevServer, type DevServer } from '../src/dev-server';
+import { resolveTemporalCli } from '../src/temporal-cli';
+import { bundleWorkflows } from '../src/worker';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    workflowBundlePath: string;
+  }
+}
+
+let server: DevServer | undefined;
+
+/**
+ * Starts ONE real Temporal dev server for the run and bundles the workflows once. The binary is resolved (or built
+ * with Go) first, so the server start itself is quick.
+ */
+export default async function setup(project: TestProject) {
+  await resolveTemporalCli();
+  server = await startDevServer({ port: 0, headless: true, readyTimeoutMs: 60_000 });
+  let bundle;
+  try {
+    bundle = await bundleWorkflows();
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  const bundlePath = path.resolve('test/.artifacts/workflow-bundle.js');
+  fs.mkdirSync(path.dirname(bundlePath), { recursive: true });
+  fs.writeFileSync(bundlePath, bundle.code);
+  project.provide('temporalAddress', server.address);
+  project.provide('workflowBundlePath', bundlePath);
+  return async () => {
+    await server?.stop();
+  };
+}

@@ -1,0 +1,116 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createActivities, type ActivityDeps, type Activities } from '../activities';
+import { JobClient } from '../src/client';
+import { openDatabase, type OpenDatabase } from '../src/db/database';
+import { FileOutboxTransport } from '../src/mail';
+import type { Priority } from '../src/queues';
+import { createWorkers, runWorkers } from '../src/worker';
+
+// Worker lifecycle lines at INFO drown test output; warnings and errors still show.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+export interface Harness {
+  env: TestWorkflowEnvironment;
+  client: JobClient;
+  database: OpenDatabase;
+  mail: FileOutboxTransport;
+  taskQueuePrefix: string;
+  dir: string;
+  /** How many times each activity was invoked, by name. */
+  calls: Map<string, number>;
+  /** Creates a user and an invoice with ids unique across the whole test run (all tests share one server). */
+  createInvoice(): Promise<{ userId: number; invoiceId: number }>;
+  /** Starts workers on this harness's queues; stop them with `stopWorkers`. */
+  startWorkers(queues?: Priority[]): Promise<void>;
+  stopWorkers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A test's own world on the shared server: its own task queue prefix, SQLite database and mail outbox, and a Temporal
+ * client from the SDK's testing package connected to the run's real dev server.
+ */
+export async function createHarness(overrides: Partial<ActivityDeps> = {}): Promise<Harness> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-test-'));
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
+  const taskQueuePrefix = `test-${randomUUID()}`;
+  const client = new JobClient({ client: env.client, taskQueuePrefix });
+  const database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite') });
+  const mail = new FileOutboxTransport(path.join(dir, 'outbox'));
+  const calls = new Map<string, number>();
+  const activities = countCalls(createActivities({ db: database.db, mail, ...overrides }), calls);
+  const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
+  let running: { workers: Worker[]; done: Promise<void> } | undefined;
+  // Ids far apart per test, so workflow IDs like invoice-generation/<id> never collide between tests.
+  let nextId = randomInt(1, 2 ** 40) * 1000;
+
+  const harness: Harness = {
+    env,
+    client,
+    database,
+    mail,
+    taskQueuePrefix,
+    dir,
+    calls,
+    async createInvoice() {
+      const id = nextId++;
+      const now = new Date().toISOString();
+      await database.db.insertInto('users').values({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: now }).execute();
+      await database.db.insertInto('invoices').values({ id, user_id: id, amount_cents: 4200, currency: 'EUR', created_at: now }).execute();
+      return { userId: id, invoiceId: id };
+    },
+    async startWorkers(queues = ['default']) {
+      const workers = await createWorkers({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        taskQueuePrefix,
+        queues: queues.map((queue) => ({ queue, concurrency: 10 })),
+        activities,
+        workflowBundle,
+        shutdownGraceTime: '5s',
+      });
+      running = { workers, done: runWorkers(workers) };
+    },
+    async stopWorkers() {
+      if (!running) return;
+      for (const w of running.workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running.done;
+      running = undefined;
+    },
+    async close() {
+      await harness.stopWorkers();
+      await env.teardown();
+      await database.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+function countCalls(activities: Activities, calls: Map<string, number>): Activities {
+  const wrapped: Record<string, (...args: any[]) => any> = {};
+  for (const [name, fn] of Object.entries(activities) as [string, (...args: any[]) => any][]) {
+    wrapped[name] = (...args) => {
+      calls.set(name, (calls.get(name) ?? 0) + 1);
+      return fn(...args);
+    };
+  }
+  return wrapped as Activities;
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // One real Temporal dev server for the whole run; each test file gets its own task queues and database.
+    globalSetup: ['test/global-setup.ts'],
+    // Native modules (Temporal core, better-sqlite3) are happiest in child processes.
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+  },
+});
