@@ -83,7 +83,7 @@ export class JobClient {
   }
 
   /** Enqueues a job by its declaration; TypeScript checks the arguments' shape. */
-  async enqueue<Args extends SafeObject>(job: JobDefinition<Args>, args: Args): Promise<EnqueueResult> {
+  async enqueue<Args extends SafeObject>(job: JobDefinition<Args>, args: NoInfer<Args>): Promise<EnqueueResult> {
     return this.start(job, validateJobArguments(job, args));
   }
 

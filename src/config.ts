@@ -24,6 +24,8 @@ export interface Settings {
   sqlitePath: string;
   /** Directory the file mail transport writes messages to. @default './.data/outbox' (`JOBS_MAIL_OUTBOX_DIR`) */
   mailOutboxDir: string;
+  /** Level of the Temporal worker runtime's own log lines. @default 'WARN' (`JOBS_LOG_LEVEL`) */
+  logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -38,9 +40,19 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     databaseUrl: nonEmpty(env.DATABASE_URL),
     sqlitePath: path.resolve(nonEmpty(env.JOBS_SQLITE_PATH) ?? '.data/app.sqlite'),
     mailOutboxDir: path.resolve(nonEmpty(env.JOBS_MAIL_OUTBOX_DIR) ?? '.data/outbox'),
+    logLevel: parseLogLevel(nonEmpty(env.JOBS_LOG_LEVEL)),
   };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+function parseLogLevel(value: string | undefined): Settings['logLevel'] {
+  if (value === undefined) return 'WARN';
+  const level = LOG_LEVELS.find((l) => l === value.toUpperCase());
+  if (!level) throw new TypeError(`JOBS_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
+  return level;
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import type { Settings } from './config';
 import { isPriority, PRIORITIES, taskQueueName, type Priority } from './queues';
@@ -90,8 +90,9 @@ export async function runWorkers(workers: Worker[], signal?: AbortSignal): Promi
   }
 }
 
-/** Opens the worker's connection to Temporal with the environment's settings. */
+/** Opens the worker's connection to Temporal with the environment's settings (and sets the runtime's log level). */
 export async function connectWorker(settings: Settings): Promise<NativeConnection> {
+  Runtime.install({ logger: new DefaultLogger(settings.logLevel) });
   return NativeConnection.connect({
     address: settings.temporalAddress,
     tls: settings.temporalTls || undefined,

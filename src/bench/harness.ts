@@ -96,12 +96,15 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
 
   let outcome: ScenarioOutcome;
+  let serverDied: Promise<never> | undefined;
+  const raceServer = <T>(work: Promise<T>) => (serverDied ? Promise.race([work, serverDied]) : work);
   try {
     const runId = randomBytes(4).toString('hex');
     const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), `bench-${runId}-`));
     cleanups.push(() => fs.rm(tempDir, { recursive: true, force: true }));
 
     const bundle = bundleWorkflows();
+    bundle.catch(() => {}); // awaited below; this only keeps an early failure elsewhere from leaving it unhandled
     let settings: Settings = {
       ...readSettings(),
       taskQueuePrefix: `bench-${runId}`,
@@ -113,8 +116,9 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
       settings.temporalAddress = options.address;
     } else {
       log('Starting Temporal dev server…');
-      const server = await startDevServer({ port: 0, headless: true, dbFilename: path.join(tempDir, 'temporal.sqlite') });
+      const server = await startOwnServer(path.join(tempDir, 'temporal.sqlite'));
       cleanups.push(() => server.stop());
+      serverDied = server.died;
       settings = { ...settings, temporalAddress: server.address, temporalNamespace: server.namespace, temporalTls: false, temporalApiKey: undefined };
     }
     log(`Temporal at ${settings.temporalAddress}, task queues ${settings.taskQueuePrefix}-*, worker concurrency ${options.concurrency}`);
@@ -146,7 +150,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     const running = runWorkers(workers, abort.signal).catch((err) => log(`worker failed: ${String(err)}`));
     cleanups.push(() => (abort.abort(), running));
 
-    outcome = await scenario.run(
+    outcome = await raceServer(scenario.run(
       {
         client,
         runId,
@@ -157,7 +161,13 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
         },
       },
       options,
-    );
+    ));
+  } catch (err) {
+    if (!(err instanceof ServerDiedError)) throw err;
+    // Pending client calls retry on timers and throw once their channel is closed, so skip the orderly teardown.
+    log(err.message);
+    await cleanups[0]?.();
+    process.exit(1);
   } finally {
     await cleanup();
     process.removeListener('SIGINT', onSignal).removeListener('SIGTERM', onSignal);
@@ -172,4 +182,27 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     process.stdout.write(`${JSON.stringify({ scenario: scenario.name, ...metrics })}\n`);
   }
   if (outcome.problems.length > 0) process.exitCode = 1;
+}
+
+class ServerDiedError extends Error {}
+
+/** Starts a headless dev server on free ports; `died` rejects if it exits before `stop()`, with its last output. */
+async function startOwnServer(dbFilename: string) {
+  const server = await startDevServer({ port: 0, headless: true, dbFilename });
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
+  server.process?.stdout?.on('data', keep);
+  server.process?.stderr?.on('data', keep);
+  let stopping = false;
+  const died = new Promise<never>((_, reject) =>
+    server.process?.once('exit', (code, signal) => {
+      if (!stopping) reject(new ServerDiedError(`Temporal dev server exited (${signal ?? `code ${code}`}) during the benchmark. Its last output:\n${output}`));
+    }),
+  );
+  died.catch(() => {});
+  return {
+    ...server,
+    died,
+    stop: () => ((stopping = true), server.stop()),
+  };
 }
