@@ -49,9 +49,17 @@ export function parseQueueSpec(spec: string | string[] | undefined, defaultConcu
   });
 }
 
-/** Bundles the workflows once; every queue's worker in the process shares the bundle. */
+/**
+ * Bundles the workflows once; every queue's worker in the process shares the bundle. Workflows read their job's
+ * declaration, which holds a zod schema: zod is stateless, so it is preloaded once per V8 context instead of being
+ * initialised again for every workflow execution (that cost a third of the throughput).
+ */
 export async function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../workflows/index.ts'), logger: quietBundlerLogger });
+  return bundleWorkflowCode({
+    workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
+    preloadModules: ['zod'],
+    logger: quietBundlerLogger,
+  });
 }
 
 /** One Temporal worker per queue, sharing the connection and the workflow bundle. */

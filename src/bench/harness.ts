@@ -3,8 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { createActivities } from '../../activities';
 import { openApp } from '../app';
 import { JobClient } from '../client';
@@ -14,7 +13,7 @@ import { bundleWorkflows, connectWorker, createWorkers, runWorkers } from '../wo
 
 /** Options every scenario accepts. */
 export interface CommonOptions {
-  json: boolean;
+  json?: boolean;
   /** An existing Temporal frontend; when absent the harness starts its own dev server. */
   address?: string;
   /** Activity (and workflow task) slots of the in-process worker on the `default` queue. */
@@ -66,7 +65,7 @@ export function round1(value: number): number {
 /** Commander parser for positive integer options. */
 export function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new TypeError(`expected a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('Not a positive integer.');
   return n;
 }
 
@@ -86,22 +85,27 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
   const cleanup = async () => {
     for (const step of cleanups.splice(0).reverse()) await step().catch((err) => log(`cleanup: ${String(err)}`));
   };
-  // We own signal handling (not the Temporal runtime) so Ctrl-C still stops the dev server and removes the temp dir.
+  // On a signal the Temporal runtime shuts the workers down; we stop the dev server and remove the temp dir, then exit.
+  // No orderly teardown here: Ctrl-C reaches the server too, and closing a client whose calls are retrying against a
+  // dead server throws from a timer. npm and tsx forward signals, so a second one just waits for the first.
+  let interrupted: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     log(`${signal}: stopping`);
-    void cleanup().finally(() => process.exit(130));
+    server?.expectExit();
+    interrupted ??= Promise.allSettled([server?.stop()])
+      .then(() => removeTempDir())
+      .finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  // Worker state changes are logged at INFO; keep stderr to progress lines and real warnings.
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
 
   let outcome: ScenarioOutcome;
-  let serverDied: Promise<never> | undefined;
-  const raceServer = <T>(work: Promise<T>) => (serverDied ? Promise.race([work, serverDied]) : work);
+  let server: OwnServer | undefined;
+  let removeTempDir = async () => {};
   try {
     const runId = randomBytes(4).toString('hex');
     const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), `bench-${runId}-`));
-    cleanups.push(() => fs.rm(tempDir, { recursive: true, force: true }));
+    removeTempDir = () => fs.rm(tempDir, { recursive: true, force: true });
+    cleanups.push(removeTempDir);
 
     const bundle = bundleWorkflows();
     bundle.catch(() => {}); // awaited below; this only keeps an early failure elsewhere from leaving it unhandled
@@ -113,13 +117,13 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
       mailOutboxDir: path.join(tempDir, 'outbox'),
     };
     if (options.address) {
-      settings.temporalAddress = options.address;
+      settings = { ...settings, temporalAddress: options.address };
     } else {
       log('Starting Temporal dev server…');
-      const server = await startOwnServer(path.join(tempDir, 'temporal.sqlite'));
-      cleanups.push(() => server.stop());
-      serverDied = server.died;
-      settings = { ...settings, temporalAddress: server.address, temporalNamespace: server.namespace, temporalTls: false, temporalApiKey: undefined };
+      const started = await startOwnServer(path.join(tempDir, 'temporal.sqlite'));
+      server = started;
+      cleanups.push(() => started.stop());
+      settings = { ...settings, temporalAddress: started.address, temporalNamespace: started.namespace, temporalTls: false, temporalApiKey: undefined };
     }
     log(`Temporal at ${settings.temporalAddress}, task queues ${settings.taskQueuePrefix}-*, worker concurrency ${options.concurrency}`);
 
@@ -150,7 +154,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     const running = runWorkers(workers, abort.signal).catch((err) => log(`worker failed: ${String(err)}`));
     cleanups.push(() => (abort.abort(), running));
 
-    outcome = await raceServer(scenario.run(
+    const run = scenario.run(
       {
         client,
         runId,
@@ -161,12 +165,13 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
         },
       },
       options,
-    ));
+    );
+    outcome = await (server ? Promise.race([run, server.died]) : run);
   } catch (err) {
     if (!(err instanceof ServerDiedError)) throw err;
     // Pending client calls retry on timers and throw once their channel is closed, so skip the orderly teardown.
     log(err.message);
-    await cleanups[0]?.();
+    await removeTempDir();
     process.exit(1);
   } finally {
     await cleanup();
@@ -186,7 +191,9 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
 
 class ServerDiedError extends Error {}
 
-/** Starts a headless dev server on free ports; `died` rejects if it exits before `stop()`, with its last output. */
+type OwnServer = Awaited<ReturnType<typeof startOwnServer>>;
+
+/** Starts a headless dev server on free ports; `died` rejects if it exits unexpectedly, with its last output. */
 async function startOwnServer(dbFilename: string) {
   const server = await startDevServer({ port: 0, headless: true, dbFilename });
   let output = '';
@@ -196,13 +203,14 @@ async function startOwnServer(dbFilename: string) {
   let stopping = false;
   const died = new Promise<never>((_, reject) =>
     server.process?.once('exit', (code, signal) => {
-      if (!stopping) reject(new ServerDiedError(`Temporal dev server exited (${signal ?? `code ${code}`}) during the benchmark. Its last output:\n${output}`));
+      if (!stopping) reject(new ServerDiedError(`Temporal dev server exited (${signal ?? `code ${code}`}) during the benchmark.${output ? ` Its last output:\n${output}` : ''}`));
     }),
   );
   died.catch(() => {});
   return {
     ...server,
     died,
+    expectExit: () => void (stopping = true),
     stop: () => ((stopping = true), server.stop()),
   };
 }

@@ -11,7 +11,7 @@ async function main() {
     const command = program
       .command(scenario.name)
       .description(scenario.description)
-      .option('--json', 'print the result as one JSON object on the last line of stdout', false)
+      .option('--json', 'print the result as one JSON object on the last line of stdout')
       .option('--address <host:port>', 'use this Temporal server instead of starting a dev server')
       .option('--concurrency <n>', 'worker activity slots on the default queue', positiveInt, 50);
     scenario.addOptions(command).action((options) => runScenario(scenario, options));
