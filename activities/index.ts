@@ -1,8 +1,10 @@
 import { createDatabaseActivities, type DatabaseActivityDeps } from './database';
 import { createMailActivities, type MailActivityDeps } from './mail';
+import { createVendorActivities, type VendorActivityDeps } from './vendor-api';
 
 export type ActivityDeps = DatabaseActivityDeps &
-  MailActivityDeps & {
+  MailActivityDeps &
+  VendorActivityDeps & {
     /** Called when the noop activity starts, with its id; the throughput benchmark measures start latency with it. */
     onNoopStarted?: (id: string) => void;
   };
@@ -12,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createDatabaseActivities(deps),
     ...createMailActivities(deps),
+    ...createVendorActivities(deps),
     async noop(id: string): Promise<void> {
       deps.onNoopStarted?.(id);
     },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
-import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeFromPayloadsAtIndex, encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { readSettings, type Settings } from './config';
 import { JobNotFoundError, TemporalUnavailableError, UnknownJobError } from './errors';
@@ -38,6 +38,23 @@ export interface JobRunStatus extends JobRunSummary {
   /** Why it failed, when failed. */
   failure?: { message: string; type?: string };
 }
+
+/** A job whose latest run failed — discarded by its retry rules, out of attempts, or failed otherwise. */
+export interface DeadJob extends JobRunSummary {
+  errorType: string;
+  message: string;
+}
+
+export interface RetryResult {
+  workflowId: string;
+  /** True when a new run was started; false when the job is not dead (already retried, running or completed). */
+  retried: boolean;
+  runId: string;
+  status?: JobStatus;
+  url: string;
+}
+
+const CLOSED_UNSUCCESSFULLY: readonly JobStatus[] = ['Failed', 'TimedOut', 'Terminated', 'Canceled'];
 
 export interface JobClientOptions {
   /** A Temporal client; when omitted, `JobClient.connect` makes one from the settings. */
@@ -159,6 +176,45 @@ export class JobClient {
       if (out.length >= (filter.limit ?? 50)) break;
     }
     return out;
+  }
+
+  /**
+   * Dead letters: runs that failed and were not run again since. Read from Temporal's visibility and each run's
+   * failure, so there is no second store to drift out of date.
+   */
+  async deadLetters(filter: { job?: string; errorType?: string; limit?: number } = {}): Promise<DeadJob[]> {
+    const failed = await this.list({ job: filter.job, status: 'Failed', limit: 1000 });
+    const dead: DeadJob[] = [];
+    const seen = new Set<string>();
+    for (const run of failed) {
+      if (seen.has(run.workflowId)) continue;
+      seen.add(run.workflowId);
+      const latest = await this.status(run.workflowId);
+      if (latest.runId !== run.runId || !CLOSED_UNSUCCESSFULLY.includes(latest.status)) continue; // run again since
+      const errorType = latest.failure?.type ?? 'Error';
+      if (filter.errorType && errorType !== filter.errorType) continue;
+      dead.push({ ...run, errorType, message: latest.failure?.message ?? '' });
+      if (dead.length >= (filter.limit ?? 100)) break;
+    }
+    return dead;
+  }
+
+  /**
+   * Runs a dead job again with its original arguments. A job that is running or completed is left alone, so retrying
+   * the same dead job twice processes it once: the second call finds the first retry's run.
+   */
+  async retry(workflowId: string): Promise<RetryResult> {
+    const latest = await this.status(workflowId);
+    if (!CLOSED_UNSUCCESSFULLY.includes(latest.status)) {
+      return { workflowId, retried: false, runId: latest.runId, status: latest.status, url: latest.url };
+    }
+    const job = jobForWorkflowId(workflowId);
+    if (!job) throw new UnknownJobError(workflowId.split('/')[0] ?? workflowId, jobs.map((j) => j.name));
+    const history = await this.temporal.workflow.getHandle(workflowId, latest.runId).fetchHistory();
+    const payloads = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+    const args = await decodeFromPayloadsAtIndex(this.temporal.options.loadedDataConverter, 0, payloads);
+    const started = await this.start(job, validateJobArguments(job, args));
+    return { workflowId, retried: !started.duplicate, runId: started.runId, url: started.url };
   }
 
   runUrl(workflowId: string, runId: string): string {

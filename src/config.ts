@@ -24,6 +24,10 @@ export interface Settings {
   sqlitePath: string;
   /** Directory the file mail transport writes messages to. @default './.data/outbox' (`JOBS_MAIL_OUTBOX_DIR`) */
   mailOutboxDir: string;
+  /** Base URL of the webhook vendor's API. @default 'http://127.0.0.1:4010', the local fake (`VENDOR_API_URL`) */
+  vendorApiUrl: string;
+  /** Timeout of one vendor API call. @default 5000 ms (`VENDOR_API_TIMEOUT_MS`) */
+  vendorTimeoutMs: number;
   /** Level of the Temporal worker runtime's own log lines. @default 'WARN' (`JOBS_LOG_LEVEL`) */
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
@@ -40,6 +44,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     databaseUrl: nonEmpty(env.DATABASE_URL),
     sqlitePath: path.resolve(nonEmpty(env.JOBS_SQLITE_PATH) ?? '.data/app.sqlite'),
     mailOutboxDir: path.resolve(nonEmpty(env.JOBS_MAIL_OUTBOX_DIR) ?? '.data/outbox'),
+    vendorApiUrl: nonEmpty(env.VENDOR_API_URL) ?? 'http://127.0.0.1:4010',
+    vendorTimeoutMs: positiveInt('VENDOR_API_TIMEOUT_MS', env.VENDOR_API_TIMEOUT_MS, 5000),
     logLevel: parseLogLevel(nonEmpty(env.JOBS_LOG_LEVEL)),
   };
 }
@@ -55,4 +61,11 @@ function parseLogLevel(value: string | undefined): Settings['logLevel'] {
   const level = LOG_LEVELS.find((l) => l === value.toUpperCase());
   if (!level) throw new TypeError(`JOBS_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
   return level;
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new TypeError(`${name} must be a positive integer, got "${value}"`);
+  return n;
 }

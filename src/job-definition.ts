@@ -1,6 +1,7 @@
 import type { ActivityOptions } from '@temporalio/common';
 import type { z } from 'zod';
 import type { Priority } from './queues';
+import { compileRetryPolicy, type RetryTable } from './retry-rules';
 import type { SafeObject } from './safe-arguments';
 import type * as workflows from '../workflows';
 
@@ -27,8 +28,10 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    * workflow ID is `<name>/<key>` and a duplicate attaches to (or is a no-op after) the first.
    */
   readonly idempotencyKey: (args: Args) => string;
-  /** Timeouts and retry policy of the job's activities. */
+  /** Timeouts and retry policy of the job's activities. With a `retry` table, the policy is compiled from it. */
   readonly activities: ActivityOptions;
+  /** Per-error retry rules for the job's activities (see retry-rules.ts); the worker's retry interceptor applies them. */
+  readonly retry?: RetryTable;
   /** Size budget for the JSON arguments. @default 65536 bytes */
   readonly maxArgumentBytes?: number;
 }
@@ -38,7 +41,11 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
   if (!/^[a-z][a-z0-9-]*$/.test(definition.name)) {
     throw new TypeError(`job name must be kebab-case, got "${definition.name}"`);
   }
-  return Object.freeze(definition);
+  if (definition.retry && definition.activities.retry) {
+    throw new TypeError(`job "${definition.name}" declares both activities.retry and a retry table; keep one`);
+  }
+  const activities = definition.retry ? { ...definition.activities, retry: compileRetryPolicy(definition.retry) } : definition.activities;
+  return Object.freeze({ ...definition, activities });
 }
 
 /** The arguments type of a job declaration. */

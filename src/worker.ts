@@ -2,6 +2,8 @@ import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import type { Settings } from './config';
+import { retryTableInterceptor } from './retry-interceptor';
+import { jobs } from './jobs';
 import { isPriority, PRIORITIES, taskQueueName, type Priority } from './queues';
 
 /** One priority group served by this process, with its own concurrency. */
@@ -79,6 +81,7 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
         maxConcurrentActivityTaskExecutions: concurrency,
         maxConcurrentWorkflowTaskExecutions: Math.max(2, concurrency),
         shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+        interceptors: { activity: [retryTableInterceptor(jobs)] },
       }),
     ),
   );

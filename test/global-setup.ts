@@ -4,11 +4,13 @@ import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import
 import { startDevServer, type DevServer } from '../src/dev-server';
 import { resolveTemporalCli } from '../src/temporal-cli';
 import { bundleWorkflows } from '../src/worker';
+import { timeSkippingServerPath } from './time-skipping-server';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     workflowBundlePath: string;
+    timeSkippingServerPath: string;
   }
 }
 
@@ -20,6 +22,7 @@ let server: DevServer | undefined;
  */
 export default async function setup(project: TestProject) {
   await resolveTemporalCli();
+  const timeSkippingServer = timeSkippingServerPath();
   server = await startDevServer({ port: 0, headless: true, readyTimeoutMs: 60_000 });
   let bundle;
   try {
@@ -33,6 +36,7 @@ export default async function setup(project: TestProject) {
   fs.writeFileSync(bundlePath, bundle.code);
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundlePath', bundlePath);
+  project.provide('timeSkippingServerPath', timeSkippingServer);
   return async () => {
     await server?.stop();
   };

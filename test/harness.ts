@@ -9,23 +9,29 @@ import { createActivities, type ActivityDeps, type Activities } from '../activit
 import { JobClient } from '../src/client';
 import { openDatabase, type OpenDatabase } from '../src/db/database';
 import { FileOutboxTransport } from '../src/mail';
+import { VendorClient } from '../src/vendor/client';
+import { FakeVendor } from '../src/vendor/fake-vendor';
 import type { Priority } from '../src/queues';
 import { createWorkers, runWorkers } from '../src/worker';
 
-// Worker lifecycle lines at INFO drown test output; warnings and errors still show.
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// Worker lifecycle lines and the expected activity-failure warnings drown test output; errors still show.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 export interface Harness {
   env: TestWorkflowEnvironment;
   client: JobClient;
   database: OpenDatabase;
   mail: FileOutboxTransport;
+  /** The fake vendor API the activities call, over real HTTP. */
+  vendor: FakeVendor;
   taskQueuePrefix: string;
   dir: string;
   /** How many times each activity was invoked, by name. */
   calls: Map<string, number>;
   /** Creates a user and an invoice with ids unique across the whole test run (all tests share one server). */
   createInvoice(): Promise<{ userId: number; invoiceId: number }>;
+  /** Stores a webhook payload (id unique across the run) and returns its id. */
+  createWebhook(data?: unknown): Promise<number>;
   /** Starts workers on this harness's queues; stop them with `stopWorkers`. */
   startWorkers(queues?: Priority[]): Promise<void>;
   stopWorkers(): Promise<void>;
@@ -36,15 +42,28 @@ export interface Harness {
  * A test's own world on the shared server: its own task queue prefix, SQLite database and mail outbox, and a Temporal
  * client from the SDK's testing package connected to the run's real dev server.
  */
-export async function createHarness(overrides: Partial<ActivityDeps> = {}): Promise<Harness> {
+export interface HarnessOptions {
+  /** Replaces or adds activity dependencies. */
+  deps?: Partial<ActivityDeps>;
+  /** Another Temporal environment (e.g. time-skipping); the caller tears it down. @default the run's dev server */
+  env?: TestWorkflowEnvironment;
+  /** Timeout of the vendor client. @default 500 ms */
+  vendorTimeoutMs?: number;
+}
+
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-test-'));
-  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
+  const ownEnv = !options.env;
+  const env = options.env ?? (await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') }));
+  const vendor = new FakeVendor();
+  const vendorUrl = await vendor.start();
   const taskQueuePrefix = `test-${randomUUID()}`;
   const client = new JobClient({ client: env.client, taskQueuePrefix });
   const database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite') });
   const mail = new FileOutboxTransport(path.join(dir, 'outbox'));
   const calls = new Map<string, number>();
-  const activities = countCalls(createActivities({ db: database.db, mail, ...overrides }), calls);
+  const vendorClient = new VendorClient({ baseUrl: vendorUrl, timeoutMs: options.vendorTimeoutMs ?? 500 });
+  const activities = countCalls(createActivities({ db: database.db, mail, vendor: vendorClient, ...options.deps }), calls);
   const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
   let running: { workers: Worker[]; done: Promise<void> } | undefined;
   // Ids far apart per test, so workflow IDs like invoice-generation/<id> never collide between tests.
@@ -55,6 +74,7 @@ export async function createHarness(overrides: Partial<ActivityDeps> = {}): Prom
     client,
     database,
     mail,
+    vendor,
     taskQueuePrefix,
     dir,
     calls,
@@ -64,6 +84,12 @@ export async function createHarness(overrides: Partial<ActivityDeps> = {}): Prom
       await database.db.insertInto('users').values({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: now }).execute();
       await database.db.insertInto('invoices').values({ id, user_id: id, amount_cents: 4200, currency: 'EUR', created_at: now }).execute();
       return { userId: id, invoiceId: id };
+    },
+    async createWebhook(data = { event: 'invoice.paid', amount: 4200 }) {
+      const id = nextId++;
+      const now = new Date().toISOString();
+      await database.db.insertInto('webhook_payloads').values({ id, data: JSON.stringify(data), created_at: now, updated_at: now }).execute();
+      return id;
     },
     async startWorkers(queues = ['default']) {
       const workers = await createWorkers({
@@ -85,7 +111,8 @@ export async function createHarness(overrides: Partial<ActivityDeps> = {}): Prom
     },
     async close() {
       await harness.stopWorkers();
-      await env.teardown();
+      if (ownEnv) await env.teardown();
+      await vendor.stop();
       await database.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },

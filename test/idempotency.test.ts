@@ -25,9 +25,11 @@ describe('invoice-generation idempotency', () => {
   beforeAll(async () => {
     crashOnce = new Set();
     h = await createHarness({
-      // Simulates a worker dying after its transaction committed but before it reported success.
-      afterInvoiceCommitted: (invoiceId) => {
-        if (crashOnce.delete(invoiceId)) throw new Error(`simulated crash after committing invoice ${invoiceId}`);
+      deps: {
+        // Simulates a worker dying after its transaction committed but before it reported success.
+        afterInvoiceCommitted: (invoiceId) => {
+          if (crashOnce.delete(invoiceId)) throw new Error(`simulated crash after committing invoice ${invoiceId}`);
+        },
       },
     });
     await h.startWorkers();

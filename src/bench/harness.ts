@@ -127,14 +127,10 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     }
     log(`Temporal at ${settings.temporalAddress}, task queues ${settings.taskQueuePrefix}-*, worker concurrency ${options.concurrency}`);
 
-    const app = await openApp(settings);
-    cleanups.push(() => app.close());
     let noopListener: ((id: string, at: number) => void) | undefined;
-    const activities = createActivities({
-      db: app.database.db,
-      mail: app.mail,
-      onNoopStarted: (id) => noopListener?.(id, performance.now()),
-    });
+    const app = await openApp(settings, { onNoopStarted: (id) => noopListener?.(id, performance.now()) });
+    cleanups.push(() => app.close());
+    const activities = app.activities;
 
     const client = await JobClient.connect(settings);
     cleanups.push(() => client.close());

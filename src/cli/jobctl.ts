@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { openApp } from '../app';
-import { JOB_STATUSES, JobClient, type JobStatus } from '../client';
+import { JOB_STATUSES, JobClient, type JobStatus, type RetryResult } from '../client';
 import { readSettings } from '../config';
 import { seedDemoData } from '../db/seed';
 import { startDevServer } from '../dev-server';
@@ -90,6 +90,56 @@ program
               ['WORKFLOW ID', 'STATUS', 'STARTED', 'CLOSED'],
               runs.map((r) => [r.workflowId, r.status, r.startTime, r.closeTime ?? '']),
             ),
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+program
+  .command('dead')
+  .description('list dead jobs: runs that were discarded or ran out of attempts, and not run again since')
+  .option('--job <name>', 'only this job')
+  .option('--error <type>', 'only this error type, e.g. ClientError')
+  .option('--limit <n>', 'at most this many', parsePositiveInt, 100)
+  .option('--json', 'print one JSON array')
+  .action(async (opts: { job?: string; error?: string; limit: number; json?: boolean }) => {
+    if (opts.job && !findJob(opts.job)) throw new UnknownJobError(opts.job, jobs.map((j) => j.name));
+    const client = await JobClient.connect();
+    try {
+      const dead = await client.deadLetters({ job: opts.job, errorType: opts.error, limit: opts.limit });
+      print(!!opts.json, dead, () =>
+        dead.length === 0
+          ? 'No dead jobs match.'
+          : table(['WORKFLOW ID', 'ERROR', 'CLOSED', 'MESSAGE'], dead.map((d) => [d.workflowId, d.errorType, d.closeTime ?? '', d.message])),
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+program
+  .command('retry')
+  .description('run dead jobs again with their original arguments: one by workflow ID, or all that match --job/--error')
+  .argument('[workflowId]', 'the dead job to retry')
+  .option('--job <name>', 'bulk: dead jobs of this job')
+  .option('--error <type>', 'bulk: dead jobs that failed with this error type')
+  .option('--all', 'bulk: every dead job')
+  .option('--json', 'print one JSON array')
+  .action(async (workflowId: string | undefined, opts: { job?: string; error?: string; all?: boolean; json?: boolean }) => {
+    const bulk = opts.job !== undefined || opts.error !== undefined || opts.all === true;
+    if (workflowId && bulk) throw new Error('give either a workflow ID or --job/--error/--all, not both');
+    if (!workflowId && !bulk) throw new Error('give a workflow ID, or select dead jobs with --job, --error or --all');
+    if (opts.job && !findJob(opts.job)) throw new UnknownJobError(opts.job, jobs.map((j) => j.name));
+    const client = await JobClient.connect();
+    try {
+      const targets = workflowId ? [workflowId] : (await client.deadLetters({ job: opts.job, errorType: opts.error, limit: 10_000 })).map((d) => d.workflowId);
+      const results: RetryResult[] = [];
+      for (const id of targets) results.push(await client.retry(id));
+      print(!!opts.json, results, () =>
+        results.length === 0
+          ? 'No dead jobs match.'
+          : results.map((r) => (r.retried ? `Retried ${r.workflowId}  run ${r.runId}  ${r.url}` : `Not retried ${r.workflowId}: it is ${r.status ?? 'already running again'}`)).join('\n'),
       );
     } finally {
       await client.close();

@@ -54,6 +54,25 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         for (const table of ['reports', 'invoice_documents', 'invoices', 'users']) await db.schema.dropTable(table).execute();
       },
     },
+    '0002_webhook_payloads': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('webhook_payloads')
+          .addColumn('id', idType, id)
+          .addColumn('data', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
+          .addColumn('result', 'text')
+          .addColumn('last_error_type', 'text')
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('webhook_payloads_status').on('webhook_payloads').column('status').execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable('webhook_payloads').execute();
+      },
+    },
   };
 }
 

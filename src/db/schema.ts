@@ -37,11 +37,28 @@ export interface ReportsTable {
   created_at: string;
 }
 
+export type WebhookStatus = 'pending' | 'processed' | 'dead';
+
+export interface WebhookPayloadsTable {
+  id: Generated<number>;
+  /** The payload as received, JSON. */
+  data: string;
+  status: Generated<WebhookStatus>;
+  /** The vendor's answer (JSON) once processed. */
+  result: string | null;
+  /** Why it is dead, or why the last attempt failed. */
+  last_error_type: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Schema {
   users: UsersTable;
   invoices: InvoicesTable;
   invoice_documents: InvoiceDocumentsTable;
   reports: ReportsTable;
+  webhook_payloads: WebhookPayloadsTable;
 }
 
 export type Database = Kysely<Schema>;

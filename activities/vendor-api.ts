@@ -1,0 +1,41 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Database } from '../src/db/schema';
+import { RECORD_NOT_FOUND } from '../src/jobs/common';
+import type { VendorClient, VendorResult } from '../src/vendor/client';
+
+export interface VendorActivityDeps {
+  db: Database;
+  vendor: VendorClient;
+}
+
+export function createVendorActivities({ db, vendor }: VendorActivityDeps) {
+  return {
+    /**
+     * Sends a stored webhook payload to the vendor. Checks first (a processed payload is done), and sends with an
+     * idempotency key per payload, so an attempt retried after the vendor applied it is answered, not applied again.
+     * Failures are the vendor client's typed errors; the job's retry table decides what follows.
+     */
+    async processWebhook(webhookPayloadId: number): Promise<{ result: VendorResult; alreadyProcessed: boolean }> {
+      const payload = await db.selectFrom('webhook_payloads').selectAll().where('id', '=', webhookPayloadId).executeTakeFirst();
+      if (!payload) throw ApplicationFailure.nonRetryable(`webhook payload ${webhookPayloadId} does not exist`, RECORD_NOT_FOUND);
+      if (payload.status === 'processed' && payload.result) return { result: JSON.parse(payload.result), alreadyProcessed: true };
+      const result = await vendor.process(JSON.parse(payload.data), `webhook-payload/${webhookPayloadId}`);
+      await db
+        .updateTable('webhook_payloads')
+        .set({ status: 'processed', result: JSON.stringify(result), last_error_type: null, last_error: null, updated_at: new Date().toISOString() })
+        .where('id', '=', webhookPayloadId)
+        .execute();
+      return { result, alreadyProcessed: false };
+    },
+
+    /** Records that the payload was discarded or ran out of attempts, with its last error. Never un-processes one. */
+    async markWebhookDead(webhookPayloadId: number, error: { type: string; message: string }): Promise<void> {
+      await db
+        .updateTable('webhook_payloads')
+        .set({ status: 'dead', last_error_type: error.type, last_error: error.message, updated_at: new Date().toISOString() })
+        .where('id', '=', webhookPayloadId)
+        .where('status', '!=', 'processed')
+        .execute();
+    },
+  };
+}

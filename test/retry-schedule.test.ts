@@ -1,0 +1,133 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { processWebhook } from '../src/jobs';
+import { jitterFraction } from '../src/retry-rules';
+import type { Fault } from '../src/vendor/fake-vendor';
+import { createHarness, type Harness } from './harness';
+
+/**
+ * The retry schedule as the server ran it, on Temporal's time-skipping test server: minutes of backoff pass in
+ * milliseconds, and the history's event times are in the server's (skipped) clock. The history keeps one
+ * ActivityTaskScheduled and the final attempt's ActivityTaskStarted (with its attempt number): the time between them
+ * is every retry delay plus the attempts' own run time, which here is well under a second each.
+ */
+const ATTEMPT_RUN_TIME_MS = 1500;
+
+interface Outcome {
+  workflowId: string;
+  status: 'Completed' | 'Failed';
+  failureType?: string;
+  attempts: number;
+  waitedMs: number;
+  /** The delays the table gives for this run's failed attempts, with their jitter. */
+  expectedDelayMs: (bases: number[]) => number;
+  payload: { status: string; last_error_type: string | null };
+  vendorApplied: number;
+}
+
+describe('process-webhook retries follow the table, as recorded in the workflow history', () => {
+  let env: TestWorkflowEnvironment;
+  let h: Harness;
+
+  beforeAll(async () => {
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: inject('timeSkippingServerPath') } },
+    });
+    h = await createHarness({ env, vendorTimeoutMs: 300 });
+    await h.startWorkers();
+  });
+  afterAll(async () => {
+    await h?.close();
+    await env?.teardown();
+  });
+
+  /** Scripts the vendor's answers for one new payload, runs the job to its end, and reads its history. */
+  async function run(faults: Array<Fault | Fault['kind']>): Promise<Outcome> {
+    const id = await h.createWebhook();
+    h.vendor.script(`webhook-payload/${id}`, faults.map((f) => (f === 'timeout' ? { kind: 'timeout', delayMs: 800 } : f)));
+    const { workflowId } = await h.client.enqueue(processWebhook, { webhookPayloadId: id });
+    const handle = h.env.client.workflow.getHandle(workflowId);
+    const failure = await handle.result().then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'processWebhook')!;
+    const started = events.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString())!;
+    const ms = (t: typeof scheduled.eventTime) => Number(t!.seconds) * 1000 + Math.floor((t!.nanos ?? 0) / 1e6);
+    const activityId = scheduled.activityTaskScheduledEventAttributes!.activityId!;
+    const payload = await h.database.db.selectFrom('webhook_payloads').select(['status', 'last_error_type']).where('id', '=', id).executeTakeFirstOrThrow();
+    return {
+      workflowId,
+      status: failure ? 'Failed' : 'Completed',
+      failureType: failure ? ((failure.cause as { type?: string })?.type ?? undefined) : undefined,
+      attempts: started.activityTaskStartedEventAttributes!.attempt!,
+      waitedMs: ms(started.eventTime) - ms(scheduled.eventTime),
+      expectedDelayMs: (bases) =>
+        bases.reduce((sum, base, i) => sum + Math.round(base * 1000 * (1 + 0.1 * jitterFraction(`${workflowId}/${activityId}/${i + 1}`))), 0),
+      payload,
+      vendorApplied: h.vendor.effects.get(`webhook-payload/${id}`)?.applied ?? 0,
+    };
+  }
+
+  /** The server waited exactly the table's delays, plus only the attempts' own run time. */
+  function expectWaited(outcome: Outcome, baseDelaysSeconds: number[]) {
+    const expected = outcome.expectedDelayMs(baseDelaysSeconds);
+    expect(outcome.waitedMs).toBeGreaterThanOrEqual(expected);
+    expect(outcome.waitedMs).toBeLessThan(expected + outcome.attempts * ATTEMPT_RUN_TIME_MS);
+  }
+
+  it('network timeouts: 4 attempts time out, backing off 11, 18, 37, 74 s; the 5th succeeds and the vendor applied it once', async () => {
+    const o = await run(['timeout', 'timeout', 'timeout', 'timeout', 'ok']);
+    expect(o).toMatchObject({ status: 'Completed', attempts: 5, payload: { status: 'processed' }, vendorApplied: 1 });
+    expectWaited(o, [11, 18, 37, 74]);
+  });
+
+  it('network timeouts on all 5 attempts: exhausted after 5, payload dead with NetworkTimeout', async () => {
+    const o = await run(['timeout', 'timeout', 'timeout', 'timeout', 'timeout']);
+    expect(o).toMatchObject({ status: 'Failed', failureType: 'NetworkTimeout', attempts: 5, payload: { status: 'dead', last_error_type: 'NetworkTimeout' } });
+    expectWaited(o, [11, 18, 37, 74]);
+  });
+
+  it("rate limited with Retry-After: 120 waits 120 s", async () => {
+    const o = await run([{ kind: 'rate_limit', retryAfterSeconds: 120 }, 'ok']);
+    expect(o).toMatchObject({ status: 'Completed', attempts: 2, payload: { status: 'processed' } });
+    expectWaited(o, [120]);
+  });
+
+  it('rate limited without Retry-After waits 5 minutes', async () => {
+    const o = await run(['rate_limit', 'ok']);
+    expect(o).toMatchObject({ status: 'Completed', attempts: 2 });
+    expectWaited(o, [300]);
+  });
+
+  it('a 4xx is retried once after 10 s and then discarded: 2 attempts, payload dead with ClientError', async () => {
+    const o = await run(['client_error', 'client_error', 'ok']);
+    expect(o).toMatchObject({ status: 'Failed', failureType: 'ClientError', attempts: 2, payload: { status: 'dead', last_error_type: 'ClientError' }, vendorApplied: 0 });
+    expectWaited(o, [10]);
+  });
+
+  it('a 4xx that clears on the retry is processed', async () => {
+    const o = await run(['client_error', 'ok']);
+    expect(o).toMatchObject({ status: 'Completed', attempts: 2, payload: { status: 'processed' } });
+    expectWaited(o, [10]);
+  });
+
+  it('anything else (5xx, connection reset) waits 10×(attempt+1) s: 20, 30, 40', async () => {
+    const o = await run(['server_error', 'reset', 'server_error', 'ok']);
+    expect(o).toMatchObject({ status: 'Completed', attempts: 4, payload: { status: 'processed' }, vendorApplied: 1 });
+    expectWaited(o, [20, 30, 40]);
+  });
+
+  it('mixed errors each follow their own rule: timeout 11 s, rate limit 60 s, 5xx 40 s', async () => {
+    const o = await run(['timeout', { kind: 'rate_limit', retryAfterSeconds: 60 }, 'server_error', 'ok']);
+    expect(o).toMatchObject({ status: 'Completed', attempts: 4, vendorApplied: 1 });
+    expectWaited(o, [11, 60, 40]);
+  });
+
+  it('5xx on every attempt: 5 attempts at most, then dead with ServerError', async () => {
+    const o = await run(['server_error', 'server_error', 'server_error', 'server_error', 'server_error', 'ok']);
+    expect(o).toMatchObject({ status: 'Failed', failureType: 'ServerError', attempts: 5, payload: { status: 'dead', last_error_type: 'ServerError' } });
+    expectWaited(o, [20, 30, 40, 50]);
+  });
+});
