@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createActivities } from '../../activities';
 import { openApp } from '../app';
 import { JobClient } from '../client';
 import { readSettings, type Settings } from '../config';

@@ -33,8 +33,6 @@ export interface VendorEffect {
   applied: number;
   /** Requests with this key answered from the record instead of applied again. */
   replayed: number;
-  /** Every request with this key, faults included. */
-  requests: number;
   result: { reference: string; processedAt: string };
 }
 
@@ -43,6 +41,8 @@ export class FakeVendor {
   private readonly scripts = new Map<string, Fault[]>();
   private random?: { next: () => number; config: RandomFaults };
   readonly effects = new Map<string, VendorEffect>();
+  /** Every request per idempotency key, faults included. */
+  readonly requests = new Map<string, number>();
   private sequence = 0;
 
   /** Starts listening; port 0 picks a free one. */
@@ -93,7 +93,9 @@ export class FakeVendor {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (req.method === 'GET' && req.url === '/_effects') return json(res, 200, Object.fromEntries(this.effects));
+    if (req.method === 'GET' && req.url === '/_effects') {
+      return json(res, 200, Object.fromEntries([...this.requests].map(([key, requests]) => [key, { requests, ...this.effects.get(key) }])));
+    }
     if (req.method === 'POST' && req.url === '/_faults') {
       const body = JSON.parse((await readBody(req)) || '{}') as { key?: string; faults?: Fault[]; random?: RandomFaults | null };
       if (body.key && body.faults) this.script(body.key, body.faults);
@@ -105,8 +107,7 @@ export class FakeVendor {
     const key = req.headers['idempotency-key'];
     const body = await readBody(req);
     if (typeof key !== 'string' || key === '') return json(res, 400, { error: 'Idempotency-Key header is required' });
-    const effect = this.effects.get(key);
-    if (effect) effect.requests++;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
     const fault = this.nextFault(key);
     switch (fault.kind) {
       case 'reset':
@@ -140,7 +141,6 @@ export class FakeVendor {
     const effect: VendorEffect = {
       applied: 1,
       replayed: 0,
-      requests: 1,
       result: { reference: `vnd_${++this.sequence}`, processedAt: new Date().toISOString() },
     };
     this.effects.set(key, effect);
