@@ -1,26 +1,8 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { freePort } from '../src/dev-server';
 import { createHarness, eventually, type Harness } from './harness';
-
-const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs jobctl as a user would: a separate process, configured only by its environment. */
-function jobctl(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [JOBCTL, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { jobctl } from './jobctl';
 
 describe('jobctl', () => {
   let h: Harness;
