@@ -9,6 +9,7 @@ import { findJob, jobs } from '../jobs';
 import { taskQueueName } from '../queues';
 import { resolveTemporalCli } from '../temporal-cli';
 import { validateJobArguments } from '../validate-arguments';
+import { FakeVendor, type FaultKind } from '../vendor/fake-vendor';
 import { connectWorker, createWorkers, DEFAULT_CONCURRENCY, parseQueueSpec, runWorkers } from '../worker';
 import { fail, fields, print, table } from './output';
 
@@ -204,8 +205,25 @@ program
   .action(async (opts: { port: number; uiPort: number; dbFilename: string }) => {
     const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFilename, ip: '0.0.0.0' });
     const stopServer = () => void server.stop();
+    // The Temporal runtime drains the workers on the first SIGINT/SIGTERM; a second one (a wrapper such as npm or tsx
+    // relays the same Ctrl-C) must not kill this process before it stops the server, so count and only force on a third.
+    let signals = 0;
+    const onSignal = () => {
+      if (++signals < 3) return;
+      server.process?.kill('SIGKILL');
+      process.exit(130);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     process.once('exit', () => server.process?.kill('SIGTERM'));
-    const settings = { ...readSettings(), temporalAddress: `localhost:${opts.port}`, temporalUiUrl: server.uiUrl ?? 'http://localhost:8233' };
+    const vendor = process.env.VENDOR_API_URL ? undefined : new FakeVendor();
+    const vendorUrl = vendor ? await vendor.start(4010) : process.env.VENDOR_API_URL!;
+    const settings = {
+      ...readSettings(),
+      temporalAddress: `localhost:${opts.port}`,
+      temporalUiUrl: server.uiUrl ?? 'http://localhost:8233',
+      vendorApiUrl: vendorUrl,
+    };
     const app = await openApp(settings);
     try {
       const seeded = await seedDemoData(app.database.db);
@@ -220,13 +238,16 @@ program
             ['Temporal server', `localhost:${opts.port} (state in ${opts.dbFilename})`],
             ['Web UI', server.uiUrl],
             ['Worker', queues.map((q) => taskQueueName(settings.taskQueuePrefix, q.queue)).join(', ')],
-            ['Database', `${app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users and invoices)` : ''}`],
+            ['Database', `${app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`],
+            ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
           ]),
           '',
           'In another terminal, try:',
           `  npx jobctl enqueue invoice-generation '{"invoiceId":42}'`,
           '  npx jobctl status invoice-generation/42',
+          `  npx jobctl enqueue process-webhook '{"webhookPayloadId":7}'`,
           '  npx jobctl list',
+          '  npx jobctl dead',
           '',
           'Ctrl-C stops everything.',
           '',
@@ -236,8 +257,28 @@ program
       await connection.close();
     } finally {
       await app.close();
+      await vendor?.stop();
       stopServer();
     }
+  });
+
+program
+  .command('fake-vendor')
+  .description('run the local fake of the webhook vendor API, optionally failing at random')
+  .option('--port <port>', 'port', parsePort, 4010)
+  .option('--fault-rate <fraction>', 'share of requests that fail (timeouts, 429, 4xx, 5xx, resets)', parseFraction, 0)
+  .option('--seed <n>', 'seed of the random faults', parsePositiveInt, 1)
+  .action(async (opts: { port: number; faultRate: number; seed: number }) => {
+    const vendor = new FakeVendor();
+    const url = await vendor.start(opts.port, '0.0.0.0');
+    if (opts.faultRate > 0) {
+      const each = opts.faultRate / 5;
+      const weights: Partial<Record<FaultKind, number>> = { ok: 1 - opts.faultRate, timeout: each, rate_limit: each, client_error: each, server_error: each, reset: each };
+      vendor.randomFaults({ seed: opts.seed, weights });
+    }
+    process.stderr.write(`Fake vendor API on ${url.replace('127.0.0.1', 'localhost')} (fault rate ${opts.faultRate}). Ctrl-C stops it.\n`);
+    await untilSignal();
+    await vendor.stop();
   });
 
 program
@@ -248,7 +289,7 @@ program
     const app = await openApp(readSettings());
     try {
       const seeded = await seedDemoData(app.database.db, opts.count);
-      process.stderr.write(seeded.users ? `Seeded ${seeded.users} users and invoices in ${app.database.location}\n` : 'Database already has data; nothing seeded.\n');
+      process.stderr.write(seeded.users ? `Seeded ${seeded.users} users, invoices and webhook payloads in ${app.database.location}\n` : 'Database already has data; nothing seeded.\n');
     } finally {
       await app.close();
     }
@@ -266,6 +307,12 @@ program
 function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function parseFraction(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
   return n;
 }
 
