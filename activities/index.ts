@@ -1,8 +1,10 @@
 import { createDatabaseActivities, type DatabaseActivityDeps } from './database';
+import { createExportActivities, type ExportActivityDeps } from './export-storage';
 import { createMailActivities, type MailActivityDeps } from './mail';
 import { createVendorActivities, type VendorActivityDeps } from './vendor-api';
 
 export type ActivityDeps = DatabaseActivityDeps &
+  ExportActivityDeps &
   MailActivityDeps &
   VendorActivityDeps & {
     /** Called when the noop activity starts, with its id; the throughput benchmark measures start latency with it. */
@@ -15,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDatabaseActivities(deps),
     ...createMailActivities(deps),
     ...createVendorActivities(deps),
+    ...createExportActivities(deps),
     async noop(id: string): Promise<void> {
       deps.onNoopStarted?.(id);
     },

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
+import { Client, Connection, QueryNotRegisteredError, WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex, encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { readSettings, type Settings } from './config';
 import { JobNotFoundError, TemporalUnavailableError, UnknownJobError } from './errors';
 import { workflowIdFor, type JobDefinition } from './job-definition';
 import { findJob, jobForWorkflowId, jobs } from './jobs';
+import { PROGRESS_QUERY, type JobProgress } from './progress';
 import { taskQueueName } from './queues';
 import type { SafeObject } from './safe-arguments';
 import { validateJobArguments } from './validate-arguments';
@@ -37,6 +38,8 @@ export interface JobRunStatus extends JobRunSummary {
   result?: unknown;
   /** Why it failed, when failed. */
   failure?: { message: string; type?: string };
+  /** Progress, for a running job whose workflow reports it. */
+  progress?: JobProgress;
 }
 
 /** A job whose latest run failed — discarded by its retry rules, out of attempts, or failed otherwise. */
@@ -162,7 +165,21 @@ export class JobClient {
         return { ...summary, failure: { message: cause.message, type: (cause as { type?: string }).type ?? cause.name } };
       }
     }
+    if (summary.status === 'Running') {
+      const progress = await this.progress(workflowId);
+      if (progress) return { ...summary, progress };
+    }
     return summary;
+  }
+
+  /** Progress of a running job, or undefined when its workflow does not report progress. */
+  async progress(workflowId: string): Promise<JobProgress | undefined> {
+    try {
+      return await this.temporal.workflow.getHandle(workflowId).query<JobProgress>(PROGRESS_QUERY);
+    } catch (err) {
+      if (err instanceof QueryNotRegisteredError || /did not register a handler|not registered/i.test(String((err as Error).message))) return undefined;
+      throw err;
+    }
   }
 
   /** Runs of our jobs, newest first, from Temporal's visibility store. */

@@ -30,6 +30,10 @@ export interface Harness {
   calls: Map<string, number>;
   /** Creates a user and an invoice with ids unique across the whole test run (all tests share one server). */
   createInvoice(): Promise<{ userId: number; invoiceId: number }>;
+  /** Inserts `count` users created on `createdAt` (ISO date); returns their ids, ascending. */
+  createUsers(count: number, createdAt: string): Promise<number[]>;
+  /** Creates an export row (id unique across the run) and returns its id. */
+  createExport(values: { startDate: string; endDate: string; sliceSize?: number; onSliceFailure?: 'fail' | 'complete' }): Promise<number>;
   /** Stores a webhook payload (id unique across the run) and returns its id. */
   createWebhook(data?: unknown): Promise<number>;
   /** Starts workers on this harness's queues; stop them with `stopWorkers`. */
@@ -84,6 +88,24 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       await database.db.insertInto('users').values({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: now }).execute();
       await database.db.insertInto('invoices').values({ id, user_id: id, amount_cents: 4200, currency: 'EUR', created_at: now }).execute();
       return { userId: id, invoiceId: id };
+    },
+    async createUsers(count, createdAt) {
+      const ids = Array.from({ length: count }, () => nextId++);
+      const at = `${createdAt}T12:00:00.000Z`;
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows = ids.slice(i, i + 500).map((id) => ({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: at }));
+        await database.db.insertInto('users').values(rows).execute();
+      }
+      return ids;
+    },
+    async createExport({ startDate, endDate, sliceSize = 100, onSliceFailure = 'complete' }) {
+      const id = nextId++;
+      const now = new Date().toISOString();
+      await database.db
+        .insertInto('exports')
+        .values({ id, start_date: startDate, end_date: endDate, slice_size: sliceSize, on_slice_failure: onSliceFailure, created_at: now, updated_at: now })
+        .execute();
+      return id;
     },
     async createWebhook(data = { event: 'invoice.paid', amount: 4200 }) {
       const id = nextId++;

@@ -12,6 +12,7 @@ import { validateJobArguments } from '../validate-arguments';
 import { FakeVendor, type FaultKind } from '../vendor/fake-vendor';
 import { connectWorker, createWorkers, DEFAULT_CONCURRENCY, parseQueueSpec, runWorkers } from '../worker';
 import { fail, fields, print, table } from './output';
+import { formatStatus, watchFromCli } from './watch';
 
 const program = new Command('jobctl')
   .description('Start, inspect and run durable background jobs on Temporal.')
@@ -22,8 +23,10 @@ program
   .description('enqueue a job; a duplicate (same idempotency key) attaches to the existing run')
   .argument('<job>', `job name (${jobs.map((j) => j.name).join(', ')})`)
   .argument('[args]', 'arguments as a JSON object', '{}')
-  .option('--json', 'print one JSON object')
-  .action(async (name: string, rawArgs: string, opts: { json?: boolean }) => {
+  .option('--wait', 'then watch it like `jobctl watch` until it closes; exit 1 unless it completed')
+  .option('--interval <ms>', 'with --wait: poll every this many ms', parsePositiveInt, 1000)
+  .option('--json', 'print one JSON object (with --wait: the final status, plus `duplicate`)')
+  .action(async (name: string, rawArgs: string, opts: { json?: boolean; wait?: boolean; interval: number }) => {
     const job = findJob(name);
     if (!job) throw new UnknownJobError(name, jobs.map((j) => j.name));
     let parsed: unknown;
@@ -36,9 +39,15 @@ program
     const client = await JobClient.connect();
     try {
       const result = await client.enqueue(job, args);
-      print(!!opts.json, result, () =>
-        [`${result.duplicate ? 'Already enqueued' : 'Enqueued'} ${result.workflowId}`, fields([['run', result.runId], ['web ui', result.url]])].join('\n'),
-      );
+      // With --wait --json, stdout still holds one JSON value: the final status (it carries workflowId, runId, url).
+      if (!(opts.wait && opts.json)) {
+        print(!!opts.json, result, () =>
+          [`${result.duplicate ? 'Already enqueued' : 'Enqueued'} ${result.workflowId}`, fields([['run', result.runId], ['web ui', result.url]])].join('\n'),
+        );
+      }
+      if (opts.wait) {
+        process.exitCode = await watchFromCli(client, result.workflowId, { intervalMs: opts.interval, json: opts.json, extraJson: { duplicate: result.duplicate } });
+      }
     } finally {
       await client.close();
     }
@@ -53,20 +62,22 @@ program
     const client = await JobClient.connect();
     try {
       const s = await client.status(workflowId);
-      print(!!opts.json, s, () =>
-        [
-          `${s.workflowId}  ${s.status}`,
-          fields([
-            ['job', s.job],
-            ['run', s.runId],
-            ['started', s.startTime],
-            ['closed', s.closeTime],
-            ['result', s.result === undefined ? undefined : JSON.stringify(s.result)],
-            ['failure', s.failure ? `${s.failure.type ?? 'Error'}: ${s.failure.message}` : undefined],
-            ['web ui', s.url],
-          ]),
-        ].join('\n'),
-      );
+      print(!!opts.json, s, () => formatStatus(s));
+    } finally {
+      await client.close();
+    }
+  });
+
+program
+  .command('watch')
+  .description('follow a job until its run closes: progress bar (or spinner) on stderr, then its status; exit 1 unless it completed')
+  .argument('<workflowId>', 'e.g. invoice-generation/42')
+  .option('--interval <ms>', 'poll every this many ms', parsePositiveInt, 1000)
+  .option('--json', 'print only the final status, as one JSON object')
+  .action(async (workflowId: string, opts: { interval: number; json?: boolean }) => {
+    const client = await JobClient.connect();
+    try {
+      process.exitCode = await watchFromCli(client, workflowId, { intervalMs: opts.interval, json: opts.json });
     } finally {
       await client.close();
     }

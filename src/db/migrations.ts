@@ -73,6 +73,43 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('webhook_payloads').execute();
       },
     },
+    '0003_exports': {
+      async up(db: Kysely<any>) {
+        await db.schema.createIndex('users_created_at_id').on('users').columns(['created_at', 'id']).execute();
+        await db.schema
+          .createTable('exports')
+          .addColumn('id', idType, id)
+          .addColumn('start_date', 'text', (c) => c.notNull())
+          .addColumn('end_date', 'text', (c) => c.notNull())
+          .addColumn('slice_size', 'integer', (c) => c.notNull().defaultTo(100))
+          .addColumn('on_slice_failure', 'text', (c) => c.notNull().defaultTo('complete'))
+          .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
+          .addColumn('total_users', 'integer')
+          .addColumn('exported_users', 'integer')
+          .addColumn('failed_slices', 'text')
+          .addColumn('checksum', 'text')
+          .addColumn('error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('export_slices')
+          .addColumn('export_id', 'integer', (c) => c.notNull().references('exports.id'))
+          .addColumn('slice_no', 'integer', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('user_count', 'integer', (c) => c.notNull())
+          .addColumn('content', 'text', (c) => c.notNull())
+          .addColumn('error', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('export_slices_pk', ['export_id', 'slice_no'])
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable('export_slices').execute();
+        await db.schema.dropTable('exports').execute();
+        await db.schema.dropIndex('users_created_at_id').execute();
+      },
+    },
   };
 }
 

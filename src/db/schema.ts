@@ -53,12 +53,49 @@ export interface WebhookPayloadsTable {
   updated_at: string;
 }
 
+export type ExportStatus = 'pending' | 'preparing' | 'running' | 'finalizing' | 'done' | 'failed';
+
+export interface ExportsTable {
+  id: Generated<number>;
+  /** Users created in [start_date, end_date] (ISO dates, inclusive) are exported. */
+  start_date: string;
+  end_date: string;
+  /** Users per slice (one child workflow each). */
+  slice_size: Generated<number>;
+  /** What a slice that exhausted its retries does to the export: `fail` it, or `complete` with it listed. */
+  on_slice_failure: Generated<'fail' | 'complete'>;
+  status: Generated<ExportStatus>;
+  total_users: number | null;
+  exported_users: number | null;
+  /** JSON array of slice numbers that failed, once finalized. */
+  failed_slices: string | null;
+  /** sha256 of the final export (the slices' content in slice order). */
+  checksum: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One slice's part of an export. Keyed by (export, slice): a re-run slice replaces its own part, never appends. */
+export interface ExportSlicesTable {
+  export_id: number;
+  slice_no: number;
+  status: 'done' | 'failed';
+  user_count: number;
+  /** CSV lines, one per user. */
+  content: string;
+  error: string | null;
+  updated_at: string;
+}
+
 export interface Schema {
   users: UsersTable;
   invoices: InvoicesTable;
   invoice_documents: InvoiceDocumentsTable;
   reports: ReportsTable;
   webhook_payloads: WebhookPayloadsTable;
+  exports: ExportsTable;
+  export_slices: ExportSlicesTable;
 }
 
 export type Database = Kysely<Schema>;

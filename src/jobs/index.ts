@@ -1,14 +1,15 @@
 import type { JobDefinition } from '../job-definition';
 import { generateReport } from './generate-report';
 import { invoiceGeneration } from './invoice-generation';
+import { largeDataExport } from './large-data-export';
 import { noop } from './noop';
 import { processWebhook } from './process-webhook';
 import { sendWelcomeEmail } from './send-welcome-email';
 
-export { generateReport, invoiceGeneration, noop, processWebhook, sendWelcomeEmail };
+export { generateReport, invoiceGeneration, largeDataExport, noop, processWebhook, sendWelcomeEmail };
 
 /** Every job the system knows, by name. The CLI, the HTTP service and the worker read this list. */
-export const jobs: readonly JobDefinition<any>[] = [invoiceGeneration, sendWelcomeEmail, generateReport, processWebhook, noop];
+export const jobs: readonly JobDefinition<any>[] = [invoiceGeneration, sendWelcomeEmail, generateReport, processWebhook, largeDataExport, noop];
 
 export function findJob(name: string): JobDefinition<any> | undefined {
   return jobs.find((job) => job.name === name);

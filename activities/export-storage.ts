@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Database } from '../src/db/schema';
+import { parseIsoDate } from '../src/iso-date';
+import { RECORD_NOT_FOUND } from '../src/jobs/common';
+
+export interface ExportActivityDeps {
+  db: Database;
+  /** Called before a slice is exported, with its attempt number; tests use it to make slices fail. */
+  beforeExportSlice?: (exportId: number, sliceNo: number, attempt: number) => void | Promise<void>;
+}
+
+/** A slice is a range of user ids holding at most `slice_size` matching users: ids travel, never the users. */
+export interface SliceRange {
+  sliceNo: number;
+  fromUserId: number;
+  toUserId: number;
+}
+
+export interface ExportPlan {
+  totalUsers: number;
+  sliceSize: number;
+  onSliceFailure: 'fail' | 'complete';
+}
+
+export interface ExportResult {
+  exportId: number;
+  exportedUsers: number;
+  failedSlices: number[];
+  checksum: string;
+}
+
+/** [from, until) ISO timestamps for an export's inclusive date range. */
+function createdBetween(startDate: string, endDate: string): [string, string] {
+  return [parseIsoDate(startDate).toISOString(), new Date(parseIsoDate(endDate).getTime() + 86_400_000).toISOString()];
+}
+
+export function createExportActivities({ db, beforeExportSlice }: ExportActivityDeps) {
+  async function loadExport(exportId: number) {
+    const row = await db.selectFrom('exports').selectAll().where('id', '=', exportId).executeTakeFirst();
+    if (!row) throw ApplicationFailure.nonRetryable(`export ${exportId} does not exist`, RECORD_NOT_FOUND);
+    return row;
+  }
+  const setStatus = (exportId: number, values: Record<string, unknown>) =>
+    db.updateTable('exports').set({ ...values, updated_at: new Date().toISOString() }).where('id', '=', exportId).execute();
+
+  return {
+    /** preparing → running: counts the users to export. */
+    async prepareExport(exportId: number): Promise<ExportPlan> {
+      const row = await loadExport(exportId);
+      await setStatus(exportId, { status: 'preparing' });
+      const [from, until] = createdBetween(row.start_date, row.end_date);
+      const { n } = await db
+        .selectFrom('users')
+        .select(db.fn.countAll<number>().as('n'))
+        .where('created_at', '>=', from)
+        .where('created_at', '<', until)
+        .executeTakeFirstOrThrow();
+      await setStatus(exportId, { status: 'running', total_users: Number(n) });
+      return { totalUsers: Number(n), sliceSize: Number(row.slice_size), onSliceFailure: row.on_slice_failure };
+    },
+
+    /** The next slices after `afterUserId`, by keyset pagination on user id. Empty when every user is planned. */
+    async planSlices(exportId: number, afterUserId: number, firstSliceNo: number, maxSlices: number): Promise<SliceRange[]> {
+      const row = await loadExport(exportId);
+      const [from, until] = createdBetween(row.start_date, row.end_date);
+      const ids = await db
+        .selectFrom('users')
+        .select('id')
+        .where('created_at', '>=', from)
+        .where('created_at', '<', until)
+        .where('id', '>', afterUserId)
+        .orderBy('id')
+        .limit(maxSlices * Number(row.slice_size))
+        .execute();
+      const slices: SliceRange[] = [];
+      for (let i = 0; i < ids.length; i += Number(row.slice_size)) {
+        const chunk = ids.slice(i, i + Number(row.slice_size));
+        slices.push({ sliceNo: firstSliceNo + slices.length, fromUserId: chunk[0]!.id, toUserId: chunk[chunk.length - 1]!.id });
+      }
+      return slices;
+    },
+
+    /** Writes one slice's part, replacing any earlier attempt's: a re-run slice never appends duplicates. */
+    async exportSlice(exportId: number, slice: SliceRange): Promise<{ users: number }> {
+      await beforeExportSlice?.(exportId, slice.sliceNo, Context.current().info.attempt);
+      const row = await loadExport(exportId);
+      const [from, until] = createdBetween(row.start_date, row.end_date);
+      const users = await db
+        .selectFrom('users')
+        .select(['id', 'email', 'name', 'created_at'])
+        .where('id', '>=', slice.fromUserId)
+        .where('id', '<=', slice.toUserId)
+        .where('created_at', '>=', from)
+        .where('created_at', '<', until)
+        .orderBy('id')
+        .execute();
+      const content = users.map((u) => `${u.id},${csv(u.email)},${csv(u.name)},${u.created_at}\n`).join('');
+      const part = { status: 'done' as const, user_count: users.length, content, error: null, updated_at: new Date().toISOString() };
+      await db
+        .insertInto('export_slices')
+        .values({ export_id: exportId, slice_no: slice.sliceNo, ...part })
+        .onConflict((oc) => oc.columns(['export_id', 'slice_no']).doUpdateSet(part))
+        .execute();
+      return { users: users.length };
+    },
+
+    /** Records a slice that exhausted its retries, with its error. */
+    async recordSliceFailure(exportId: number, sliceNo: number, error: string): Promise<void> {
+      const part = { status: 'failed' as const, user_count: 0, content: '', error, updated_at: new Date().toISOString() };
+      await db
+        .insertInto('export_slices')
+        .values({ export_id: exportId, slice_no: sliceNo, ...part })
+        .onConflict((oc) => oc.columns(['export_id', 'slice_no']).doUpdateSet(part))
+        .execute();
+    },
+
+    /**
+     * finalizing → done: compiles the slices, in order, into the final export's figures (users, failed slices, a
+     * sha256 of the whole), reading them page by page so memory stays flat whatever the size.
+     */
+    async finalizeExport(exportId: number): Promise<ExportResult> {
+      await loadExport(exportId);
+      await setStatus(exportId, { status: 'finalizing' });
+      const hash = createHash('sha256');
+      let exportedUsers = 0;
+      const failedSlices: number[] = [];
+      for (let after = -1; ; ) {
+        const page = await db
+          .selectFrom('export_slices')
+          .select(['slice_no', 'status', 'user_count', 'content'])
+          .where('export_id', '=', exportId)
+          .where('slice_no', '>', after)
+          .orderBy('slice_no')
+          .limit(200)
+          .execute();
+        if (page.length === 0) break;
+        for (const slice of page) {
+          if (slice.status === 'failed') failedSlices.push(slice.slice_no);
+          exportedUsers += Number(slice.user_count);
+          hash.update(slice.content);
+        }
+        after = page[page.length - 1]!.slice_no;
+        Context.current().heartbeat(after);
+      }
+      const checksum = hash.digest('hex');
+      await setStatus(exportId, { status: 'done', exported_users: exportedUsers, failed_slices: JSON.stringify(failedSlices), checksum });
+      return { exportId, exportedUsers, failedSlices, checksum };
+    },
+
+    async markExportFailed(exportId: number, error: string): Promise<void> {
+      await setStatus(exportId, { status: 'failed', error });
+    },
+  };
+}
+
+function csv(value: string): string {
+  return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}

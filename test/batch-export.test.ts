@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { largeDataExport } from '../src/jobs';
+import type { JobProgress } from '../src/progress';
+import { createHarness, type Harness } from './harness';
+
+/**
+ * The batch pattern on the real dev server: 10,000 users exported in slices of 100 by child workflows, one slice
+ * failing once (retried, then fine) and one failing every attempt, handled per the export's failure policy.
+ */
+describe('large-data-export', () => {
+  let h: Harness;
+  let userIds: number[];
+  const failOnce = new Set<string>();
+  const failAlways = new Set<string>();
+  const attempts = new Map<string, number>();
+  let lateUserIds: number[];
+
+  beforeAll(async () => {
+    h = await createHarness({
+      deps: {
+        beforeExportSlice: (exportId, sliceNo, attempt) => {
+          attempts.set(`${exportId}/${sliceNo}`, attempt);
+          if (failAlways.has(`${exportId}/${sliceNo}`)) throw new Error(`slice ${sliceNo}: storage rejected the write`);
+          if (attempt === 1 && failOnce.has(`${exportId}/${sliceNo}`)) throw new Error(`slice ${sliceNo}: connection reset, once`);
+        },
+      },
+    });
+    userIds = await h.createUsers(10_000, '2026-03-10');
+    lateUserIds = await h.createUsers(2_500, '2026-06-15'); // outside the first export's range
+    await h.startWorkers(['low']);
+  }, 120_000);
+  afterAll(() => h?.close());
+
+  /** Every exported CSV line's user id, across all slice parts. */
+  async function exportedIds(exportId: number): Promise<number[]> {
+    const parts = await h.database.db.selectFrom('export_slices').select('content').where('export_id', '=', exportId).execute();
+    return parts.flatMap((p) => p.content.split('\n').filter(Boolean).map((line) => Number(line.split(',')[0])));
+  }
+
+  it('exports 10,000 users exactly once, retries a transient slice failure, lists the permanent one, and shows progress moving', async () => {
+    const exportId = await h.createExport({ startDate: '2026-03-01', endDate: '2026-03-31', onSliceFailure: 'complete' });
+    failOnce.add(`${exportId}/7`);
+    failAlways.add(`${exportId}/42`);
+
+    const { workflowId } = await h.client.enqueue(largeDataExport, { exportId });
+    const snapshots: JobProgress[] = [];
+    const handle = h.env.client.workflow.getHandle(workflowId);
+    const result = handle.result();
+    let finished = false;
+    void result.finally(() => (finished = true)).catch(() => undefined);
+    while (!finished) {
+      const p = await h.client.progress(workflowId).catch(() => undefined);
+      if (p) snapshots.push(p);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const outcome = await result;
+
+    // Exactly once: slice 42's 100 users are missing (it failed for good); every other user appears once.
+    const lost = new Set(userIds.slice(4200, 4300));
+    const ids = await exportedIds(exportId);
+    expect(ids.length).toBe(new Set(ids).size);
+    expect(new Set(ids)).toEqual(new Set(userIds.filter((id) => !lost.has(id))));
+    expect(outcome).toMatchObject({ exportId, exportedUsers: 9_900, failedSlices: [42] });
+
+    const row = await h.database.db.selectFrom('exports').selectAll().where('id', '=', exportId).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ status: 'done', total_users: 10_000, exported_users: 9_900, failed_slices: '[42]' });
+    const failedSlice = await h.database.db.selectFrom('export_slices').select(['status', 'error']).where('export_id', '=', exportId).where('slice_no', '=', 42).executeTakeFirstOrThrow();
+    expect(failedSlice).toEqual({ status: 'failed', error: expect.stringContaining('storage rejected the write') });
+    expect(attempts.get(`${exportId}/7`)).toBe(2); // failed once, retried, exported (its users are in `ids`)
+    expect(attempts.get(`${exportId}/42`)).toBe(3); // every attempt failed
+
+    // Progress moved: several distinct counts, never backwards, ending at 100 slices.
+    const counts = snapshots.map((s) => s.done + s.failed);
+    expect(new Set(counts).size).toBeGreaterThan(3);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    expect(snapshots.every((s) => s.total === 100 && s.unit === 'slices')).toBe(true);
+    expect(snapshots.some((s) => s.percent > 0 && s.percent < 100 && s.etaSeconds !== undefined)).toBe(true);
+  });
+
+  it('continues-as-new when its history grows, without duplicating or skipping a slice', async () => {
+    const exportId = await h.createExport({ startDate: '2026-06-15', endDate: '2026-06-15', sliceSize: 5 });
+
+    const { workflowId } = await h.client.enqueue(largeDataExport, { exportId });
+    const outcome = await h.env.client.workflow.getHandle(workflowId).result();
+
+    const ids = await exportedIds(exportId);
+    expect(ids.length).toBe(new Set(ids).size);
+    expect(new Set(ids)).toEqual(new Set(lateUserIds));
+    expect(outcome).toMatchObject({ exportedUsers: 2_500, failedSlices: [] });
+    const runs: Array<{ status: string; historyLength: number }> = [];
+    for await (const run of h.env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ status: run.status.name, historyLength: run.historyLength });
+    expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...runs.map((r) => r.historyLength))).toBeLessThan(10_000);
+  }, 180_000);
+
+  it("with on_slice_failure = 'fail', a slice that exhausts its retries fails the export", async () => {
+    const exportId = await h.createExport({ startDate: '2026-03-10', endDate: '2026-03-10', sliceSize: 2_000, onSliceFailure: 'fail' });
+    failAlways.add(`${exportId}/1`);
+
+    const { workflowId } = await h.client.enqueue(largeDataExport, { exportId });
+
+    await expect(h.env.client.workflow.getHandle(workflowId).result()).rejects.toThrow();
+    expect(await h.client.status(workflowId)).toMatchObject({ status: 'Failed', failure: { type: 'ExportSlicesFailed', message: expect.stringMatching(/1 of 5 slices failed/) } });
+    const row = await h.database.db.selectFrom('exports').select(['status', 'error']).where('id', '=', exportId).executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'failed', error: expect.stringMatching(/1 of 5 slices failed/) });
+  });
+});
