@@ -5,6 +5,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, type Command } from 'commander';
 import { openApp } from '../app';
+import type { OpenDatabase } from '../db/database';
+import { PRIORITIES } from '../queues';
 import { JobClient } from '../client';
 import { readSettings, type Settings } from '../config';
 import { startDevServer } from '../dev-server';
@@ -15,13 +17,15 @@ export interface CommonOptions {
   json?: boolean;
   /** An existing Temporal frontend; when absent the harness starts its own dev server. */
   address?: string;
-  /** Activity (and workflow task) slots of the in-process worker on the `default` queue. */
+  /** Activity (and workflow task) slots of the in-process worker, per queue. */
   concurrency: number;
 }
 
 /** What a scenario gets: a client whose jobs run on this process's workers, and hooks into them. */
 export interface BenchEnvironment {
   client: JobClient;
+  /** The app's database (SQLite in the run's temp dir), for seeding and checking. */
+  database: OpenDatabase;
   /** Unique per run; put it into job ids so runs never collide on a shared server. */
   runId: string;
   /** Listens to noop activity starts in this process; `at` is `performance.now()`. */
@@ -34,7 +38,7 @@ export interface ScenarioOutcome {
   /** Human-readable result lines. */
   lines: string[];
   /** The JSON fields after `scenario`, in output order; numbers are rounded to 1 decimal. */
-  metrics: Record<string, number>;
+  metrics: Record<string, number | boolean>;
   /** Verification failures: printed as warnings, and the run exits non-zero. */
   problems: string[];
 }
@@ -140,7 +144,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
       connection,
       namespace: settings.temporalNamespace,
       taskQueuePrefix: settings.taskQueuePrefix,
-      queues: [{ queue: 'default', concurrency: options.concurrency }],
+      queues: PRIORITIES.map((queue) => ({ queue, concurrency: options.concurrency })),
       activities,
       workflowBundle: await bundle,
     });
@@ -152,6 +156,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     const run = scenario.run(
       {
         client,
+        database: app.database,
         runId,
         onNoopStarted: (listener) => (noopListener = listener),
         progress(line) {
@@ -178,7 +183,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
   outcome.lines.forEach((line) => human(line));
   for (const problem of outcome.problems) log(`WARNING: ${problem}`);
   if (options.json) {
-    const metrics = Object.fromEntries(Object.entries(outcome.metrics).map(([key, value]) => [key, round1(value)]));
+    const metrics = Object.fromEntries(Object.entries(outcome.metrics).map(([key, value]) => [key, typeof value === 'number' ? round1(value) : value]));
     process.stdout.write(`${JSON.stringify({ scenario: scenario.name, ...metrics })}\n`);
   }
   if (outcome.problems.length > 0) process.exitCode = 1;

@@ -1,9 +1,10 @@
 import { Command } from 'commander';
 import { positiveInt, runScenario, type Scenario } from './harness';
+import { batch } from './batch';
 import { throughput } from './throughput';
 
 /** Every scenario is a subcommand with the common options; add new ones here. */
-const scenarios: ReadonlyArray<Scenario<any>> = [throughput];
+const scenarios: ReadonlyArray<Scenario<any>> = [throughput, batch];
 
 async function main() {
   const program = new Command('bench').description('Benchmarks of durable-jobs against a real Temporal server').showHelpAfterError();
@@ -13,7 +14,7 @@ async function main() {
       .description(scenario.description)
       .option('--json', 'print the result as one JSON object on the last line of stdout')
       .option('--address <host:port>', 'use this Temporal server instead of starting a dev server')
-      .option('--concurrency <n>', 'worker activity slots on the default queue', positiveInt, 50);
+      .option('--concurrency <n>', 'worker activity slots per queue', positiveInt, 50);
     scenario.addOptions(command).action((options) => runScenario(scenario, options));
   }
   await program.parseAsync();

@@ -1,0 +1,125 @@
+import { performance } from 'node:perf_hooks';
+import type { Command } from 'commander';
+import { largeDataExport } from '../jobs';
+import { positiveInt, type Scenario } from './harness';
+
+interface BatchOptions {
+  users: number;
+  slice: number;
+}
+
+const CREATED_ON = '2026-01-15';
+
+/**
+ * Seeds N users, exports them with large-data-export, checks that every user appears exactly once, and reports
+ * records/s, wall time, the worker process's peak RSS and the parent's largest history (per continue-as-new run).
+ */
+export const batch: Scenario<BatchOptions> = {
+  name: 'batch',
+  description: 'export N users through large-data-export and check every user appears exactly once',
+  addOptions: (command: Command) =>
+    command
+      .option('--users <n>', 'users to seed and export', positiveInt, 100_000)
+      .option('--slice <n>', 'users per slice (child workflow)', positiveInt, 100),
+
+  async run(env, options) {
+    const { db } = env.database;
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+
+    log(`Seeding ${options.users} users…`);
+    const seedStart = performance.now();
+    const now = new Date().toISOString();
+    for (let first = 1; first <= options.users; first += 2000) {
+      const rows = [];
+      for (let id = first; id < first + 2000 && id <= options.users; id++) {
+        rows.push({ id, email: `u${id}@example.com`, name: `User ${id}`, created_at: `${CREATED_ON}T10:00:00.000Z` });
+      }
+      await db.insertInto('users').values(rows).execute();
+    }
+    // The export id comes from the run id, so its workflow ID is new even on a shared server (--address).
+    const exportId = parseInt(env.runId, 16);
+    await db
+      .insertInto('exports')
+      .values({ id: exportId, start_date: CREATED_ON, end_date: CREATED_ON, slice_size: options.slice, created_at: now, updated_at: now })
+      .execute();
+    log(`Seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; exporting…`);
+
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
+    const started = performance.now();
+    const { workflowId } = await env.client.enqueue(largeDataExport, { exportId });
+    const stopProgress = env.progress(() => {
+      const p = lastProgress;
+      return p ? `${p.done + p.failed}/${p.total} slices (${p.percent}%), ${p.ratePerSecond} slices/s, ETA ${p.etaSeconds ?? '?'} s, rss ${mb(process.memoryUsage().rss)} MB` : 'starting';
+    });
+    let lastProgress: Awaited<ReturnType<typeof env.client.progress>>;
+    const poller = setInterval(() => void env.client.progress(workflowId).then((p) => (lastProgress = p ?? lastProgress)).catch(() => {}), 1000);
+    try {
+      await env.client.temporal.workflow.getHandle(workflowId).result();
+    } finally {
+      clearInterval(poller);
+      stopProgress();
+      clearInterval(sampler);
+    }
+    const wallSeconds = (performance.now() - started) / 1000;
+
+    // Exactly once: a counter per user id over every slice's part, read page by page.
+    const seen = new Uint8Array(options.users + 1);
+    let extra = 0;
+    for (let after = -1; ; ) {
+      const page = await db
+        .selectFrom('export_slices')
+        .select(['slice_no', 'content'])
+        .where('export_id', '=', exportId)
+        .where('slice_no', '>', after)
+        .orderBy('slice_no')
+        .limit(500)
+        .execute();
+      if (page.length === 0) break;
+      for (const part of page) {
+        for (const line of part.content.split('\n')) {
+          if (!line) continue;
+          const id = Number(line.slice(0, line.indexOf(',')));
+          if (id >= 1 && id <= options.users) seen[id] = Math.min(255, seen[id]! + 1);
+          else extra++;
+        }
+      }
+      after = page[page.length - 1]!.slice_no;
+    }
+    let missing = 0;
+    let duplicated = 0;
+    for (let id = 1; id <= options.users; id++) {
+      if (seen[id] === 0) missing++;
+      else if (seen[id]! > 1) duplicated++;
+    }
+    const exactlyOnce = missing === 0 && duplicated === 0 && extra === 0;
+
+    let maxHistory = 0;
+    let runs = 0;
+    for await (const run of env.client.temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      runs++;
+      maxHistory = Math.max(maxHistory, run.historyLength);
+    }
+
+    const recordsPerSecond = options.users / wallSeconds;
+    return {
+      lines: [
+        `batch: ${options.users} users in slices of ${options.slice} exported in ${wallSeconds.toFixed(1)} s = ${recordsPerSecond.toFixed(0)} records/s`,
+        `  exactly once      ${exactlyOnce} (missing ${missing}, duplicated ${duplicated}, unknown ${extra})`,
+        `  peak worker RSS   ${mb(peakRss)} MB`,
+        `  parent history    largest run ${maxHistory} events, ${runs} runs (continue-as-new)`,
+      ],
+      metrics: {
+        users: options.users,
+        exactlyOnce,
+        recordsPerSecond,
+        wallSeconds,
+        peakWorkerRssMb: peakRss / 2 ** 20,
+        maxParentHistoryLength: maxHistory,
+      },
+      problems: exactlyOnce ? [] : [`export not exactly once: ${missing} missing, ${duplicated} duplicated, ${extra} unknown ids`],
+    };
+  },
+};
+
+const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
