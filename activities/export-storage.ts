@@ -10,6 +10,11 @@ export interface ExportActivityDeps {
   beforeExportSlice?: (exportId: number, sliceNo: number, attempt: number) => void | Promise<void>;
 }
 
+/*
+ * Every users query here walks the primary key (id ranges, ordered by id) and filters on created_at: an index on
+ * created_at would tempt the planner into scanning the whole date range for each slice.
+ */
+
 /** A slice is a range of user ids holding at most `slice_size` matching users: ids travel, never the users. */
 export interface SliceRange {
   sliceNo: number;

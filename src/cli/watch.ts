@@ -93,7 +93,18 @@ const PROGRESS_QUERY_TIMEOUT_MS = 5_000;
 
 /** Reads through a JobClient; `signal` cancels the RPCs in flight (Ctrl-C does not wait for a slow query). */
 export function jobClientSource(client: JobClient, signal?: AbortSignal): WatchSource {
-  const cancellable = <T>(fn: () => Promise<T>) => (signal ? client.temporal.withAbortSignal(signal, fn) : fn());
+  const cancellable = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (!signal) return fn();
+    // A signal per call: the SDK adds an abort listener per RPC and never removes it, so the long-lived one would leak.
+    const call = new AbortController();
+    const onAbort = () => call.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await client.temporal.withAbortSignal(call.signal, fn);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  };
   return {
     state: (workflowId) =>
       cancellable(async () => {
@@ -150,7 +161,7 @@ export async function watchJob(client: JobClient | WatchSource, workflowId: stri
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const display: Display = options.json
-    ? { update() {}, stop() {} }
+    ? { open() {}, answer() {}, stop() {} }
     : stderr.isTTY
       ? new TerminalDisplay(workflowId, stderr)
       : new PlainDisplay(workflowId, stderr, options.plainLineIntervalMs ?? 2000);
@@ -160,7 +171,6 @@ export async function watchJob(client: JobClient | WatchSource, workflowId: stri
     return WATCH_EXIT.interrupted;
   };
 
-  let progress: JobProgress | undefined;
   try {
     for (;;) {
       const state = await abortable(readState(source, workflowId), options.signal);
@@ -176,20 +186,17 @@ export async function watchJob(client: JobClient | WatchSource, workflowId: stri
         }
         return s.status === 'Completed' ? WATCH_EXIT.completed : WATCH_EXIT.failed;
       }
-      // Draw before querying: an overloaded or absent worker answers the query late (the spinner keeps turning).
-      display.update(state.startTime, progress);
+      // Draw before querying: a busy or absent worker answers the query late, and the spinner keeps turning meanwhile.
+      display.open(state.startTime);
       const answer = await abortable(
         source.progress(workflowId).then(
-          (p): { progress: JobProgress | undefined } => ({ progress: p }),
-          () => undefined, // no answer this time: keep the last progress seen
+          (progress): Answer => progress ?? NO_PROGRESS,
+          (): Answer => UNANSWERED,
         ),
         options.signal,
       );
       if (answer === ABORTED) return interrupted();
-      if (answer) {
-        progress = answer.progress;
-        display.update(state.startTime, progress);
-      }
+      display.answer(state.startTime, answer);
       if (await sleep(intervalMs, options.signal)) return interrupted();
     }
   } finally {
@@ -209,13 +216,28 @@ async function readState(source: WatchSource, workflowId: string): Promise<State
   return { closed: status };
 }
 
+/** The workflow has no progress handler. */
+const NO_PROGRESS = 'no progress';
+/** The query failed or timed out (no worker polling, or a busy one): whatever is shown stays. */
+const UNANSWERED = 'unanswered';
+type Answer = JobProgress | typeof NO_PROGRESS | typeof UNANSWERED;
+
+/** The line shown while there is no progress to show. */
+function runningText(workflowId: string, startTime: Date, answer: Answer | undefined): string {
+  const why = answer === NO_PROGRESS ? ' (no progress reported)' : answer === UNANSWERED ? ' (no worker has answered yet)' : '';
+  return `${workflowId}  Running, ${formatDuration((Date.now() - startTime.getTime()) / 1000)} elapsed${why}`;
+}
+
 /**
  * Writing the run's progress to stderr while it is open. One of: a redrawn bar or spinner line (TTY), plain lines (CI
  * logs), nothing (--json).
  */
 interface Display {
-  update(startTime: Date, progress: JobProgress | undefined): void;
-  /** Clears whatever is being redrawn; idempotent. */
+  /** The run is open; called on every poll before its progress is queried. */
+  open(startTime: Date): void;
+  /** What the progress query answered. */
+  answer(startTime: Date, answer: Answer): void;
+  /** Stops redrawing (the bar's last state stays on screen, a spinner line is cleared); idempotent. */
   stop(): void;
 }
 
@@ -224,47 +246,26 @@ const SPINNER_FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', 
 /** A cli-progress bar while the workflow reports progress, a spinner with the elapsed time while it does not. */
 class TerminalDisplay implements Display {
   private bar: SingleBar | undefined;
-  private spinner: { bar: SingleBar; timer: NodeJS.Timeout; startTime: Date; frame: number } | undefined;
+  private spinner: { bar: SingleBar; timer: NodeJS.Timeout; startTime: Date; answer: Answer | undefined; frame: number } | undefined;
 
   constructor(
     private readonly workflowId: string,
     private readonly stream: OutputStream,
   ) {}
 
-  update(startTime: Date, progress: JobProgress | undefined): void {
-    if (progress) {
-      this.stopSpinner();
-      const payload = { text: `${this.workflowId}  ${formatProgress(progress)}`, ratio: progress.total > 0 ? progress.percent / 100 : 0 };
-      if (this.bar) {
-        this.bar.update(0, payload);
-      } else {
-        this.bar = new SingleBar({
-          ...this.barOptions(),
-          barsize: 24,
-          barCompleteChar: '█',
-          barIncompleteChar: '░',
-          format: (options, _params, p: typeof payload) => `${Format.BarFormat(Math.min(1, Math.max(0, p.ratio)), options)} ${p.text}`,
-        });
-        this.bar.start(1, 0, payload);
-      }
-      return;
-    }
+  open(startTime: Date): void {
+    if (this.bar) return;
+    if (this.spinner) this.spinner.startTime = startTime;
+    else this.startSpinner(startTime, undefined);
+  }
+
+  answer(startTime: Date, answer: Answer): void {
+    if (typeof answer === 'object') return this.showProgress(answer);
+    if (answer === UNANSWERED && this.bar) return; // keep the last progress
     this.stopBar();
-    if (this.spinner) {
-      this.spinner.startTime = startTime;
-      return;
-    }
-    const spinnerText = (frame: number, since: Date) =>
-      `${SPINNER_FRAMES[frame % SPINNER_FRAMES.length]} ${this.workflowId}  Running, ${formatDuration((Date.now() - since.getTime()) / 1000)} elapsed (no progress reported)`;
-    const bar = new SingleBar({ ...this.barOptions(), clearOnComplete: true, format: (_o, _p, p: { text: string }) => p.text });
-    bar.start(1, 0, { text: spinnerText(0, startTime) });
-    const spinner = {
-      bar,
-      startTime,
-      frame: 0,
-      timer: setInterval(() => bar.update(0, { text: spinnerText(++spinner.frame, spinner.startTime) }), 100),
-    };
-    this.spinner = spinner;
+    if (!this.spinner) return this.startSpinner(startTime, answer);
+    this.spinner.startTime = startTime;
+    this.spinner.answer = answer;
   }
 
   stop(): void {
@@ -272,8 +273,38 @@ class TerminalDisplay implements Display {
     this.stopBar();
   }
 
+  private showProgress(progress: JobProgress): void {
+    this.stopSpinner();
+    const payload = { text: `${this.workflowId}  ${formatProgress(progress)}`, ratio: progress.total > 0 ? progress.percent / 100 : 0 };
+    if (this.bar) return this.bar.update(0, payload);
+    this.bar = new SingleBar({
+      ...this.barOptions(),
+      barsize: 24,
+      barCompleteChar: '█',
+      barIncompleteChar: '░',
+      format: (options, _params, p: typeof payload) => `${Format.BarFormat(Math.min(1, Math.max(0, p.ratio)), options)} ${p.text}`,
+    });
+    this.bar.start(1, 0, payload);
+  }
+
+  private startSpinner(startTime: Date, answer: Answer | undefined): void {
+    const bar = new SingleBar({ ...this.barOptions(), clearOnComplete: true, format: (_o, _p, p: { text: string }) => p.text });
+    const text = () => `${SPINNER_FRAMES[spinner.frame % SPINNER_FRAMES.length]} ${runningText(this.workflowId, spinner.startTime, spinner.answer)}`;
+    const spinner = {
+      bar,
+      startTime,
+      answer,
+      frame: 0,
+      timer: setInterval(() => {
+        spinner.frame++;
+        bar.update(0, { text: text() });
+      }, 100),
+    };
+    this.spinner = spinner;
+    bar.start(1, 0, { text: text() });
+  }
+
   private barOptions(): BarOptions {
-    // The last progress stays on screen when the bar stops; the spinner line is cleared.
     return { stream: this.stream as NodeJS.WritableStream, hideCursor: true, linewrap: false, fps: 10, gracefulExit: false };
   }
 
@@ -290,9 +321,11 @@ class TerminalDisplay implements Display {
   }
 }
 
-/** Plain lines for logs: a changed line at most every `minIntervalMs`, an unchanged one at most every 30 s. */
+/**
+ * Plain lines for logs, one per query answer at most every `minIntervalMs`; a line that says nothing new (the same
+ * progress, or only a longer elapsed time) at most every 30 s.
+ */
 class PlainDisplay implements Display {
-  private lastLine: string | undefined;
   private lastKey: string | undefined;
   private lastAt = 0;
 
@@ -303,17 +336,15 @@ class PlainDisplay implements Display {
     private readonly repeatIntervalMs = 30_000,
   ) {}
 
-  update(startTime: Date, progress: JobProgress | undefined): void {
+  open(): void {}
+
+  answer(startTime: Date, answer: Answer): void {
+    if (answer === UNANSWERED && this.lastKey !== undefined && this.lastKey !== NO_PROGRESS) return; // keep the last progress
     const now = Date.now();
-    // Without progress only the elapsed time changes, which is not news: such a line repeats every 30 s.
-    const key = progress ? formatProgress(progress) : 'no progress';
-    const line = progress
-      ? `${this.workflowId}  ${key}`
-      : `${this.workflowId}  Running, ${formatDuration((now - startTime.getTime()) / 1000)} elapsed (no progress reported)`;
+    const key = typeof answer === 'object' ? formatProgress(answer) : answer;
     const since = now - this.lastAt;
-    if (this.lastLine !== undefined && (since < this.minIntervalMs || (key === this.lastKey && since < this.repeatIntervalMs))) return;
-    this.stream.write(`${line}\n`);
-    this.lastLine = line;
+    if (this.lastKey !== undefined && (since < this.minIntervalMs || (key === this.lastKey && since < this.repeatIntervalMs))) return;
+    this.stream.write(`${typeof answer === 'object' ? `${this.workflowId}  ${key}` : runningText(this.workflowId, startTime, answer)}\n`);
     this.lastKey = key;
     this.lastAt = now;
   }

@@ -75,7 +75,6 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     },
     '0003_exports': {
       async up(db: Kysely<any>) {
-        await db.schema.createIndex('users_created_at_id').on('users').columns(['created_at', 'id']).execute();
         await db.schema
           .createTable('exports')
           .addColumn('id', idType, id)
@@ -107,7 +106,6 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       async down(db: Kysely<any>) {
         await db.schema.dropTable('export_slices').execute();
         await db.schema.dropTable('exports').execute();
-        await db.schema.dropIndex('users_created_at_id').execute();
       },
     },
   };

@@ -17,6 +17,7 @@ export async function seedDemoData(db: Database, count = 100): Promise<{ users: 
         .values({ data: JSON.stringify({ event: 'invoice.paid', invoiceId: i }), created_at: now, updated_at: now })
         .execute();
     }
+    await trx.insertInto('exports').values({ start_date: '2000-01-01', end_date: '2100-12-31', created_at: now, updated_at: now }).execute();
   });
   return { users: count, invoices: count, webhooks: count };
 }
