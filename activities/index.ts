@@ -1,11 +1,13 @@
 import { createDatabaseActivities, type DatabaseActivityDeps } from './database';
 import { createExportActivities, type ExportActivityDeps } from './export-storage';
 import { createMailActivities, type MailActivityDeps } from './mail';
+import { createPaymentActivities, type PaymentActivityDeps } from './payment-gateway';
 import { createVendorActivities, type VendorActivityDeps } from './vendor-api';
 
 export type ActivityDeps = DatabaseActivityDeps &
   ExportActivityDeps &
   MailActivityDeps &
+  PaymentActivityDeps &
   VendorActivityDeps & {
     /** Called when the noop activity starts, with its id; the throughput benchmark measures start latency with it. */
     onNoopStarted?: (id: string) => void;
@@ -18,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMailActivities(deps),
     ...createVendorActivities(deps),
     ...createExportActivities(deps),
+    ...createPaymentActivities(deps),
     async noop(id: string): Promise<void> {
       deps.onNoopStarted?.(id);
     },

@@ -2,7 +2,7 @@ import { createActivities, type Activities, type ActivityDeps } from '../activit
 import type { Settings } from './config';
 import { openDatabase, type OpenDatabase } from './db/database';
 import { FileOutboxTransport } from './mail';
-import { VendorClient } from './vendor/client';
+import { PaymentGatewayClient, VendorClient } from './vendor/client';
 
 export interface AppResources {
   database: OpenDatabase;
@@ -22,6 +22,7 @@ export async function openApp(settings: Settings, overrides: Partial<ActivityDep
       db: database.db,
       mail,
       vendor: new VendorClient({ baseUrl: settings.vendorApiUrl, timeoutMs: settings.vendorTimeoutMs }),
+      gateway: new PaymentGatewayClient({ baseUrl: settings.paymentGatewayUrl, timeoutMs: settings.vendorTimeoutMs }),
       ...overrides,
     }), close: () => database.close() };
 }

@@ -4,7 +4,7 @@ import { decodeFromPayloadsAtIndex, encodeToPayloads } from '@temporalio/common/
 import { temporal } from '@temporalio/proto';
 import { readSettings, type Settings } from './config';
 import { JobNotFoundError, TemporalUnavailableError, UnknownJobError } from './errors';
-import { workflowIdFor, type JobDefinition } from './job-definition';
+import { workflowIdFor, type JobDefinition, type PriorityKey } from './job-definition';
 import { findJob, jobForWorkflowId, jobs } from './jobs';
 import { PROGRESS_QUERY, type JobProgress } from './progress';
 import { taskQueueName } from './queues';
@@ -59,6 +59,11 @@ export interface RetryResult {
 
 const CLOSED_UNSUCCESSFULLY: readonly JobStatus[] = ['Failed', 'TimedOut', 'Terminated', 'Canceled'];
 
+export interface EnqueueOptions {
+  /** Order within the job's queue, 1 (first) to 5 (last); overrides the job's declared key. */
+  priorityKey?: PriorityKey;
+}
+
 export interface JobClientOptions {
   /** A Temporal client; when omitted, `JobClient.connect` makes one from the settings. */
   client: Client;
@@ -103,15 +108,15 @@ export class JobClient {
   }
 
   /** Enqueues a job by its declaration; TypeScript checks the arguments' shape. */
-  async enqueue<Args extends SafeObject>(job: JobDefinition<Args>, args: NoInfer<Args>): Promise<EnqueueResult> {
-    return this.start(job, validateJobArguments(job, args));
+  async enqueue<Args extends SafeObject>(job: JobDefinition<Args>, args: NoInfer<Args>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    return this.start(job, validateJobArguments(job, args), options);
   }
 
   /** Enqueues a job by name with arguments from outside (CLI, HTTP); unknown jobs and bad arguments throw. */
-  async enqueueByName(name: string, args: unknown): Promise<EnqueueResult> {
+  async enqueueByName(name: string, args: unknown, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     const job = findJob(name);
     if (!job) throw new UnknownJobError(name, jobs.map((j) => j.name));
-    return this.start(job, validateJobArguments(job, args));
+    return this.start(job, validateJobArguments(job, args), options);
   }
 
   /**
@@ -119,8 +124,12 @@ export class JobClient {
    * ALLOW_DUPLICATE_FAILED_ONLY (a duplicate of a completed job is a no-op; a failed one may run again).
    * Calls StartWorkflowExecution directly because only its response says whether a run was started.
    */
-  private async start<Args extends SafeObject>(job: JobDefinition<Args>, args: Args): Promise<EnqueueResult> {
+  private async start<Args extends SafeObject>(job: JobDefinition<Args>, args: Args, enqueueOptions: EnqueueOptions = {}): Promise<EnqueueResult> {
     const workflowId = workflowIdFor(job, args);
+    const priorityKey = enqueueOptions.priorityKey ?? job.priorityKey;
+    if (priorityKey !== undefined && !(Number.isInteger(priorityKey) && priorityKey >= 1 && priorityKey <= 5)) {
+      throw new TypeError(`priorityKey must be an integer from 1 to 5, got ${priorityKey}`);
+    }
     const { workflowService, options } = this.temporal;
     try {
       const response = await workflowService.startWorkflowExecution({
@@ -133,6 +142,8 @@ export class JobClient {
         input: { payloads: await encodeToPayloads(options.loadedDataConverter, args) },
         workflowIdReusePolicy: temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
         workflowIdConflictPolicy: temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+        // The workflow's activities inherit it.
+        priority: priorityKey === undefined ? undefined : { priorityKey },
       });
       return { workflowId, runId: response.runId, duplicate: !response.started, url: this.runUrl(workflowId, response.runId) };
     } catch (err) {

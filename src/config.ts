@@ -26,7 +26,9 @@ export interface Settings {
   mailOutboxDir: string;
   /** Base URL of the webhook vendor's API. @default 'http://127.0.0.1:4010', the local fake (`VENDOR_API_URL`) */
   vendorApiUrl: string;
-  /** Timeout of one vendor API call. @default 5000 ms (`VENDOR_API_TIMEOUT_MS`) */
+  /** Base URL of the payment gateway. @default 'http://127.0.0.1:4020', the local fake (`PAYMENT_GATEWAY_URL`) */
+  paymentGatewayUrl: string;
+  /** Timeout of one vendor API or payment gateway call. @default 5000 ms (`VENDOR_API_TIMEOUT_MS`) */
   vendorTimeoutMs: number;
   /** Level of the Temporal worker runtime's own log lines. @default 'WARN' (`JOBS_LOG_LEVEL`) */
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -45,6 +47,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     sqlitePath: path.resolve(nonEmpty(env.JOBS_SQLITE_PATH) ?? '.data/app.sqlite'),
     mailOutboxDir: path.resolve(nonEmpty(env.JOBS_MAIL_OUTBOX_DIR) ?? '.data/outbox'),
     vendorApiUrl: nonEmpty(env.VENDOR_API_URL) ?? 'http://127.0.0.1:4010',
+    paymentGatewayUrl: nonEmpty(env.PAYMENT_GATEWAY_URL) ?? 'http://127.0.0.1:4020',
     vendorTimeoutMs: positiveInt('VENDOR_API_TIMEOUT_MS', env.VENDOR_API_TIMEOUT_MS, 5000),
     logLevel: parseLogLevel(nonEmpty(env.JOBS_LOG_LEVEL)),
   };

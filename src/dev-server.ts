@@ -58,6 +58,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   if (!cli) return startWithSdkDownload({ ...options, ip, port, uiPort, namespace, log });
 
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', options.logLevel ?? 'warn'];
+  // Priority keys order tasks within a queue only with the new matcher on server 1.29.
+  args.push('--dynamic-config-value', 'matching.useNewMatcher=true');
   if (options.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
   if (options.dbFilename) {
@@ -130,7 +132,7 @@ async function startWithSdkDownload(o: Required<Pick<DevServerOptions, 'ip' | 'p
       dbFilename: o.dbFilename,
       ui: !o.headless,
       uiPort: o.headless ? undefined : o.uiPort,
-      extraArgs: o.extraArgs,
+      extraArgs: ['--dynamic-config-value', 'matching.useNewMatcher=true', ...(o.extraArgs ?? [])],
     },
   });
   return {

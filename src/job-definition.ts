@@ -5,6 +5,9 @@ import { compileRetryPolicy, type RetryTable } from './retry-rules';
 import type { SafeObject } from './safe-arguments';
 import type * as workflows from '../workflows';
 
+/** Temporal priority keys: 1 is served first, 5 last. */
+export type PriorityKey = 1 | 2 | 3 | 4 | 5;
+
 /** Name of a workflow function exported by `workflows/index.ts`. */
 export type WorkflowType = keyof typeof workflows;
 
@@ -32,6 +35,11 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
   readonly activities: ActivityOptions;
   /** Per-error retry rules for the job's activities (see retry-rules.ts); the worker's retry interceptor applies them. */
   readonly retry?: RetryTable;
+  /**
+   * Order within the job's task queue, 1 (first) to 5 (last); Temporal's `priority.priorityKey`. Enqueue can override
+   * it per job. Queues separate capacity; keys only order work waiting in one queue. @default 3 (Temporal's default)
+   */
+  readonly priorityKey?: PriorityKey;
   /** Size budget for the JSON arguments. @default 65536 bytes */
   readonly maxArgumentBytes?: number;
 }

@@ -9,10 +9,10 @@ import { createActivities, type ActivityDeps, type Activities } from '../activit
 import { JobClient } from '../src/client';
 import { openDatabase, type OpenDatabase } from '../src/db/database';
 import { FileOutboxTransport } from '../src/mail';
-import { VendorClient } from '../src/vendor/client';
+import { PaymentGatewayClient, VendorClient } from '../src/vendor/client';
 import { FakeVendor } from '../src/vendor/fake-vendor';
 import type { Priority } from '../src/queues';
-import { createWorkers, runWorkers } from '../src/worker';
+import { createWorkers, runWorkers, type QueueCapacity } from '../src/worker';
 
 // Worker lifecycle lines and the expected activity-failure warnings drown test output; errors still show.
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -24,6 +24,8 @@ export interface Harness {
   mail: FileOutboxTransport;
   /** The fake vendor API the activities call, over real HTTP. */
   vendor: FakeVendor;
+  /** The fake payment gateway, over real HTTP. */
+  gateway: FakeVendor;
   taskQueuePrefix: string;
   dir: string;
   /** How many times each activity was invoked, by name. */
@@ -34,10 +36,12 @@ export interface Harness {
   createUsers(count: number, createdAt: string): Promise<number[]>;
   /** Creates an export row (id unique across the run) and returns its id. */
   createExport(values: { startDate: string; endDate: string; sliceSize?: number; onSliceFailure?: 'fail' | 'complete' }): Promise<number>;
+  /** Creates a pending payment for a new user (ids unique across the run) and returns its id. */
+  createPayment(amountCents?: number): Promise<number>;
   /** Stores a webhook payload (id unique across the run) and returns its id. */
   createWebhook(data?: unknown): Promise<number>;
-  /** Starts workers on this harness's queues; stop them with `stopWorkers`. */
-  startWorkers(queues?: Priority[]): Promise<void>;
+  /** Starts workers on this harness's queues (concurrency 10 unless given); stop them with `stopWorkers`. */
+  startWorkers(queues?: Array<Priority | QueueCapacity>): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
@@ -61,13 +65,16 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const env = options.env ?? (await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') }));
   const vendor = new FakeVendor();
   const vendorUrl = await vendor.start();
+  const gateway = new FakeVendor({ path: '/v1/charges' });
+  const gatewayUrl = await gateway.start();
   const taskQueuePrefix = `test-${randomUUID()}`;
   const client = new JobClient({ client: env.client, taskQueuePrefix });
   const database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite') });
   const mail = new FileOutboxTransport(path.join(dir, 'outbox'));
   const calls = new Map<string, number>();
   const vendorClient = new VendorClient({ baseUrl: vendorUrl, timeoutMs: options.vendorTimeoutMs ?? 500 });
-  const activities = countCalls(createActivities({ db: database.db, mail, vendor: vendorClient, ...options.deps }), calls);
+  const gatewayClient = new PaymentGatewayClient({ baseUrl: gatewayUrl, timeoutMs: options.vendorTimeoutMs ?? 500 });
+  const activities = countCalls(createActivities({ db: database.db, mail, vendor: vendorClient, gateway: gatewayClient, ...options.deps }), calls);
   const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
   let running: { workers: Worker[]; done: Promise<void> } | undefined;
   // Ids far apart per test, so workflow IDs like invoice-generation/<id> never collide between tests.
@@ -79,6 +86,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     database,
     mail,
     vendor,
+    gateway,
     taskQueuePrefix,
     dir,
     calls,
@@ -107,6 +115,11 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         .execute();
       return id;
     },
+    async createPayment(amountCents = 1999) {
+      const { userId } = await harness.createInvoice();
+      await database.db.insertInto('payments').values({ id: userId, user_id: userId, amount_cents: amountCents, currency: 'EUR', created_at: new Date().toISOString() }).execute();
+      return userId;
+    },
     async createWebhook(data = { event: 'invoice.paid', amount: 4200 }) {
       const id = nextId++;
       const now = new Date().toISOString();
@@ -118,7 +131,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         connection: env.nativeConnection,
         namespace: env.namespace ?? 'default',
         taskQueuePrefix,
-        queues: queues.map((queue) => ({ queue, concurrency: 10 })),
+        queues: queues.map((q) => (typeof q === 'string' ? { queue: q, concurrency: 10 } : q)),
         activities,
         workflowBundle,
         shutdownGraceTime: '5s',
@@ -135,6 +148,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       await harness.stopWorkers();
       if (ownEnv) await env.teardown();
       await vendor.stop();
+      await gateway.stop();
       await database.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },

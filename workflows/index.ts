@@ -3,5 +3,7 @@ export { generateReportWorkflow } from './generate-report';
 export { invoiceGenerationWorkflow } from './invoice-generation';
 export { largeDataExportWorkflow } from './large-data-export';
 export { noopWorkflow } from './noop';
+export { processPaymentWorkflow } from './process-payment';
 export { processWebhookWorkflow } from './process-webhook';
 export { sendWelcomeEmailWorkflow } from './send-welcome-email';
+export { updateSearchIndexWorkflow } from './update-search-index';

@@ -108,6 +108,33 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('exports').execute();
       },
     },
+    '0004_payments_and_search_index': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('payments')
+          .addColumn('id', idType, id)
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+          .addColumn('amount_cents', 'integer', (c) => c.notNull())
+          .addColumn('currency', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
+          .addColumn('charge_reference', 'text')
+          .addColumn('charged_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('search_index')
+          .addColumn('record_type', 'text', (c) => c.notNull())
+          .addColumn('record_id', 'integer', (c) => c.notNull())
+          .addColumn('document', 'text', (c) => c.notNull())
+          .addColumn('indexed_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('search_index_pk', ['record_type', 'record_id'])
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable('search_index').execute();
+        await db.schema.dropTable('payments').execute();
+      },
+    },
   };
 }
 

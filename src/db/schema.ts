@@ -88,6 +88,26 @@ export interface ExportSlicesTable {
   updated_at: string;
 }
 
+export interface PaymentsTable {
+  id: Generated<number>;
+  user_id: number;
+  amount_cents: number;
+  currency: string;
+  status: Generated<'pending' | 'charged' | 'failed'>;
+  /** The gateway's charge reference, once charged. */
+  charge_reference: string | null;
+  charged_at: string | null;
+  created_at: string;
+}
+
+/** What search reads: one document per record, replaced on every re-index. */
+export interface SearchIndexTable {
+  record_type: 'user' | 'invoice';
+  record_id: number;
+  document: string;
+  indexed_at: string;
+}
+
 export interface Schema {
   users: UsersTable;
   invoices: InvoicesTable;
@@ -96,6 +116,8 @@ export interface Schema {
   webhook_payloads: WebhookPayloadsTable;
   exports: ExportsTable;
   export_slices: ExportSlicesTable;
+  payments: PaymentsTable;
+  search_index: SearchIndexTable;
 }
 
 export type Database = Kysely<Schema>;

@@ -3,13 +3,24 @@ import { generateReport } from './generate-report';
 import { invoiceGeneration } from './invoice-generation';
 import { largeDataExport } from './large-data-export';
 import { noop } from './noop';
+import { processPayment } from './process-payment';
 import { processWebhook } from './process-webhook';
 import { sendWelcomeEmail } from './send-welcome-email';
+import { updateSearchIndex } from './update-search-index';
 
-export { generateReport, invoiceGeneration, largeDataExport, noop, processWebhook, sendWelcomeEmail };
+export { generateReport, invoiceGeneration, largeDataExport, noop, processPayment, processWebhook, sendWelcomeEmail, updateSearchIndex };
 
 /** Every job the system knows, by name. The CLI, the HTTP service and the worker read this list. */
-export const jobs: readonly JobDefinition<any>[] = [invoiceGeneration, sendWelcomeEmail, generateReport, processWebhook, largeDataExport, noop];
+export const jobs: readonly JobDefinition<any>[] = [
+  invoiceGeneration,
+  sendWelcomeEmail,
+  generateReport,
+  processWebhook,
+  largeDataExport,
+  processPayment,
+  updateSearchIndex,
+  noop,
+];
 
 export function findJob(name: string): JobDefinition<any> | undefined {
   return jobs.find((job) => job.name === name);

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A local stand-in for the webhook vendor's API, over real HTTP, with fault injection. Like real payment and webhook
+ * A local stand-in for an external API (the webhook vendor, the payment gateway), over real HTTP, with fault injection. Like real payment and webhook
  * APIs it honours the `Idempotency-Key` header: a key it already applied is answered from its record, not applied
  * again. It counts what it applied per key, so tests can prove nothing was applied twice.
  *
@@ -38,6 +38,13 @@ export interface VendorEffect {
 
 export class FakeVendor {
   private server?: http.Server;
+  /** The one route that applies requests: `/v1/process` for the webhook vendor, `/v1/charges` for the gateway. */
+  readonly path: string;
+
+  constructor(options: { path?: string } = {}) {
+    this.path = options.path ?? '/v1/process';
+  }
+
   private readonly scripts = new Map<string, Fault[]>();
   private random?: { next: () => number; config: RandomFaults };
   readonly effects = new Map<string, VendorEffect>();
@@ -102,7 +109,7 @@ export class FakeVendor {
       if (body.random !== undefined) this.randomFaults(body.random ?? undefined);
       return json(res, 204, undefined);
     }
-    if (req.method !== 'POST' || req.url !== '/v1/process') return json(res, 404, { error: `no route ${req.method} ${req.url}` });
+    if (req.method !== 'POST' || req.url !== this.path) return json(res, 404, { error: `no route ${req.method} ${req.url}` });
 
     const key = req.headers['idempotency-key'];
     const body = await readBody(req);
