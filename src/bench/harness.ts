@@ -10,7 +10,8 @@ import { PRIORITIES } from '../queues';
 import { JobClient } from '../client';
 import { readSettings, type Settings } from '../config';
 import { startDevServer } from '../dev-server';
-import { bundleWorkflows, connectWorker, createWorkers, runWorkers } from '../worker';
+import { bundleWorkflows, connectWorker, createWorkers, runWorkers, type QueueCapacity } from '../worker';
+import { FakeVendor } from '../vendor/fake-vendor';
 
 /** Options every scenario accepts. */
 export interface CommonOptions {
@@ -48,6 +49,8 @@ export interface Scenario<Options> {
   description: string;
   /** Adds the scenario's own options to its subcommand. */
   addOptions(command: Command): Command;
+  /** Queues and concurrency of the in-process workers. @default every queue at --concurrency */
+  queues?(options: Options & CommonOptions): QueueCapacity[];
   run(env: BenchEnvironment, options: Options & CommonOptions): Promise<ScenarioOutcome>;
 }
 
@@ -130,6 +133,12 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     }
     log(`Temporal at ${settings.temporalAddress}, task queues ${settings.taskQueuePrefix}-*, worker concurrency ${options.concurrency}`);
 
+    // Local fakes of the external services, so jobs that call them run as they would against the real ones.
+    const vendor = new FakeVendor();
+    const gateway = new FakeVendor({ path: '/v1/charges' });
+    settings = { ...settings, vendorApiUrl: await vendor.start(), paymentGatewayUrl: await gateway.start() };
+    cleanups.push(() => vendor.stop(), () => gateway.stop());
+
     let noopListener: ((id: string, at: number) => void) | undefined;
     const app = await openApp(settings, { onNoopStarted: (id) => noopListener?.(id, performance.now()) });
     cleanups.push(() => app.close());
@@ -144,7 +153,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
       connection,
       namespace: settings.temporalNamespace,
       taskQueuePrefix: settings.taskQueuePrefix,
-      queues: PRIORITIES.map((queue) => ({ queue, concurrency: options.concurrency })),
+      queues: scenario.queues?.(options) ?? PRIORITIES.map((queue) => ({ queue, concurrency: options.concurrency })),
       activities,
       workflowBundle: await bundle,
     });

@@ -5,6 +5,7 @@ import { readSettings } from '../config';
 import { seedDemoData } from '../db/seed';
 import { startDevServer } from '../dev-server';
 import { UnknownJobError } from '../errors';
+import type { PriorityKey } from '../job-definition';
 import { findJob, jobs } from '../jobs';
 import { taskQueueName } from '../queues';
 import { resolveTemporalCli } from '../temporal-cli';
@@ -23,10 +24,11 @@ program
   .description('enqueue a job; a duplicate (same idempotency key) attaches to the existing run')
   .argument('<job>', `job name (${jobs.map((j) => j.name).join(', ')})`)
   .argument('[args]', 'arguments as a JSON object', '{}')
+  .option('--priority-key <1-5>', 'order within its queue: 1 first, 5 last (default: the job\'s, else 3)', parsePriorityKey)
   .option('--wait', 'then watch it like `jobctl watch` until it closes; exit 1 unless it completed')
   .option('--interval <ms>', 'with --wait: poll every this many ms', parsePositiveInt, 1000)
   .option('--json', 'print one JSON object (with --wait: the final status, plus `duplicate`)')
-  .action(async (name: string, rawArgs: string, opts: { json?: boolean; wait?: boolean; interval: number }) => {
+  .action(async (name: string, rawArgs: string, opts: { json?: boolean; wait?: boolean; interval: number; priorityKey?: PriorityKey }) => {
     const job = findJob(name);
     if (!job) throw new UnknownJobError(name, jobs.map((j) => j.name));
     let parsed: unknown;
@@ -38,7 +40,7 @@ program
     const args = validateJobArguments(job, parsed); // before connecting: bad input never needs a server
     const client = await JobClient.connect();
     try {
-      const result = await client.enqueue(job, args);
+      const result = await client.enqueue(job, args, { priorityKey: opts.priorityKey });
       // With --wait --json, stdout still holds one JSON value: the final status (it carries workflowId, runId, url).
       if (!(opts.wait && opts.json)) {
         print(!!opts.json, result, () =>
@@ -229,11 +231,14 @@ program
     process.once('exit', () => server.process?.kill('SIGTERM'));
     const vendor = process.env.VENDOR_API_URL ? undefined : new FakeVendor();
     const vendorUrl = vendor ? await vendor.start(4010) : process.env.VENDOR_API_URL!;
+    const gateway = process.env.PAYMENT_GATEWAY_URL ? undefined : new FakeVendor({ path: '/v1/charges' });
+    const gatewayUrl = gateway ? await gateway.start(4020) : process.env.PAYMENT_GATEWAY_URL!;
     const settings = {
       ...readSettings(),
       temporalAddress: `localhost:${opts.port}`,
       temporalUiUrl: server.uiUrl ?? 'http://localhost:8233',
       vendorApiUrl: vendorUrl,
+      paymentGatewayUrl: gatewayUrl,
     };
     const app = await openApp(settings);
     try {
@@ -251,12 +256,15 @@ program
             ['Worker', queues.map((q) => taskQueueName(settings.taskQueuePrefix, q.queue)).join(', ')],
             ['Database', `${app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`],
             ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
+            ['Payment gateway', `${gatewayUrl}${gateway ? ' (local fake)' : ''}`],
           ]),
           '',
           'In another terminal, try:',
           `  npx jobctl enqueue invoice-generation '{"invoiceId":42}'`,
           '  npx jobctl status invoice-generation/42',
           `  npx jobctl enqueue process-webhook '{"webhookPayloadId":7}'`,
+          `  npx jobctl enqueue process-payment '{"paymentId":3}'`,
+          `  npx jobctl enqueue large-data-export '{"exportId":1}' --wait`,
           '  npx jobctl list',
           '  npx jobctl dead',
           '',
@@ -269,6 +277,7 @@ program
     } finally {
       await app.close();
       await vendor?.stop();
+      await gateway?.stop();
       stopServer();
     }
   });
@@ -319,6 +328,12 @@ function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
   return n;
+}
+
+function parsePriorityKey(value: string): PriorityKey {
+  const n = Number(value);
+  if (![1, 2, 3, 4, 5].includes(n)) throw new InvalidArgumentError('must be an integer from 1 (first) to 5 (last)');
+  return n as PriorityKey;
 }
 
 function parseFraction(value: string): number {

@@ -12,6 +12,7 @@ export async function seedDemoData(db: Database, count = 100): Promise<{ users: 
         .insertInto('invoices')
         .values({ user_id: i, amount_cents: 1000 + i * 37, currency: 'EUR', created_at: now })
         .execute();
+      await trx.insertInto('payments').values({ user_id: i, amount_cents: 500 + i * 11, currency: 'EUR', created_at: now }).execute();
       await trx
         .insertInto('webhook_payloads')
         .values({ data: JSON.stringify({ event: 'invoice.paid', invoiceId: i }), created_at: now, updated_at: now })

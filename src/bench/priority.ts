@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import type { JobClient } from '../client';
+import { processPayment, updateSearchIndex } from '../jobs';
+import { forEachLimited, percentile, positiveInt, type Scenario } from './harness';
+
+interface PriorityOptions {
+  low: number;
+  critical: number;
+  criticalConcurrency: number;
+  lowConcurrency: number;
+}
+
+/**
+ * The priority guarantee, measured: critical enqueue→start latency with idle queues, then again while a flood of low
+ * jobs drains, in the same run. "Start" is the payment activity's start as the server recorded it in the history.
+ */
+export const priority: Scenario<PriorityOptions> = {
+  name: 'priority',
+  description: 'critical start latency idle vs under a flood of low jobs, and the low queue throughput',
+  addOptions: (command: Command) =>
+    command
+      .option('--low <n>', 'low jobs in the flood', positiveInt, 10_000)
+      .option('--critical <n>', 'critical jobs per phase', positiveInt, 200)
+      .option('--critical-concurrency <n>', 'worker slots on the critical queue', positiveInt, 10)
+      .option('--low-concurrency <n>', 'worker slots on the low queue', positiveInt, 10),
+  queues: (o) => [
+    { queue: 'critical', concurrency: o.criticalConcurrency },
+    { queue: 'low', concurrency: o.lowConcurrency },
+  ],
+
+  async run(env, options) {
+    const { db } = env.database;
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const now = new Date().toISOString();
+    await db.insertInto('users').values({ id: 1, email: 'u1@example.com', name: 'User 1', created_at: now }).execute();
+    for (let id = 1; id <= options.critical * 2; id++) {
+      await db.insertInto('payments').values({ id, user_id: 1, amount_cents: 1000 + id, currency: 'EUR', created_at: now }).execute();
+    }
+
+    log(`Idle: ${options.critical} critical payments…`);
+    const idle = await criticalLatencies(env.client, 1, options.critical);
+
+    log(`Flood: ${options.low} low jobs, then ${options.critical} critical payments while they drain…`);
+    const lowIds: string[] = [];
+    const floodStart = Date.now();
+    await forEachLimited(options.low, 50, async (i) => {
+      lowIds.push((await env.client.enqueue(updateSearchIndex, { recordType: 'user', recordId: i + 1 })).workflowId);
+    });
+    const flood = await criticalLatencies(env.client, options.critical + 1, options.critical);
+    const lowDoneDuringFlood = await countClosed(env.client, 'updateSearchIndexWorkflow');
+    const lowSeconds = (Date.now() - floodStart) / 1000;
+    const stopProgress = env.progress(() => `low queue draining…`);
+    await Promise.all(lowIds.map((id) => env.client.temporal.workflow.getHandle(id).result()));
+    stopProgress();
+    const lowJobsPerSecond = options.low / ((Date.now() - floodStart) / 1000);
+
+    const idleP95 = percentile(idle, 95);
+    const floodP95 = percentile(flood, 95);
+    const ratio = floodP95 / idleP95;
+    return {
+      lines: [
+        `priority: critical enqueue→start, ${options.critical} payments per phase`,
+        `  idle    p50 ${percentile(idle, 50).toFixed(1)} ms   p95 ${idleP95.toFixed(1)} ms`,
+        `  flood   p50 ${percentile(flood, 50).toFixed(1)} ms   p95 ${floodP95.toFixed(1)} ms   p99 ${percentile(flood, 99).toFixed(1)} ms   (${ratio.toFixed(2)}× idle p95; goal ≤ 1.5×)`,
+        `  low queue: ${options.low} jobs at ${lowJobsPerSecond.toFixed(1)} jobs/s (${lowDoneDuringFlood} done ${lowSeconds.toFixed(0)} s in, when the critical phase ended)`,
+      ],
+      metrics: {
+        idleP50Ms: percentile(idle, 50),
+        idleP95Ms: idleP95,
+        floodP50Ms: percentile(flood, 50),
+        floodP95Ms: floodP95,
+        floodP99Ms: percentile(flood, 99),
+        lowJobsPerSecond,
+      },
+      problems: ratio > 1.5 ? [`critical p95 under the flood is ${ratio.toFixed(2)}× its idle p95 (goal ≤ 1.5×)`] : [],
+    };
+  },
+};
+
+/** Enqueues payments firstId..firstId+count-1, 5 at a time, and returns each one's enqueue→activity-start latency. */
+async function criticalLatencies(client: JobClient, firstId: number, count: number): Promise<number[]> {
+  const latencies: number[] = [];
+  await forEachLimited(count, 5, async (i) => {
+    const enqueuedAt = Date.now();
+    const { workflowId } = await client.enqueue(processPayment, { paymentId: firstId + i });
+    const handle = client.temporal.workflow.getHandle(workflowId);
+    await handle.result();
+    const started = (await handle.fetchHistory()).events?.find((e) => e.activityTaskStartedEventAttributes);
+    const t = started!.eventTime!;
+    latencies.push(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) - enqueuedAt);
+  });
+  return latencies;
+}
+
+async function countClosed(client: JobClient, workflowType: string): Promise<number> {
+  const query = `WorkflowType = '${workflowType}' AND TaskQueue = '${client.taskQueuePrefix}-low' AND ExecutionStatus = 'Completed'`;
+  return (await client.temporal.workflow.count(query)).count;
+}
