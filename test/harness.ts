@@ -30,6 +30,8 @@ export interface Harness {
   dir: string;
   /** How many times each activity was invoked, by name. */
   calls: Map<string, number>;
+  /** An id no record has, unique across the run. */
+  unusedId(): number;
   /** Creates a user and an invoice with ids unique across the whole test run (all tests share one server). */
   createInvoice(): Promise<{ userId: number; invoiceId: number }>;
   /** Inserts `count` users created on `createdAt` (ISO date); returns their ids, ascending. */
@@ -69,7 +71,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const gatewayUrl = await gateway.start();
   const taskQueuePrefix = `test-${randomUUID()}`;
   const client = new JobClient({ client: env.client, taskQueuePrefix });
-  const database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite') });
+  // TEST_DATABASE_URL runs the suite against PostgreSQL (one database shared by all tests; ids keep them apart).
+  const database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite'), databaseUrl: process.env.TEST_DATABASE_URL });
   const mail = new FileOutboxTransport(path.join(dir, 'outbox'));
   const calls = new Map<string, number>();
   const vendorClient = new VendorClient({ baseUrl: vendorUrl, timeoutMs: options.vendorTimeoutMs ?? 500 });
@@ -78,7 +81,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
   let running: { workers: Worker[]; done: Promise<void> } | undefined;
   // Ids far apart per test, so workflow IDs like invoice-generation/<id> never collide between tests.
-  let nextId = randomInt(1, 2 ** 40) * 1000;
+  let nextId = process.env.TEST_DATABASE_URL ? randomInt(1, 20_000) * 100_000 : randomInt(1, 2 ** 40) * 1000; // PostgreSQL ids are int4
 
   const harness: Harness = {
     env,
@@ -90,6 +93,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     taskQueuePrefix,
     dir,
     calls,
+    unusedId: () => nextId++,
     async createInvoice() {
       const id = nextId++;
       const now = new Date().toISOString();

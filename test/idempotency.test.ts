@@ -82,7 +82,7 @@ describe('invoice-generation idempotency', () => {
   });
 
   it('a job that failed may be enqueued again, and then runs', async () => {
-    const missingId = 9_000_000_000_000 + Math.floor(Math.random() * 1e9);
+    const missingId = h.unusedId();
     const failed = await h.client.enqueue(invoiceGeneration, { invoiceId: missingId });
     await expect(h.env.client.workflow.getHandle(failed.workflowId).result()).rejects.toThrow();
     expect(await h.client.status(failed.workflowId)).toMatchObject({ status: 'Failed', failure: { type: 'RecordNotFound' } });
