@@ -3,6 +3,9 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, t
 import type { Duration } from '@temporalio/common';
 import type { Settings } from './config';
 import { retryTableInterceptor } from './retry-interceptor';
+import { createJobLogger } from './instrumentation/logger';
+import { activityLogging, jobEventSinks } from './instrumentation/worker-instrumentation';
+import type { Logger } from 'pino';
 import { jobs } from './jobs';
 import { isPriority, PRIORITIES, taskQueueName, type Priority } from './queues';
 
@@ -29,6 +32,10 @@ export interface WorkerRunnerOptions {
    */
   shutdownGraceTime?: Duration;
   identity?: string;
+  /** Where job and activity log lines go. @default JSON lines on stdout at info level */
+  logger?: Logger;
+  /** Workflows kept in memory between tasks; 0 replays every workflow from its history on each task. @default SDK's */
+  maxCachedWorkflows?: number;
 }
 
 export const DEFAULT_CONCURRENCY = 10;
@@ -59,6 +66,7 @@ export function parseQueueSpec(spec: string | string[] | undefined, defaultConcu
 export async function bundleWorkflows(): Promise<WorkflowBundle> {
   return bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
+    workflowInterceptorModules: [path.resolve(__dirname, 'instrumentation/workflow-interceptors.ts')],
     preloadModules: ['zod'],
     logger: quietBundlerLogger,
   });
@@ -69,6 +77,7 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
   if (options.queues.length === 0) throw new TypeError('queues must name at least one queue');
   const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
   const prefix = options.taskQueuePrefix ?? 'jobs';
+  const logger = options.logger ?? createJobLogger();
   return Promise.all(
     options.queues.map(({ queue, concurrency }) =>
       Worker.create({
@@ -81,7 +90,10 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
         maxConcurrentActivityTaskExecutions: concurrency,
         maxConcurrentWorkflowTaskExecutions: Math.max(2, concurrency),
         shutdownGraceTime: options.shutdownGraceTime ?? '30s',
-        interceptors: { activity: [retryTableInterceptor(jobs)] },
+        // Logging sees the typed error before the retry table turns it into an ApplicationFailure.
+        interceptors: { activity: [retryTableInterceptor(jobs), activityLogging(logger)] },
+        sinks: jobEventSinks(logger),
+        ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
       }),
     ),
   );
@@ -101,9 +113,17 @@ export async function runWorkers(workers: Worker[], signal?: AbortSignal): Promi
   }
 }
 
-/** Opens the worker's connection to Temporal with the environment's settings (and sets the runtime's log level). */
-export async function connectWorker(settings: Settings): Promise<NativeConnection> {
-  Runtime.install({ logger: new DefaultLogger(settings.logLevel) });
+/**
+ * Opens the worker's connection to Temporal with the environment's settings. Also sets up the process's Temporal
+ * runtime: its log level and, with `metricsPort`, the Prometheus endpoint (SDK series plus the job series).
+ */
+export async function connectWorker(settings: Settings, options: { metricsPort?: number } = {}): Promise<NativeConnection> {
+  Runtime.install({
+    logger: new DefaultLogger(settings.logLevel),
+    ...(options.metricsPort
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${options.metricsPort}`, countersTotalSuffix: true } } } }
+      : {}),
+  });
   return NativeConnection.connect({
     address: settings.temporalAddress,
     tls: settings.temporalTls || undefined,

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import pino, { type Logger } from 'pino';
 import { inject } from 'vitest';
 import { createActivities, type ActivityDeps, type Activities } from '../activities';
 import { JobClient } from '../src/client';
@@ -59,6 +60,10 @@ export interface HarnessOptions {
   env?: TestWorkflowEnvironment;
   /** Timeout of the vendor client. @default 500 ms */
   vendorTimeoutMs?: number;
+  /** Where the workers' job and activity log lines go. @default discarded */
+  logger?: Logger;
+  /** Passed to the workers; 0 makes every workflow task a replay from history. */
+  maxCachedWorkflows?: number;
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -139,6 +144,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         activities,
         workflowBundle,
         shutdownGraceTime: '5s',
+        logger: options.logger ?? pino({ level: 'silent' }),
+        maxCachedWorkflows: options.maxCachedWorkflows,
       });
       running = { workers, done: runWorkers(workers) };
     },

@@ -8,6 +8,7 @@ import { UnknownJobError } from '../errors';
 import type { PriorityKey } from '../job-definition';
 import { findJob, jobs } from '../jobs';
 import { taskQueueName } from '../queues';
+import { formatDuration, formatRate, jobStats, parseSince } from '../stats';
 import { resolveTemporalCli } from '../temporal-cli';
 import { validateJobArguments } from '../validate-arguments';
 import { FakeVendor, type FaultKind } from '../vendor/fake-vendor';
@@ -111,6 +112,41 @@ program
   });
 
 program
+  .command('stats')
+  .description('completed and failed runs per job, failure rate and duration, from Temporal visibility')
+  .addOption(
+    new Option('--since <duration>', 'runs that closed in this last period: 90s, 30m, 1h, 2d')
+      .argParser((value: string) => {
+        try {
+          return { text: value, ms: parseSince(value) };
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message.replace(/^--since /, ''));
+        }
+      })
+      .default({ text: '1h', ms: 3_600_000 }, '1h'),
+  )
+  .option('--job <name>', 'only this job (shown even with no runs)')
+  .option('--json', 'print one JSON array')
+  .action(async (opts: { since: { text: string; ms: number }; job?: string; json?: boolean }) => {
+    if (opts.job && !findJob(opts.job)) throw new UnknownJobError(opts.job, jobs.map((j) => j.name));
+    const client = await JobClient.connect();
+    try {
+      const now = new Date();
+      const rows = await jobStats(client, { since: new Date(now.getTime() - opts.since.ms), job: opts.job });
+      print(!!opts.json, rows, () =>
+        rows.length === 0
+          ? `No job runs closed in the last ${opts.since.text}.`
+          : table(
+              ['JOB', 'COMPLETED', 'FAILED', 'FAILURE RATE', 'AVG', 'P95'],
+              rows.map((r) => [r.job, String(r.completed), String(r.failed), formatRate(r.failureRate), formatDuration(r.averageMs), formatDuration(r.p95Ms)]),
+            ),
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+program
   .command('dead')
   .description('list dead jobs: runs that were discarded or ran out of attempts, and not run again since')
   .option('--job <name>', 'only this job')
@@ -175,15 +211,16 @@ program
   .description('run a worker process for some or all priority queues')
   .option('--queues <queues...>', 'queues to serve, each optionally with its concurrency: critical:5,default:3,low:1')
   .option('--concurrency <n>', 'concurrency for queues listed without one', parsePositiveInt, DEFAULT_CONCURRENCY)
-  .action(async (opts: { queues?: string[]; concurrency: number }) => {
+  .option('--metrics-port <port>', 'serve Prometheus metrics (SDK and job series) on this port at /metrics', parsePort)
+  .action(async (opts: { queues?: string[]; concurrency: number; metricsPort?: number }) => {
     const queues = parseQueueSpec(opts.queues, opts.concurrency);
     const settings = readSettings();
     const app = await openApp(settings);
     try {
-      const connection = await connectWorker(settings);
+      const connection = await connectWorker(settings, { metricsPort: opts.metricsPort });
       const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities });
       const served = queues.map((q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`).join(', ');
-      process.stderr.write(`jobctl worker: serving ${served} on ${settings.temporalAddress}; database ${app.database.location}. Ctrl-C drains and stops.\n`);
+      process.stderr.write(`jobctl worker: serving ${served} on ${settings.temporalAddress}; database ${app.database.location}${opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : ''}. Ctrl-C drains and stops.\n`);
       await runWorkers(workers);
       await connection.close();
     } finally {

@@ -1,0 +1,33 @@
+import type { Sinks } from '@temporalio/workflow';
+
+/**
+ * What a job's workflow reports about itself, through a sink: the worker turns each call into one structured log line
+ * (and the workflow records the job metrics). Sink calls are skipped during replay, so a line is never repeated when
+ * a worker rebuilds a workflow from its history. Workflow ID, run ID and task queue come with the call.
+ */
+export interface JobEvent {
+  job: string;
+  /** Attempt of the workflow run (1 unless the run itself was retried). */
+  attempt: number;
+  /** Since the job (the first run of its continue-as-new chain) started; absent on `started`. */
+  duration_ms?: number;
+  error_type?: string;
+  error_message?: string;
+  /** The job's arguments, only for jobs that opt in with `logArguments`: arguments can hold personal data. */
+  arguments?: unknown;
+}
+
+export interface JobEventSinks extends Sinks {
+  jobEvents: {
+    started(event: JobEvent): void;
+    succeeded(event: JobEvent): void;
+    failed(event: JobEvent): void;
+  };
+}
+
+/** Metric names on the worker's Prometheus endpoint, next to the SDK's own `temporal_*` series. */
+export const JOB_METRICS = {
+  duration: 'durable_jobs_job_duration',
+  succeeded: 'durable_jobs_job_succeeded',
+  failed: 'durable_jobs_job_failed',
+} as const;

@@ -1,0 +1,58 @@
+import {
+  ContinueAsNew,
+  metricMeter,
+  proxySinks,
+  workflowInfo,
+  type WorkflowExecuteInput,
+  type WorkflowInboundCallsInterceptor,
+  type WorkflowInterceptorsFactory,
+  type Next,
+} from '@temporalio/workflow';
+import { jobs } from '../jobs';
+import { JOB_METRICS, type JobEvent, type JobEventSinks } from './job-events';
+
+const { jobEvents } = proxySinks<JobEventSinks>();
+
+/**
+ * Reports each job's start, success and failure (a log line through the sink, and the job metrics), for every job with
+ * no per-job code. Runs in the workflow sandbox: deterministic, and both sinks and the workflow metric meter are
+ * silent during replay. A continue-as-new run is the same job: only the first run reports the start, only the last
+ * one the end, with the duration of the whole chain.
+ */
+class JobInstrumentation implements WorkflowInboundCallsInterceptor {
+  async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const info = workflowInfo();
+    const job = jobs.find((j) => j.workflowType === info.workflowType);
+    if (!job) return next(input); // a child such as an export slice: part of its parent job
+    const base: JobEvent = { job: job.name, attempt: info.attempt };
+    const tags = { job: job.name, task_queue: info.taskQueue };
+    if (!info.continuedFromExecutionRunId) {
+      jobEvents.started(job.logArguments ? { ...base, arguments: input.args[0] } : base);
+    }
+    const durationMs = () => Date.now() - info.startTime.getTime();
+    try {
+      const result = await next(input);
+      const duration = durationMs();
+      jobEvents.succeeded({ ...base, duration_ms: duration });
+      metricMeter.createHistogram(JOB_METRICS.duration, 'int', 'ms', 'Job duration, start to end').record(duration, tags);
+      metricMeter.createCounter(JOB_METRICS.succeeded, '1', 'Jobs that completed').add(1, tags);
+      return result;
+    } catch (err) {
+      if (err instanceof ContinueAsNew) throw err;
+      const duration = durationMs();
+      const { type, message } = rootCause(err);
+      jobEvents.failed({ ...base, duration_ms: duration, error_type: type, error_message: message });
+      metricMeter.createHistogram(JOB_METRICS.duration, 'int', 'ms', 'Job duration, start to end').record(duration, tags);
+      metricMeter.createCounter(JOB_METRICS.failed, '1', 'Jobs that failed').add(1, { ...tags, error_type: type });
+      throw err;
+    }
+  }
+}
+
+function rootCause(err: unknown): { type: string; message: string } {
+  let current = err as Error & { type?: string };
+  while (current.cause instanceof Error) current = current.cause as Error & { type?: string };
+  return { type: current.type ?? current.name ?? 'Error', message: current.message };
+}
+
+export const interceptors: WorkflowInterceptorsFactory = () => ({ inbound: [new JobInstrumentation()] });

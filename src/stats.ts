@@ -1,0 +1,148 @@
+import type { JobClient } from './client';
+import { UnknownJobError } from './errors';
+import type { JobDefinition } from './job-definition';
+import { findJob, jobs } from './jobs';
+import { PRIORITIES, taskQueueName } from './queues';
+
+/** One job's runs that closed in a window. */
+export interface JobStats {
+  job: string;
+  /** Runs that closed Completed. */
+  completed: number;
+  /** Runs that closed Failed or TimedOut. */
+  failed: number;
+  /** failed / (completed + failed); 0 when there were none. */
+  failureRate: number;
+  /** Mean of closeTime − startTime over completed and failed runs, rounded to the ms; absent when there were none. */
+  averageMs?: number;
+  /** 95th percentile (nearest rank) of the same durations; absent when there were none. */
+  p95Ms?: number;
+}
+
+export interface JobStatsOptions {
+  /** Runs that closed at or after this time. */
+  since: Date;
+  /** Only this job (its row is returned even with zero runs). Default: every declared job that had runs. */
+  job?: string;
+  /** Runs that closed at or before this time. Default: no upper bound (up to the moment of the query). */
+  now?: Date;
+  /**
+   * Which deployment's runs: those on `<prefix>-critical`, `-high`, `-default` and `-low`. Several deployments may
+   * share one namespace, each with its own prefix. @default the client's `taskQueuePrefix`
+   */
+  taskQueuePrefix?: string;
+}
+
+/** Closed statuses that count: Completed, and Failed/TimedOut as failures (Terminated and Canceled are neither). */
+const COUNTED_STATUSES = ['Completed', 'Failed', 'TimedOut'] as const;
+
+/**
+ * Completed and failed runs per job in a window, with their failure rate and duration, read from Temporal's
+ * visibility store (works without any metrics system). Only the declared jobs' workflow types count — child
+ * workflows such as `exportSliceWorkflow` are not jobs — and only runs on the deployment's four task queues.
+ *
+ * The visibility query (accepted by the dev server's SQLite visibility and by Elasticsearch/SQL advanced visibility):
+ *
+ *     WorkflowType IN ('invoiceGenerationWorkflow', …) AND TaskQueue IN ('jobs-critical', 'jobs-high', 'jobs-default',
+ *     'jobs-low') AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') AND CloseTime >= '<since, ISO>'
+ *     [AND CloseTime <= '<now, ISO>']
+ *
+ * A duration is a run's closeTime − startTime. For a job that continues-as-new (large-data-export), that is the
+ * final run of the chain only; the runs it continued from close as ContinuedAsNew and are not counted. Visibility is
+ * eventually consistent: a run that closed a moment ago may show up a moment later.
+ */
+export async function jobStats(client: JobClient, options: JobStatsOptions): Promise<JobStats[]> {
+  const { since, now } = options;
+  if (!isValidDate(since)) throw new TypeError('since must be a valid Date');
+  if (now !== undefined && !isValidDate(now)) throw new TypeError('now must be a valid Date');
+  let selected: readonly JobDefinition<any>[] = jobs;
+  if (options.job !== undefined) {
+    const job = findJob(options.job);
+    if (!job) throw new UnknownJobError(options.job, jobs.map((j) => j.name));
+    selected = [job];
+  }
+
+  const byType = new Map<string, { job: string; completed: number; failed: number; durations: number[] }>();
+  for (const job of selected) byType.set(job.workflowType, { job: job.name, completed: 0, failed: 0, durations: [] });
+
+  const prefix = options.taskQueuePrefix ?? client.taskQueuePrefix;
+  const query = statsQuery({ workflowTypes: [...byType.keys()], taskQueues: PRIORITIES.map((p) => taskQueueName(prefix, p)), since, now });
+  for await (const run of client.temporal.workflow.list({ query, pageSize: 1000 })) {
+    const row = byType.get(run.type);
+    if (!row) continue; // the query already restricts the types
+    if (run.status.name === 'COMPLETED') row.completed++;
+    else if (run.status.name === 'FAILED' || run.status.name === 'TIMED_OUT') row.failed++;
+    else continue;
+    if (run.closeTime) row.durations.push(Math.max(0, run.closeTime.getTime() - run.startTime.getTime()));
+  }
+
+  const out: JobStats[] = [];
+  for (const row of byType.values()) {
+    const total = row.completed + row.failed;
+    if (total === 0 && options.job === undefined) continue;
+    const stats: JobStats = { job: row.job, completed: row.completed, failed: row.failed, failureRate: total === 0 ? 0 : row.failed / total };
+    if (row.durations.length > 0) {
+      stats.averageMs = Math.round(row.durations.reduce((sum, d) => sum + d, 0) / row.durations.length);
+      stats.p95Ms = percentile(row.durations, 95);
+    }
+    out.push(stats);
+  }
+  return out;
+}
+
+/** The visibility query `jobStats` runs; see there. */
+export function statsQuery(q: { workflowTypes: readonly string[]; taskQueues: readonly string[]; since: Date; now?: Date }): string {
+  const clauses = [
+    `WorkflowType IN (${q.workflowTypes.map(quote).join(', ')})`,
+    `TaskQueue IN (${q.taskQueues.map(quote).join(', ')})`,
+    `ExecutionStatus IN (${COUNTED_STATUSES.map(quote).join(', ')})`,
+    `CloseTime >= ${quote(q.since.toISOString())}`,
+  ];
+  if (q.now) clauses.push(`CloseTime <= ${quote(q.now.toISOString())}`);
+  return clauses.join(' AND ');
+}
+
+/**
+ * The p-th percentile by the nearest-rank method: the smallest value such that at least p% of the values are at or
+ * below it (sorted ascending, the value at rank ⌈p/100 × n⌉). Always one of the values; undefined for none.
+ */
+export function percentile(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  if (!(p > 0 && p <= 100)) throw new RangeError('percentile must be in (0, 100]');
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+const SINCE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A look-back such as `90s`, `30m`, `1h` or `2d` in milliseconds: a positive whole number and one unit. */
+export function parseSince(value: string): number {
+  const match = /^(\d+)([smhd])$/.exec(value);
+  const ms = match ? Number(match[1]) * SINCE_UNITS[match[2]!]! : NaN;
+  // Beyond ±8.64e15 ms a Date is invalid; no useful window is anywhere near that.
+  if (!(ms > 0 && ms <= 8.64e15)) throw new TypeError('--since must be a duration like 30m, 1h or 2d');
+  return ms;
+}
+
+/** A duration for people: `850 ms`, `12.3 s`, `754 s`. */
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined) return '-';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 100_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.round(ms / 1000)} s`;
+}
+
+/** A failure rate as a percentage with one decimal: `40.0%`. */
+export function formatRate(rate: number): string {
+  return `${(rate * 100).toFixed(1)}%`;
+}
+
+/** A string literal of a visibility query. */
+function quote(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+function isValidDate(value: unknown): value is Date {
+  return value instanceof Date && !Number.isNaN(value.getTime());
+}

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { invoiceGeneration } from '../src/jobs';
+import { formatDuration, formatRate, jobStats, parseSince, percentile, statsQuery, type JobStats } from '../src/stats';
+import { createHarness, eventually, type Harness } from './harness';
+import { jobctl } from './jobctl';
+
+describe('parseSince', () => {
+  it.each([
+    ['90s', 90_000],
+    ['30m', 1_800_000],
+    ['1h', 3_600_000],
+    ['2d', 172_800_000],
+    ['36h', 129_600_000],
+  ])('%s is %d ms', (text, ms) => {
+    expect(parseSince(text)).toBe(ms);
+  });
+
+  it.each(['', 'nonsense', '1', 'h', '0m', '-1h', '1.5h', '1w', '1 h', ' 1h', '1H', '1hh', '99999999999999d'])('rejects %j', (text) => {
+    expect(() => parseSince(text)).toThrow(new TypeError('--since must be a duration like 30m, 1h or 2d'));
+  });
+});
+
+describe('stats helpers', () => {
+  it('p95 is the nearest-rank value', () => {
+    expect(percentile([], 95)).toBeUndefined();
+    expect(percentile([7], 95)).toBe(7);
+    expect(percentile([5, 1, 4, 2, 3], 95)).toBe(5); // rank ⌈4.75⌉ = 5
+    const hundred = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
+    expect(percentile(hundred, 95)).toBe(95); // rank 95
+    expect(percentile(hundred, 50)).toBe(50);
+    expect(percentile([...hundred, 101], 95)).toBe(96); // rank ⌈95.95⌉ = 96
+  });
+
+  it('formats durations and rates', () => {
+    expect([formatDuration(undefined), formatDuration(0), formatDuration(850), formatDuration(12_345), formatDuration(754_400)]).toEqual(['-', '0 ms', '850 ms', '12.3 s', '754 s']);
+    expect([formatRate(0), formatRate(0.4), formatRate(1 / 3), formatRate(1)]).toEqual(['0.0%', '40.0%', '33.3%', '100.0%']);
+  });
+
+  it('builds one visibility query for the job types and the deployment queues', () => {
+    expect(
+      statsQuery({
+        workflowTypes: ['invoiceGenerationWorkflow', 'noopWorkflow'],
+        taskQueues: ["it's-default", 'jobs-low'],
+        since: new Date('2026-11-28T10:00:00Z'),
+        now: new Date('2026-11-28T11:00:00Z'),
+      }),
+    ).toBe(
+      "WorkflowType IN ('invoiceGenerationWorkflow', 'noopWorkflow') AND TaskQueue IN ('it\\'s-default', 'jobs-low') " +
+        "AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') AND CloseTime >= '2026-11-28T10:00:00.000Z' AND CloseTime <= '2026-11-28T11:00:00.000Z'",
+    );
+  });
+});
+
+/**
+ * On the shared dev server: this file's invoice-generation runs (3 that complete, 2 that fail at once with
+ * RecordNotFound) are the only ones on its task queues, so the stats over its queues count exactly them, whatever
+ * other test files run meanwhile.
+ */
+describe('jobStats and jobctl stats', () => {
+  let h: Harness;
+  let env: Record<string, string>;
+  let since: Date;
+  let durations: number[];
+  let settled: JobStats[];
+
+  beforeAll(async () => {
+    h = await createHarness();
+    await h.startWorkers(['default']);
+    env = { TEMPORAL_ADDRESS: inject('temporalAddress'), JOBS_TASK_QUEUE_PREFIX: h.taskQueuePrefix };
+    since = new Date();
+
+    const ok = await Promise.all([1, 2, 3].map(() => h.createInvoice()));
+    const missing = [h.unusedId(), h.unusedId()];
+    const runs = [
+      ...ok.map(({ invoiceId }) => ({ invoiceId, succeeds: true })),
+      ...missing.map((invoiceId) => ({ invoiceId, succeeds: false })),
+    ];
+    durations = await Promise.all(
+      runs.map(async ({ invoiceId, succeeds }) => {
+        const { workflowId, runId } = await h.client.enqueue(invoiceGeneration, { invoiceId });
+        const handle = h.env.client.workflow.getHandle(workflowId, runId);
+        if (succeeds) await expect(handle.result()).resolves.toMatchObject({ invoiceId });
+        else await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+        const { startTime, closeTime } = await handle.describe();
+        return closeTime!.getTime() - startTime.getTime();
+      }),
+    );
+
+    // Visibility is eventually consistent: wait until all five runs are counted.
+    settled = await eventually(
+      async () => {
+        const rows = await jobStats(h.client, { since, job: 'invoice-generation' });
+        return rows[0] && rows[0].completed + rows[0].failed >= 5 ? rows : undefined;
+      },
+      20_000,
+      'five closed runs in visibility',
+    );
+  }, 120_000);
+  afterAll(() => h?.close());
+
+  it('counts exactly this deployment’s completed and failed runs, with failure rate, average and nearest-rank p95', () => {
+    const mean = Math.round(durations.reduce((a, b) => a + b, 0) / durations.length);
+    expect(settled).toEqual([{ job: 'invoice-generation', completed: 3, failed: 2, failureRate: 0.4, averageMs: mean, p95Ms: Math.max(...durations) }]);
+    const [row] = settled;
+    expect(row!.averageMs).toBeGreaterThan(0);
+    expect(row!.p95Ms).toBeGreaterThanOrEqual(row!.averageMs!);
+    expect(row!.p95Ms).toBeLessThan(Date.now() - since.getTime());
+  });
+
+  it('lists only jobs that had runs; a job named explicitly gets a row even with none', async () => {
+    expect(await jobStats(h.client, { since })).toEqual(settled);
+    expect(await jobStats(h.client, { since, job: 'send-welcome-email' })).toEqual([{ job: 'send-welcome-email', completed: 0, failed: 0, failureRate: 0 }]);
+  });
+
+  it('is scoped to a deployment’s task queues and to the window', async () => {
+    const otherDeployment = `test-${randomUUID()}`;
+    expect(await jobStats(h.client, { since, taskQueuePrefix: otherDeployment })).toEqual([]);
+    expect(await jobStats(h.client, { since, taskQueuePrefix: h.taskQueuePrefix })).toEqual(settled);
+    // A window that ended before these runs started.
+    expect(await jobStats(h.client, { since: new Date(since.getTime() - 3_600_000), now: since })).toEqual([]);
+    expect(await jobStats(h.client, { since: new Date(Date.now() + 60_000) })).toEqual([]);
+    await expect(jobStats(h.client, { since, job: 'no-such-job' })).rejects.toThrow(/Unknown job "no-such-job"/);
+  });
+
+  it('jobctl stats prints the rows as JSON and as a table', async () => {
+    const json = await jobctl(['stats', '--since', '1h', '--json'], env);
+    expect(json).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(json.stdout)).toEqual(settled);
+
+    const filtered = await jobctl(['stats', '--since', '30m', '--job', 'invoice-generation', '--json'], env);
+    expect(JSON.parse(filtered.stdout)).toEqual(settled);
+
+    const human = await jobctl(['stats'], env);
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^JOB\s+COMPLETED\s+FAILED\s+FAILURE RATE\s+AVG\s+P95$/);
+    expect(lines[1]).toMatch(/^invoice-generation\s+3\s+2\s+40\.0%\s+\d+(\.\d)? m?s\s+\d+(\.\d)? m?s$/);
+
+    const none = await jobctl(['stats', '--since', '5m'], { ...env, JOBS_TASK_QUEUE_PREFIX: `test-${randomUUID()}` });
+    expect(none).toMatchObject({ code: 0, stdout: 'No job runs closed in the last 5m.\n' });
+  });
+
+  it.each([
+    { args: ['stats', '--since', 'nonsense'], says: /--since .*'nonsense' is invalid\. must be a duration like 30m, 1h or 2d/ },
+    { args: ['stats', '--job', 'no-such-job'], says: /Unknown job "no-such-job"/ },
+  ])('jobctl $args.1 $args.2 exits 1 with one line', async ({ args, says }) => {
+    const run = await jobctl(args, env);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(says);
+  });
+});
