@@ -1,3 +1,4 @@
+import { createAlertActivities, type AlertActivityDeps } from './alerts';
 import { createDatabaseActivities, type DatabaseActivityDeps } from './database';
 import { createExportActivities, type ExportActivityDeps } from './export-storage';
 import { createMailActivities, type MailActivityDeps } from './mail';
@@ -5,6 +6,7 @@ import { createPaymentActivities, type PaymentActivityDeps } from './payment-gat
 import { createVendorActivities, type VendorActivityDeps } from './vendor-api';
 
 export type ActivityDeps = DatabaseActivityDeps &
+  AlertActivityDeps &
   ExportActivityDeps &
   MailActivityDeps &
   PaymentActivityDeps &
@@ -21,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createVendorActivities(deps),
     ...createExportActivities(deps),
     ...createPaymentActivities(deps),
+    ...createAlertActivities(deps),
     async noop(id: string): Promise<void> {
       deps.onNoopStarted?.(id);
     },

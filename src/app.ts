@@ -22,6 +22,7 @@ export async function openApp(settings: Settings, overrides: Partial<ActivityDep
       db: database.db,
       mail,
       vendor: new VendorClient({ baseUrl: settings.vendorApiUrl, timeoutMs: settings.vendorTimeoutMs }),
+      alertWebhookUrl: settings.alertWebhookUrl,
       gateway: new PaymentGatewayClient({ baseUrl: settings.paymentGatewayUrl, timeoutMs: settings.vendorTimeoutMs }),
       ...overrides,
     }), close: () => database.close() };

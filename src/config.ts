@@ -30,6 +30,8 @@ export interface Settings {
   paymentGatewayUrl: string;
   /** Timeout of one vendor API or payment gateway call. @default 5000 ms (`VENDOR_API_TIMEOUT_MS`) */
   vendorTimeoutMs: number;
+  /** Where failure-rate alerts are POSTed as JSON; alerts only go to the log when unset. (`ALERT_WEBHOOK_URL`) */
+  alertWebhookUrl?: string;
   /** Level of the Temporal worker runtime's own log lines. @default 'WARN' (`JOBS_LOG_LEVEL`) */
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
@@ -49,6 +51,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     vendorApiUrl: nonEmpty(env.VENDOR_API_URL) ?? 'http://127.0.0.1:4010',
     paymentGatewayUrl: nonEmpty(env.PAYMENT_GATEWAY_URL) ?? 'http://127.0.0.1:4020',
     vendorTimeoutMs: positiveInt('VENDOR_API_TIMEOUT_MS', env.VENDOR_API_TIMEOUT_MS, 5000),
+    alertWebhookUrl: nonEmpty(env.ALERT_WEBHOOK_URL),
     logLevel: parseLogLevel(nonEmpty(env.JOBS_LOG_LEVEL)),
   };
 }

@@ -40,6 +40,8 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    * it per job. Queues separate capacity; keys only order work waiting in one queue. @default 3 (Temporal's default)
    */
   readonly priorityKey?: PriorityKey;
+  /** Failure rate (0–1) above which the health check alerts for this job. @default 0.02 */
+  readonly alertFailureRate?: number;
   /** Include the arguments in the job's `job_started` log line. Off by default: arguments can hold personal data. */
   readonly logArguments?: boolean;
   /** Size budget for the JSON arguments. @default 65536 bytes */

@@ -82,7 +82,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const calls = new Map<string, number>();
   const vendorClient = new VendorClient({ baseUrl: vendorUrl, timeoutMs: options.vendorTimeoutMs ?? 500 });
   const gatewayClient = new PaymentGatewayClient({ baseUrl: gatewayUrl, timeoutMs: options.vendorTimeoutMs ?? 500 });
-  const activities = countCalls(createActivities({ db: database.db, mail, vendor: vendorClient, gateway: gatewayClient, ...options.deps }), calls);
+  const activities = countCalls(createActivities({ db: database.db, mail, vendor: vendorClient, gateway: gatewayClient, jobs: client, ...options.deps }), calls);
   const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
   let running: { workers: Worker[]; done: Promise<void> } | undefined;
   // Ids far apart per test, so workflow IDs like invoice-generation/<id> never collide between tests.

@@ -1,5 +1,6 @@
 export { exportSliceWorkflow } from './export-slice';
 export { generateReportWorkflow } from './generate-report';
+export { healthCheckWorkflow } from './health-check';
 export { invoiceGenerationWorkflow } from './invoice-generation';
 export { largeDataExportWorkflow } from './large-data-export';
 export { noopWorkflow } from './noop';

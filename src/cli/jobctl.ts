@@ -9,6 +9,8 @@ import type { PriorityKey } from '../job-definition';
 import { findJob, jobs } from '../jobs';
 import { taskQueueName } from '../queues';
 import { formatDuration, formatRate, jobStats, parseSince } from '../stats';
+import { createJobLogger } from '../instrumentation/logger';
+import { installHealthCheckSchedule } from '../schedules';
 import { resolveTemporalCli } from '../temporal-cli';
 import { validateJobArguments } from '../validate-arguments';
 import { FakeVendor, type FaultKind } from '../vendor/fake-vendor';
@@ -215,15 +217,18 @@ program
   .action(async (opts: { queues?: string[]; concurrency: number; metricsPort?: number }) => {
     const queues = parseQueueSpec(opts.queues, opts.concurrency);
     const settings = readSettings();
-    const app = await openApp(settings);
+    const logger = createJobLogger({ level: process.env.JOBS_LOG_LEVEL === undefined ? 'info' : settings.logLevel });
+    const jobsClient = await JobClient.connect(settings);
+    const app = await openApp(settings, { jobs: jobsClient, alertLogger: logger });
     try {
       const connection = await connectWorker(settings, { metricsPort: opts.metricsPort });
-      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities });
+      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities, logger });
       const served = queues.map((q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`).join(', ');
       process.stderr.write(`jobctl worker: serving ${served} on ${settings.temporalAddress}; database ${app.database.location}${opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : ''}. Ctrl-C drains and stops.\n`);
       await runWorkers(workers);
       await connection.close();
     } finally {
+      await jobsClient.close();
       await app.close();
     }
   });
@@ -277,9 +282,11 @@ program
       vendorApiUrl: vendorUrl,
       paymentGatewayUrl: gatewayUrl,
     };
-    const app = await openApp(settings);
+    const jobsClient = await JobClient.connect(settings);
+    const app = await openApp(settings, { jobs: jobsClient });
     try {
       const seeded = await seedDemoData(app.database.db);
+      const scheduleId = await installHealthCheckSchedule(jobsClient);
       const connection = await connectWorker(settings);
       const queues = parseQueueSpec(undefined);
       const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities });
@@ -293,6 +300,7 @@ program
             ['Worker', queues.map((q) => taskQueueName(settings.taskQueuePrefix, q.queue)).join(', ')],
             ['Database', `${app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`],
             ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
+            ['Health check', `every minute (Temporal Schedule ${scheduleId}; alerts to ${settings.alertWebhookUrl ?? 'the log'})`],
             ['Payment gateway', `${gatewayUrl}${gateway ? ' (local fake)' : ''}`],
           ]),
           '',
@@ -312,6 +320,7 @@ program
       await runWorkers(workers);
       await connection.close();
     } finally {
+      await jobsClient.close();
       await app.close();
       await vendor?.stop();
       await gateway?.stop();
@@ -336,6 +345,23 @@ program
     process.stderr.write(`Fake vendor API on ${url.replace('127.0.0.1', 'localhost')} (fault rate ${opts.faultRate}). Ctrl-C stops it.\n`);
     await untilSignal();
     await vendor.stop();
+  });
+
+program
+  .command('alerts')
+  .description('failure-rate alerts')
+  .command('schedule')
+  .description('create or update the Temporal Schedule that runs the health check')
+  .option('--every <interval>', 'how often, e.g. 1m, 5m', '1m')
+  .option('--window <minutes>', 'failure rate over this many minutes', parsePositiveInt, 15)
+  .action(async (opts: { every: string; window: number }) => {
+    const client = await JobClient.connect();
+    try {
+      const id = await installHealthCheckSchedule(client, { every: opts.every, windowMinutes: opts.window });
+      process.stdout.write(`Schedule ${id}: health check every ${opts.every} over the last ${opts.window} min\n`);
+    } finally {
+      await client.close();
+    }
   });
 
 program

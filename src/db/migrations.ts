@@ -135,6 +135,24 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('payments').execute();
       },
     },
+    '0005_alert_incidents': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('alert_incidents')
+          .addColumn('id', idType, id)
+          .addColumn('job', 'text', (c) => c.notNull())
+          .addColumn('opened_at', 'text', (c) => c.notNull())
+          .addColumn('failure_rate', 'real', (c) => c.notNull())
+          .addColumn('notified_at', 'text')
+          .addColumn('closed_at', 'text')
+          .addColumn('recovery_notified_at', 'text')
+          .execute();
+        await db.schema.createIndex('alert_incidents_job').on('alert_incidents').columns(['job', 'closed_at']).execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable('alert_incidents').execute();
+      },
+    },
   };
 }
 

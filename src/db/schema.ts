@@ -108,6 +108,17 @@ export interface SearchIndexTable {
   indexed_at: string;
 }
 
+/** A job whose failure rate crossed its threshold: opened once, closed once, each notified once. */
+export interface AlertIncidentsTable {
+  id: Generated<number>;
+  job: string;
+  opened_at: string;
+  failure_rate: number;
+  notified_at: string | null;
+  closed_at: string | null;
+  recovery_notified_at: string | null;
+}
+
 export interface Schema {
   users: UsersTable;
   invoices: InvoicesTable;
@@ -118,6 +129,7 @@ export interface Schema {
   export_slices: ExportSlicesTable;
   payments: PaymentsTable;
   search_index: SearchIndexTable;
+  alert_incidents: AlertIncidentsTable;
 }
 
 export type Database = Kysely<Schema>;

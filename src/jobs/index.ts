@@ -1,5 +1,6 @@
 import type { JobDefinition } from '../job-definition';
 import { generateReport } from './generate-report';
+import { healthCheck } from './health-check';
 import { invoiceGeneration } from './invoice-generation';
 import { largeDataExport } from './large-data-export';
 import { noop } from './noop';
@@ -8,7 +9,7 @@ import { processWebhook } from './process-webhook';
 import { sendWelcomeEmail } from './send-welcome-email';
 import { updateSearchIndex } from './update-search-index';
 
-export { generateReport, invoiceGeneration, largeDataExport, noop, processPayment, processWebhook, sendWelcomeEmail, updateSearchIndex };
+export { generateReport, healthCheck, invoiceGeneration, largeDataExport, noop, processPayment, processWebhook, sendWelcomeEmail, updateSearchIndex };
 
 /** Every job the system knows, by name. The CLI, the HTTP service and the worker read this list. */
 export const jobs: readonly JobDefinition<any>[] = [
@@ -19,6 +20,7 @@ export const jobs: readonly JobDefinition<any>[] = [
   largeDataExport,
   processPayment,
   updateSearchIndex,
+  healthCheck,
   noop,
 ];
 

@@ -1,0 +1,102 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AlertMessage } from '../activities/alerts';
+import { healthCheck, invoiceGeneration } from '../src/jobs';
+import { taskQueueName } from '../src/queues';
+import { installHealthCheckSchedule } from '../src/schedules';
+import { jobStats } from '../src/stats';
+import { createHarness, eventually, type Harness } from './harness';
+
+describe('failure-rate alerts', () => {
+  let h: Harness;
+  let receiver: http.Server;
+  const received: AlertMessage[] = [];
+  const logLines: Array<Record<string, unknown>> = [];
+  let checks = 0;
+
+  beforeAll(async () => {
+    receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const sink = new Writable({
+      write(chunk, _e, done) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(l));
+        done();
+      },
+    });
+    h = await createHarness({
+      deps: { alertWebhookUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`, alertLogger: pino(sink) },
+    });
+    await h.startWorkers(['default', 'high']);
+  });
+  afterAll(async () => {
+    await h?.close();
+    receiver?.close();
+  });
+
+  /** Runs one health check now, as the schedule would, and returns what it fired and recovered. */
+  const check = () =>
+    h.env.client.workflow.execute(healthCheck.workflowType, {
+      workflowId: `health-check/${h.taskQueuePrefix}/${++checks}`,
+      taskQueue: taskQueueName(h.taskQueuePrefix, healthCheck.queue),
+      args: [{ windowMinutes: 10 }],
+    }) as Promise<{ fired: string[]; recovered: string[] }>;
+
+  const settle = (completed: number, failed: number) =>
+    eventually(async () => {
+      const [s] = await jobStats(h.client, { since: new Date(Date.now() - 600_000), job: 'invoice-generation' });
+      return s && s.completed === completed && s.failed === failed ? s : undefined;
+    }, 20_000, `visibility to show ${completed} completed and ${failed} failed`);
+
+  async function runInvoices(succeed: number, fail: number) {
+    const runs = [];
+    for (let i = 0; i < succeed; i++) runs.push(h.client.enqueue(invoiceGeneration, { invoiceId: (await h.createInvoice()).invoiceId }));
+    for (let i = 0; i < fail; i++) runs.push(h.client.enqueue(invoiceGeneration, { invoiceId: h.unusedId() }));
+    await Promise.all((await Promise.all(runs)).map((r) => h.env.client.workflow.getHandle(r.workflowId).result().catch(() => undefined)));
+  }
+
+  it('fires once when the failure rate crosses 2%, and says when it recovers', async () => {
+    await runInvoices(1, 1);
+    await settle(1, 1);
+
+    expect(await check()).toEqual({ fired: ['invoice-generation'], recovered: [] });
+    expect(received).toEqual([expect.objectContaining({ kind: 'alert', job: 'invoice-generation', failureRate: 0.5, threshold: 0.02 })]);
+    expect(logLines.filter((l) => l.event === 'alert_fired')).toHaveLength(1);
+
+    expect(await check()).toEqual({ fired: [], recovered: [] }); // still failing: the same incident, no second alert
+    expect(received).toHaveLength(1);
+
+    await runInvoices(60, 0); // 1 failure in 62 runs = 1.6%, under 2%
+    await settle(61, 1);
+    expect(await check()).toEqual({ fired: [], recovered: ['invoice-generation'] });
+    expect(received.map((m) => m.kind)).toEqual(['alert', 'recovered']);
+    expect(received[1]).toMatchObject({ job: 'invoice-generation', completed: 61, failed: 1, text: expect.stringMatching(/recovered/) });
+    expect(logLines.filter((l) => l.event === 'alert_recovered')).toHaveLength(1);
+  }, 120_000);
+
+  it('installs a Temporal Schedule that runs the health check every minute', async () => {
+    const scheduleId = await installHealthCheckSchedule(h.client, { every: '1m', windowMinutes: 15 });
+    const handle = h.env.client.schedule.getHandle(scheduleId);
+    const description = await handle.describe();
+    expect(description.spec.intervals).toMatchObject([{ every: 60_000 }]);
+    expect(description.action).toMatchObject({ workflowType: healthCheck.workflowType, args: [{ windowMinutes: 15 }] });
+
+    await handle.trigger(); // as the minute tick would
+    const run = await eventually(async () => {
+      const d = await handle.describe();
+      return d.info.recentActions[0]?.action.workflow;
+    }, 20_000, 'the schedule to start a health check');
+    await expect(h.env.client.workflow.getHandle(run.workflowId, run.firstExecutionRunId).result()).resolves.toEqual({ fired: [], recovered: [] });
+    expect(await installHealthCheckSchedule(h.client)).toBe(scheduleId); // installing again updates it
+    await handle.delete();
+  });
+});
