@@ -34,6 +34,11 @@ export interface WorkerRunnerOptions {
   identity?: string;
   /** Where job and activity log lines go. @default JSON lines on stdout at info level */
   logger?: Logger;
+  /**
+   * Job log lines, activity lines and job metrics. Off only to measure what they cost (the throughput benchmark); the
+   * workflow bundle must match (`bundleWorkflows({ instrumentation: false })`). @default true
+   */
+  instrumentation?: boolean;
   /** Workflows kept in memory between tasks; 0 replays every workflow from its history on each task. @default SDK's */
   maxCachedWorkflows?: number;
 }
@@ -63,10 +68,10 @@ export function parseQueueSpec(spec: string | string[] | undefined, defaultConcu
  * declaration, which holds a zod schema: zod is stateless, so it is preloaded once per V8 context instead of being
  * initialised again for every workflow execution (that cost a third of the throughput).
  */
-export async function bundleWorkflows(): Promise<WorkflowBundle> {
+export async function bundleWorkflows(options: { instrumentation?: boolean } = {}): Promise<WorkflowBundle> {
   return bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
-    workflowInterceptorModules: [path.resolve(__dirname, 'instrumentation/workflow-interceptors.ts')],
+    workflowInterceptorModules: options.instrumentation === false ? [] : [path.resolve(__dirname, 'instrumentation/workflow-interceptors.ts')],
     preloadModules: ['zod'],
     logger: quietBundlerLogger,
   });
@@ -75,7 +80,8 @@ export async function bundleWorkflows(): Promise<WorkflowBundle> {
 /** One Temporal worker per queue, sharing the connection and the workflow bundle. */
 export async function createWorkers(options: WorkerRunnerOptions): Promise<Worker[]> {
   if (options.queues.length === 0) throw new TypeError('queues must name at least one queue');
-  const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
+  const instrumented = options.instrumentation !== false;
+  const workflowBundle = options.workflowBundle ?? (await bundleWorkflows({ instrumentation: instrumented }));
   const prefix = options.taskQueuePrefix ?? 'jobs';
   const logger = options.logger ?? createJobLogger();
   return Promise.all(
@@ -91,8 +97,8 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
         maxConcurrentWorkflowTaskExecutions: Math.max(2, concurrency),
         shutdownGraceTime: options.shutdownGraceTime ?? '30s',
         // Logging sees the typed error before the retry table turns it into an ApplicationFailure.
-        interceptors: { activity: [retryTableInterceptor(jobs), activityLogging(logger)] },
-        sinks: jobEventSinks(logger),
+        interceptors: { activity: instrumented ? [retryTableInterceptor(jobs), activityLogging(logger)] : [retryTableInterceptor(jobs)] },
+        ...(instrumented ? { sinks: jobEventSinks(logger) } : {}),
         ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
       }),
     ),

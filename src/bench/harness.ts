@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, type Command } from 'commander';
+import pino from 'pino';
 import { openApp } from '../app';
+import { createJobLogger } from '../instrumentation/logger';
 import type { OpenDatabase } from '../db/database';
 import { PRIORITIES } from '../queues';
 import { JobClient } from '../client';
@@ -25,6 +27,8 @@ export interface CommonOptions {
 /** What a scenario gets: a client whose jobs run on this process's workers, and hooks into them. */
 export interface BenchEnvironment {
   client: JobClient;
+  /** A client whose jobs run on workers without logging, job metrics or sinks (scenarios with `uninstrumented`). */
+  plainClient?: JobClient;
   /** The app's database (SQLite in the run's temp dir), for seeding and checking. */
   database: OpenDatabase;
   /** Unique per run; put it into job ids so runs never collide on a shared server. */
@@ -49,6 +53,8 @@ export interface Scenario<Options> {
   description: string;
   /** Adds the scenario's own options to its subcommand. */
   addOptions(command: Command): Command;
+  /** Also run uninstrumented workers (on their own queue prefix, default queue) and give `plainClient` for them. */
+  uninstrumented?: boolean;
   /** Queues and concurrency of the in-process workers. @default every queue at --concurrency */
   queues?(options: Options & CommonOptions): QueueCapacity[];
   run(env: BenchEnvironment, options: Options & CommonOptions): Promise<ScenarioOutcome>;
@@ -149,6 +155,8 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
 
     const connection = await connectWorker(settings);
     cleanups.push(() => connection.close());
+    // Job log lines go to a file, as a worker's would go to its log pipeline: stdout stays for the results.
+    const logger = createJobLogger({ destination: pino.destination({ dest: path.join(tempDir, 'worker.log'), sync: false }) });
     const workers = await createWorkers({
       connection,
       namespace: settings.temporalNamespace,
@@ -156,7 +164,24 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
       queues: scenario.queues?.(options) ?? PRIORITIES.map((queue) => ({ queue, concurrency: options.concurrency })),
       activities,
       workflowBundle: await bundle,
+      logger,
     });
+    let plainClient: JobClient | undefined;
+    if (scenario.uninstrumented) {
+      const prefix = `${settings.taskQueuePrefix}-plain`;
+      plainClient = new JobClient({ client: client.temporal, taskQueuePrefix: prefix });
+      workers.push(
+        ...(await createWorkers({
+          connection,
+          namespace: settings.temporalNamespace,
+          taskQueuePrefix: prefix,
+          queues: [{ queue: 'default', concurrency: options.concurrency }],
+          activities,
+          workflowBundle: await bundleWorkflows({ instrumentation: false }),
+          instrumentation: false,
+        })),
+      );
+    }
     const abort = new AbortController();
     // A worker that fails mid-run is reported here; its jobs then show up as missing when the scenario times out.
     const running = runWorkers(workers, abort.signal).catch((err) => log(`worker failed: ${String(err)}`));
@@ -165,6 +190,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     const run = scenario.run(
       {
         client,
+        plainClient,
         database: app.database,
         runId,
         onNoopStarted: (listener) => (noopListener = listener),
