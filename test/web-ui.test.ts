@@ -1,0 +1,140 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDevServer, type DevServer } from '../src/dev-server';
+import { invoiceGeneration, processWebhook } from '../src/jobs';
+import { createHarness, type Harness } from './harness';
+
+/** Chromium from the system (`.ci/run` installs the Debian package); Playwright's own browser download is not used. */
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.resolve('test/.artifacts');
+/** The Web UI is a single-page app: the first load fetches its JavaScript and then asks the server over HTTP. */
+const UI_TIMEOUT_MS = 20_000;
+
+/**
+ * The Temporal Web UI in a real browser. The suite's shared dev server is headless, so this file starts its own with
+ * the Web UI, runs a completed invoice and a dead-lettered webhook on it, and has headless Chromium open both runs by
+ * workflow ID, as a person following `jobctl status` would.
+ */
+describe('the Temporal Web UI in headless Chromium', () => {
+  let server: DevServer | undefined;
+  let env: TestWorkflowEnvironment | undefined;
+  let h: Harness | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let uiUrl: string;
+  let invoiceWorkflowId: string;
+  let webhookWorkflowId: string;
+
+  beforeAll(async () => {
+    if (!fs.existsSync(CHROMIUM_PATH)) {
+      throw new Error(`No Chromium at ${CHROMIUM_PATH}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
+    }
+    server = await startDevServer({ port: 0, uiPort: 0 });
+    uiUrl = server.uiUrl!;
+    env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
+    h = await createHarness({ env });
+    await h.startWorkers(['default']);
+
+    const { invoiceId } = await h.createInvoice();
+    const webhookPayloadId = await h.createWebhook();
+    // The vendor rejects the payload with 4xx twice: retried once after 10 s, then discarded (a dead letter).
+    h.vendor.script(`webhook-payload/${webhookPayloadId}`, ['client_error', 'client_error']);
+    const [webhook, invoice] = await Promise.all([
+      h.client.enqueue(processWebhook, { webhookPayloadId }),
+      h.client.enqueue(invoiceGeneration, { invoiceId }),
+    ]);
+    webhookWorkflowId = webhook.workflowId;
+    invoiceWorkflowId = invoice.workflowId;
+
+    // The browser starts while the webhook waits out its retry delay.
+    const launched = chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      await env.client.workflow.getHandle(invoiceWorkflowId).result();
+      await expect(env.client.workflow.getHandle(webhookWorkflowId).result()).rejects.toMatchObject({
+        cause: { type: 'ClientError', message: expect.stringMatching(/discarded after attempt 2/) },
+      });
+    } finally {
+      browser = await launched;
+    }
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.setDefaultTimeout(UI_TIMEOUT_MS);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+  }, 90_000);
+
+  afterAll(async () => {
+    try {
+      await browser?.close();
+      await h?.close();
+    } finally {
+      await env?.teardown();
+      await server?.stop();
+    }
+  });
+
+  /** Opens a run by workflow ID alone; the UI redirects to the latest run's history page. */
+  async function openRun(workflowId: string) {
+    await page.goto(`${uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`, { waitUntil: 'domcontentloaded' });
+    const heading = page.getByTestId('workflow-id-heading');
+    await heading.waitFor();
+    // The run page's header holds the status badge and the workflow ID heading.
+    const header = page.locator('header', { has: heading });
+    return { heading, header };
+  }
+
+  async function screenshot(name: string) {
+    const file = path.join(ARTIFACTS, name);
+    fs.rmSync(file, { force: true });
+    await page.screenshot({ path: file });
+    expect(fs.statSync(file).size).toBeGreaterThan(10_000);
+  }
+
+  it('shows the completed invoice run, opened by its workflow ID', async () => {
+    const { heading, header } = await openRun(invoiceWorkflowId);
+
+    const runId = (await env!.client.workflow.getHandle(invoiceWorkflowId).describe()).runId;
+    expect(page.url()).toBe(`${uiUrl}/namespaces/default/workflows/${encodeURIComponent(invoiceWorkflowId)}/${runId}/history`);
+    expect((await heading.innerText()).trim()).toBe(invoiceWorkflowId);
+    await header.getByText('Completed', { exact: true }).waitFor();
+    expect(await header.getByText('Failed', { exact: true }).count()).toBe(0);
+    await page.getByText('invoiceGenerationWorkflow', { exact: true }).first().waitFor();
+    await screenshot('web-ui-invoice.png');
+  });
+
+  it('shows the failed webhook run with the error that discarded it', async () => {
+    const { heading, header } = await openRun(webhookWorkflowId);
+
+    expect((await heading.innerText()).trim()).toBe(webhookWorkflowId);
+    await header.getByText('Failed', { exact: true }).waitFor();
+    expect(await header.getByText('Completed', { exact: true }).count()).toBe(0);
+    // The workflow's failure, in the Result pane and the last history event.
+    await page.getByText(/discarded after attempt 2/).first().waitFor();
+    expect(await page.content()).toContain('ClientError');
+    await screenshot('web-ui-webhook.png');
+  });
+
+  it('lists both runs with their status on the workflows page', async () => {
+    const rows = page.getByTestId('workflows-summary-configurable-table-row');
+    const rowOf = (workflowId: string) => rows.filter({ has: page.getByRole('link', { name: workflowId, exact: true }) });
+    // The list comes from the visibility store, which may trail the runs' completion by a moment.
+    const deadline = Date.now() + UI_TIMEOUT_MS;
+    for (;;) {
+      await page.goto(`${uiUrl}/namespaces/default/workflows`, { waitUntil: 'domcontentloaded' });
+      await rows.first().waitFor();
+      if ((await rowOf(invoiceWorkflowId).count()) === 1 && (await rowOf(webhookWorkflowId).count()) === 1) break;
+      if (Date.now() > deadline) throw new Error(`the workflow list does not show both runs:\n${await page.innerText('main')}`);
+      await page.waitForTimeout(500);
+    }
+
+    const html = await page.content();
+    expect(html).toContain(invoiceWorkflowId);
+    expect(html).toContain(webhookWorkflowId);
+    await rowOf(invoiceWorkflowId).getByText('Completed', { exact: true }).waitFor();
+    await rowOf(webhookWorkflowId).getByText('Failed', { exact: true }).waitFor();
+  });
+});
