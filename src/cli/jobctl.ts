@@ -9,6 +9,7 @@ import type { PriorityKey } from '../job-definition';
 import { findJob, jobs } from '../jobs';
 import { taskQueueName } from '../queues';
 import { formatDuration, formatRate, jobStats, parseSince } from '../stats';
+import { buildHttpService } from '../http/server';
 import { createJobLogger } from '../instrumentation/logger';
 import { installHealthCheckSchedule } from '../schedules';
 import { resolveTemporalCli } from '../temporal-cli';
@@ -345,6 +346,20 @@ program
     process.stderr.write(`Fake vendor API on ${url.replace('127.0.0.1', 'localhost')} (fault rate ${opts.faultRate}). Ctrl-C stops it.\n`);
     await untilSignal();
     await vendor.stop();
+  });
+
+program
+  .command('http')
+  .description('run the HTTP service: POST /jobs/<name> enqueues, GET /jobs/<workflowId> reports')
+  .option('--port <port>', 'port', parsePort, 3000)
+  .option('--host <host>', 'interface to listen on', '0.0.0.0')
+  .action(async (opts: { port: number; host: string }) => {
+    const client = await JobClient.connect();
+    const app = buildHttpService(client, { logger: true });
+    await app.listen({ port: opts.port, host: opts.host });
+    await untilSignal();
+    await app.close();
+    await client.close();
   });
 
 program

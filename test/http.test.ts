@@ -1,0 +1,76 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildHttpService } from '../src/http/server';
+import { createHarness, eventually, type Harness } from './harness';
+
+describe('HTTP service', () => {
+  let h: Harness;
+  let app: FastifyInstance;
+  let base: string;
+
+  beforeAll(async () => {
+    h = await createHarness();
+    await h.startWorkers();
+    app = buildHttpService(h.client);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await app?.close();
+    await h?.close();
+  });
+
+  const post = (path: string, body: string) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  it('POST /jobs/<name> answers 202 with the run, its status URL and Web UI link; GET reports the result', async () => {
+    const { invoiceId } = await h.createInvoice();
+    const response = await post('/jobs/invoice-generation', JSON.stringify({ invoiceId }));
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as Record<string, any>;
+    expect(body).toMatchObject({
+      workflowId: `invoice-generation/${invoiceId}`,
+      duplicate: false,
+      statusUrl: `/jobs/invoice-generation%2F${invoiceId}`,
+      url: expect.stringContaining(`/workflows/invoice-generation%2F${invoiceId}/${body.runId}/history`),
+    });
+
+    const status = await eventually(async () => {
+      const s = (await (await fetch(`${base}${body.statusUrl}`)).json()) as Record<string, any>;
+      return s.status === 'Completed' ? s : undefined;
+    });
+    expect(status).toMatchObject({ runId: body.runId, job: 'invoice-generation', result: { invoiceId, alreadyGenerated: false } });
+    expect((await fetch(`${base}/jobs/invoice-generation/${invoiceId}`)).status).toBe(200); // the raw ID works too
+  });
+
+  it('is idempotent like enqueue: the same job posted twice is one run', async () => {
+    const { invoiceId } = await h.createInvoice();
+    const [a, b] = (await Promise.all([1, 2].map(async () => (await post('/jobs/invoice-generation', JSON.stringify({ invoiceId }))).json()))) as Array<Record<string, any>>;
+    expect(a!.runId).toBe(b!.runId);
+    expect([a!.duplicate, b!.duplicate].sort()).toEqual([false, true]);
+  });
+
+  it('answers 400 with field errors for bad arguments, and starts nothing', async () => {
+    const response = await post('/jobs/generate-report', JSON.stringify({ userId: 1, reportType: 'monthly_sales', startDate: '2026-02-30', endDate: '2026-03-01', extra: 1 }));
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { job: string; issues: unknown[] };
+    expect(body.job).toBe('generate-report');
+    expect(body.issues).toHaveLength(2);
+    expect(body.issues).toEqual(
+      expect.arrayContaining([
+        { path: 'extra', message: 'is not an argument of this job' },
+        { path: 'startDate', message: expect.stringMatching(/ISO calendar date/) },
+      ]),
+    );
+    const none = await h.env.client.workflow.count(`TaskQueue = '${h.taskQueuePrefix}-low'`);
+    expect(none.count).toBe(0);
+  });
+
+  it('answers 404 for an unknown job or run, and 400 for a body that is not JSON', async () => {
+    const unknown = await post('/jobs/no-such-job', '{}');
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: string }).error).toMatch(/Unknown job "no-such-job"/);
+    expect((await fetch(`${base}/jobs/invoice-generation%2Fnope`)).status).toBe(404);
+    expect((await post('/jobs/invoice-generation', '{invoiceId')).status).toBe(400);
+  });
+});
