@@ -120,21 +120,31 @@ export async function runWorkers(workers: Worker[], signal?: AbortSignal): Promi
 }
 
 /**
- * Opens the worker's connection to Temporal with the environment's settings. Also sets up the process's Temporal
- * runtime: its log level and, with `metricsPort`, the Prometheus endpoint (SDK series plus the job series).
+ * Opens the worker's connection to Temporal with the environment's settings, waiting for the server with backoff
+ * (1 s doubling to 30 s) and saying so on stderr: a worker started before its server, or during a restart, comes up
+ * when the server does. Also sets up the process's Temporal runtime: its log level and, with `metricsPort`, the
+ * Prometheus endpoint (SDK series plus the job series).
  */
-export async function connectWorker(settings: Settings, options: { metricsPort?: number } = {}): Promise<NativeConnection> {
+export async function connectWorker(settings: Settings, options: { metricsPort?: number; signal?: AbortSignal } = {}): Promise<NativeConnection> {
   Runtime.install({
     logger: new DefaultLogger(settings.logLevel),
     ...(options.metricsPort
       ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${options.metricsPort}`, countersTotalSuffix: true } } } }
       : {}),
   });
-  return NativeConnection.connect({
-    address: settings.temporalAddress,
-    tls: settings.temporalTls || undefined,
-    apiKey: settings.temporalApiKey,
-  });
+  for (let delayMs = 1000; ; delayMs = Math.min(delayMs * 2, 30_000)) {
+    try {
+      return await NativeConnection.connect({
+        address: settings.temporalAddress,
+        tls: settings.temporalTls || undefined,
+        apiKey: settings.temporalApiKey,
+      });
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      process.stderr.write(`worker: cannot reach Temporal at ${settings.temporalAddress} (${(err as Error).message}); retrying in ${delayMs / 1000} s\n`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
 
 const quietBundlerLogger = {

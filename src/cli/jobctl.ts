@@ -219,10 +219,11 @@ program
     const queues = parseQueueSpec(opts.queues, opts.concurrency);
     const settings = readSettings();
     const logger = createJobLogger({ level: process.env.JOBS_LOG_LEVEL === undefined ? 'info' : settings.logLevel });
+    // Waits for the server (with backoff) before anything else, so a worker can start before its server.
+    const connection = await connectWorker(settings, { metricsPort: opts.metricsPort });
     const jobsClient = await JobClient.connect(settings);
     const app = await openApp(settings, { jobs: jobsClient, alertLogger: logger });
     try {
-      const connection = await connectWorker(settings, { metricsPort: opts.metricsPort });
       const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities, logger });
       const served = queues.map((q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`).join(', ');
       process.stderr.write(`jobctl worker: serving ${served} on ${settings.temporalAddress}; database ${app.database.location}${opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : ''}. Ctrl-C drains and stops.\n`);

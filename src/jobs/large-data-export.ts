@@ -32,9 +32,12 @@ export const SLICES_PER_PLAN = 50;
  */
 export const HISTORY_EVENTS_BEFORE_CONTINUE = 2000;
 
-/** A slice's activity: retried a few times with short backoff, then the slice is recorded as failed. */
+/**
+ * A slice's activity: retried a few times with short backoff, then the slice is recorded as failed. A slice takes
+ * milliseconds, so a 15 s attempt timeout is generous and lets a slice whose worker died run elsewhere within seconds.
+ */
 export const exportSliceActivities: ActivityOptions = {
-  startToCloseTimeout: '2m',
+  startToCloseTimeout: '15s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
 };
 
