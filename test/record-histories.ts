@@ -1,0 +1,186 @@
+/**
+ * Records one history of every workflow type into test/histories/, for test/replay.test.ts to replay against the
+ * current workflow code. Run it again (and commit the result) when a workflow changes on purpose:
+ *
+ *   npx tsx test/record-histories.ts
+ *
+ * Starts its own dev server, database, fake vendor and gateway, and workers on every queue; runs one representative
+ * execution per workflow type (and a few extra paths worth guarding), then writes each history as proto JSON — the
+ * format of `temporal workflow show --output json`, which `Worker.runReplayHistories` reads back with historyFromJSON.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import pino from 'pino';
+import { createActivities } from '../activities';
+import { JobClient } from '../src/client';
+import { openDatabase } from '../src/db/database';
+import { startDevServer } from '../src/dev-server';
+import {
+  generateReport,
+  healthCheck,
+  invoiceGeneration,
+  largeDataExport,
+  noop,
+  processPayment,
+  processWebhook,
+  sendWelcomeEmail,
+  updateSearchIndex,
+} from '../src/jobs';
+import { childWorkflowId } from '../src/jobs/large-data-export';
+import { FileOutboxTransport } from '../src/mail';
+import { PRIORITIES } from '../src/queues';
+import { PaymentGatewayClient, VendorClient } from '../src/vendor/client';
+import { FakeVendor } from '../src/vendor/fake-vendor';
+import { createWorkers, runWorkers } from '../src/worker';
+
+const HISTORIES_DIR = path.resolve(__dirname, 'histories');
+/**
+ * The export that continues-as-new: one user per slice. Reaching HISTORY_EVENTS_BEFORE_CONTINUE takes ~550 slices and a
+ * last run of ~700 KiB, so the server instead suggests continue-as-new (`continueAsNewSuggested`, the workflow's other
+ * trigger) past SUGGEST_CONTINUE_AS_NEW_AFTER events: the chain's runs stay small. Every other history is shorter.
+ */
+const CONTINUED_EXPORT_USERS = 40;
+const SUGGEST_CONTINUE_AS_NEW_AFTER = 60;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-record-'));
+  const server = await startDevServer({
+    port: 0,
+    headless: true,
+    extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${SUGGEST_CONTINUE_AS_NEW_AFTER}`],
+  });
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
+  const vendor = new FakeVendor();
+  const gateway = new FakeVendor({ path: '/v1/charges' });
+  const database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite') });
+  const { db } = database;
+  const client = new JobClient({ client: env.client, taskQueuePrefix: 'record' });
+  const activities = createActivities({
+    db,
+    mail: new FileOutboxTransport(path.join(dir, 'outbox')),
+    vendor: new VendorClient({ baseUrl: await vendor.start(), timeoutMs: 2_000 }),
+    gateway: new PaymentGatewayClient({ baseUrl: await gateway.start(), timeoutMs: 2_000 }),
+    jobs: client,
+  });
+  const workers = await createWorkers({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueuePrefix: 'record',
+    queues: PRIORITIES.map((queue) => ({ queue, concurrency: 20 })),
+    activities,
+    shutdownGraceTime: '5s',
+    logger: pino({ level: 'silent' }),
+  });
+  const running = runWorkers(workers);
+
+  try {
+    let nextId = 1;
+    const now = new Date().toISOString();
+    const createUsers = async (count: number, createdAt = now) => {
+      const ids = Array.from({ length: count }, () => nextId++);
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows = ids.slice(i, i + 500).map((id) => ({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: createdAt }));
+        await db.insertInto('users').values(rows).execute();
+      }
+      return ids;
+    };
+    const createInvoice = async () => {
+      const [id] = await createUsers(1);
+      await db.insertInto('invoices').values({ id: id!, user_id: id!, amount_cents: 4200, currency: 'EUR', created_at: now }).execute();
+      return id!;
+    };
+    const createExport = async (startDate: string, endDate: string, sliceSize: number) => {
+      const id = nextId++;
+      await db
+        .insertInto('exports')
+        .values({ id, start_date: startDate, end_date: endDate, slice_size: sliceSize, on_slice_failure: 'complete', created_at: now, updated_at: now })
+        .execute();
+      return id;
+    };
+    const createWebhook = async () => {
+      const id = nextId++;
+      await db.insertInto('webhook_payloads').values({ id, data: JSON.stringify({ event: 'invoice.paid', amount: 4200 }), created_at: now, updated_at: now }).execute();
+      return id;
+    };
+
+    const invoiceId = await createInvoice();
+    const paymentUser = await createInvoice();
+    await db.insertInto('payments').values({ id: paymentUser, user_id: paymentUser, amount_cents: 1999, currency: 'EUR', created_at: now }).execute();
+    const [welcomeUser] = await createUsers(1);
+    const webhookOk = await createWebhook();
+    const webhookDead = await createWebhook();
+    vendor.script(`webhook-payload/${webhookDead}`, ['client_error', 'client_error']);
+    await createUsers(12, '2026-03-10T12:00:00.000Z');
+    const smallExport = await createExport('2026-03-01', '2026-03-31', 5); // 3 slices, one run
+    await createUsers(CONTINUED_EXPORT_USERS, '2026-05-10T12:00:00.000Z');
+    const bigExport = await createExport('2026-05-01', '2026-05-31', 1);
+
+    const handle = (workflowId: string) => env.client.workflow.getHandle(workflowId);
+    const enqueue = async (started: Promise<{ workflowId: string }>) => handle((await started).workflowId);
+
+    /** file name (without .json) → the run whose history it holds */
+    const continued = await client.enqueue(largeDataExport, { exportId: bigExport });
+    const runs: Array<[string, Promise<WorkflowHandle>]> = [
+      // The chain's first run (prepare … continue-as-new) and, through a handle that follows the chain, its last one.
+      ['largeDataExportWorkflow.first-run', Promise.resolve(env.client.workflow.getHandle(continued.workflowId, continued.runId))],
+      ['largeDataExportWorkflow.last-run', Promise.resolve(handle(continued.workflowId))],
+      ['invoiceGenerationWorkflow', enqueue(client.enqueue(invoiceGeneration, { invoiceId }))],
+      ['sendWelcomeEmailWorkflow', enqueue(client.enqueue(sendWelcomeEmail, { userId: welcomeUser! }))],
+      ['generateReportWorkflow', enqueue(client.enqueue(generateReport, { userId: welcomeUser!, reportType: 'monthly_sales', startDate: '2026-03-01', endDate: '2026-03-31' }))],
+      ['processWebhookWorkflow', enqueue(client.enqueue(processWebhook, { webhookPayloadId: webhookOk }))],
+      ['processWebhookWorkflow.dead-letter', enqueue(client.enqueue(processWebhook, { webhookPayloadId: webhookDead }))],
+      ['largeDataExportWorkflow', enqueue(client.enqueue(largeDataExport, { exportId: smallExport }))],
+      ['processPaymentWorkflow', enqueue(client.enqueue(processPayment, { paymentId: paymentUser }))],
+      ['updateSearchIndexWorkflow', enqueue(client.enqueue(updateSearchIndex, { recordId: invoiceId, recordType: 'invoice' }))],
+      ['healthCheckWorkflow', enqueue(client.enqueue(healthCheck, { windowMinutes: 5 }))],
+      ['noopWorkflow', enqueue(client.enqueue(noop, { id: 'record-histories' }))],
+    ];
+
+    fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+    for (const f of fs.readdirSync(HISTORIES_DIR)) if (f.endsWith('.json')) fs.rmSync(path.join(HISTORIES_DIR, f));
+    const write = async (name: string, h: WorkflowHandle) => {
+      // A handle without a run ID is the latest run: the last one of a continue-as-new chain.
+      const history = await h.fetchHistory();
+      const startedEvent = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      if (name.endsWith('.last-run') && !startedEvent?.continuedExecutionRunId) throw new Error(`${h.workflowId} did not continue-as-new`);
+      const file = path.join(HISTORIES_DIR, `${name}.json`);
+      fs.writeFileSync(file, `${JSON.stringify(history)}\n`);
+      console.log(`${name.padEnd(38)} ${String(history.events?.length).padStart(5)} events ${(fs.statSync(file).size / 1024).toFixed(1).padStart(7)} KiB  (${h.workflowId})`);
+    };
+
+    const outcomes = await Promise.allSettled(
+      runs.map(async ([name, p]) => {
+        const h = await p;
+        // result() of a pinned run follows its continue-as-new chain to the end.
+        await h.result().catch((err: Error) => {
+          if (name !== 'processWebhookWorkflow.dead-letter') throw err;
+        });
+        await write(name, h);
+        if (name === 'largeDataExportWorkflow') await write('exportSliceWorkflow', handle(childWorkflowId(smallExport, 0)));
+      }),
+    );
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    console.log(`recorded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running;
+    await env.teardown();
+    await vendor.stop();
+    await gateway.stop();
+    await database.close();
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import pino from 'pino';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { describe, expect, inject, it } from 'vitest';
+import { jobEventSinks } from '../src/instrumentation/worker-instrumentation';
+import * as workflows from '../workflows';
+
+// Worker lifecycle lines and the negative control's expected nondeterminism warning would drown the output.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+/**
+ * Determinism: every history in test/histories (recorded by `npx tsx test/record-histories.ts`) replays against the
+ * current workflow code, with the bundle the workers run (interceptors included). A change to a workflow that would
+ * break its running executions fails here; gate it with `patched()`, or re-record when no execution can be affected.
+ */
+const HISTORIES_DIR = path.resolve(__dirname, 'histories');
+
+interface RecordedHistory {
+  file: string;
+  workflowType: string;
+  history: temporal.api.history.v1.History;
+}
+
+function loadHistories(): RecordedHistory[] {
+  return fs
+    .readdirSync(HISTORIES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => {
+      const history = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as {
+        events: Array<{ workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }>;
+      };
+      const workflowType = history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+      if (!workflowType) throw new Error(`${file}: the first event is not WorkflowExecutionStarted`);
+      // Decoded here, not by the SDK: its historyFromJSON fails in this install with "type must be a Type" —
+      // @temporalio/common and @temporalio/proto each nest their own copy of protobufjs, so protojson's instanceof
+      // check rejects proto's types. fromObject reads exactly what JSON.stringify(history) wrote.
+      return { file, workflowType, history: temporal.api.history.v1.History.fromObject(history) };
+    });
+}
+
+const histories = loadHistories();
+/** The workers' own bundle (global setup), with their sinks registered: replay never calls them, but it logs an error per unregistered one. */
+const replayOptions = (): ReplayWorkerOptions => ({
+  workflowBundle: { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') },
+  sinks: jobEventSinks(pino({ level: 'silent' })),
+});
+
+describe('workflow determinism', () => {
+  it('has a recorded history of every workflow type exported by workflows/index.ts', () => {
+    const recorded = new Set(histories.map((h) => h.workflowType));
+    const missing = Object.keys(workflows).filter((type) => !recorded.has(type));
+    expect(missing, 'record them with `npx tsx test/record-histories.ts`').toEqual([]);
+  });
+
+  it('replays every recorded history against the current workflow code', async () => {
+    const results: Array<{ file: string; error?: string }> = [];
+    const replay = Worker.runReplayHistories(
+      replayOptions(),
+      histories.map((h) => ({ workflowId: h.file, history: h.history })),
+    );
+    for await (const result of replay) results.push({ file: result.workflowId, ...(result.error ? { error: String(result.error) } : {}) });
+    expect(results).toEqual(histories.map((h) => ({ file: h.file })));
+  });
+
+  it('fails with a DeterminismViolationError when a workflow changed without a patch (negative control)', async () => {
+    const invoice = histories.find((h) => h.file === 'invoiceGenerationWorkflow.json');
+    expect(invoice).toBeDefined();
+    const changed = await bundleWorkflowCode({
+      workflowsPath: path.resolve(__dirname, 'fixtures/changed-workflows.ts'),
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+    });
+    const replay = Worker.runReplayHistory({ workflowBundle: changed }, invoice!.history, 'changed-invoice');
+    await expect(replay).rejects.toBeInstanceOf(DeterminismViolationError);
+    await expect(replay).rejects.toThrow(/nondeterminism/i);
+  });
+});
