@@ -336,8 +336,9 @@ program
   .option('--port <port>', 'port', parsePort, 4010)
   .option('--fault-rate <fraction>', 'share of requests that fail (timeouts, 429, 4xx, 5xx, resets)', parseFraction, 0)
   .option('--seed <n>', 'seed of the random faults', parsePositiveInt, 1)
-  .action(async (opts: { port: number; faultRate: number; seed: number }) => {
-    const vendor = new FakeVendor();
+  .option('--path <path>', 'the route that applies requests: /v1/process (vendor) or /v1/charges (payment gateway)', '/v1/process')
+  .action(async (opts: { port: number; faultRate: number; seed: number; path: string }) => {
+    const vendor = new FakeVendor({ path: opts.path });
     const url = await vendor.start(opts.port, '0.0.0.0');
     if (opts.faultRate > 0) {
       const each = opts.faultRate / 5;
