@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { JobClient } from '../src/client';
+import { openDatabase, type OpenDatabase } from '../src/db/database';
+import { processWebhook } from '../src/jobs';
+import { FakeVendor } from '../src/vendor/fake-vendor';
+import { eventually } from './harness';
+
+const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
+
+/** SIGTERM is how orchestrators stop a worker: it must finish what it started (within its grace time), never fail it. */
+describe('SIGTERM to a worker process mid-activity', () => {
+  let dir: string;
+  let database: OpenDatabase;
+  let env: TestWorkflowEnvironment;
+  let client: JobClient;
+  let vendor: FakeVendor;
+  let workerEnv: NodeJS.ProcessEnv;
+  const children: ChildProcess[] = [];
+  const prefix = `test-${randomUUID()}`;
+
+  const startWorker = async () => {
+    const child = spawn(process.execPath, [JOBCTL, 'worker', '--queues', 'default:2'], { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    children.push(child);
+    await eventually(async () => (output.includes('serving') ? true : undefined), 60_000, 'the worker to start');
+    return { child, output: () => output };
+  };
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-sigterm-'));
+    database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite') });
+    env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
+    client = new JobClient({ client: env.client, taskQueuePrefix: prefix });
+    vendor = new FakeVendor();
+    workerEnv = {
+      ...process.env,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      JOBS_TASK_QUEUE_PREFIX: prefix,
+      JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
+      VENDOR_API_URL: await vendor.start(),
+      VENDOR_API_TIMEOUT_MS: '10000',
+    };
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await vendor?.stop();
+    await env?.teardown();
+    await database?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the in-flight vendor call finishes, the worker exits cleanly, and the job completes once', async () => {
+    const now = new Date().toISOString();
+    const id = Math.floor(Math.random() * 1e9);
+    await database.db.insertInto('webhook_payloads').values({ id, data: '{"event":"slow"}', created_at: now, updated_at: now }).execute();
+    vendor.script(`webhook-payload/${id}`, [{ kind: 'timeout', delayMs: 4000 }]); // a slow (4 s) but successful answer
+    const first = await startWorker();
+
+    const { workflowId } = await client.enqueue(processWebhook, { webhookPayloadId: id });
+    await eventually(async () => (vendor.requests.get(`webhook-payload/${id}`) ? true : undefined), 30_000, 'the vendor call to start');
+    first.child.kill('SIGTERM');
+    const exitCode = await new Promise<number | null>((resolve) => first.child.once('exit', (code) => resolve(code)));
+    await startWorker(); // someone has to run the job's next workflow task
+
+    await expect(env.client.workflow.getHandle(workflowId).result()).resolves.toMatchObject({ alreadyProcessed: false });
+    expect(exitCode).toBe(0);
+    expect(first.output()).toMatch(/"event":"activity_succeeded"[^\n]*"attempt":1|"attempt":1[^\n]*"event":"activity_succeeded"/);
+    expect(vendor.requests.get(`webhook-payload/${id}`)).toBe(1); // finished in place, not retried
+    expect(vendor.effects.get(`webhook-payload/${id}`)?.applied).toBe(1);
+  }, 120_000);
+});
