@@ -1,7 +1,6 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processWebhook } from '../src/jobs';
-import { createHarness, type Harness } from './harness';
+import { createTimeSkippingHarness, type Harness } from './harness';
 
 /**
  * 200 webhooks against a vendor that fails at random (seeded, so a failure reproduces): timeouts after applying,
@@ -9,20 +8,12 @@ import { createHarness, type Harness } from './harness';
  * of backoff pass at once. Whatever happens, every payload must end processed or dead, and none applied twice.
  */
 describe('chaos: 200 webhooks against a faulty vendor', () => {
-  let env: TestWorkflowEnvironment;
   let h: Harness;
 
   beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: inject('timeSkippingServerPath') } },
-    });
-    h = await createHarness({ env, vendorTimeoutMs: 300 });
-    await h.startWorkers();
+    h = await createTimeSkippingHarness();
   });
-  afterAll(async () => {
-    await h?.close();
-    await env?.teardown();
-  });
+  afterAll(() => h?.close());
 
   it('every payload ends processed or dead, none is applied twice, none is left pending', async () => {
     h.vendor.randomFaults({
@@ -38,7 +29,7 @@ describe('chaos: 200 webhooks against a faulty vendor', () => {
     let pending = ids.length;
     for (let step = 0; pending > 0; step++) {
       if (step > 600) throw new Error(`${pending} webhooks still pending after ${step} steps of 5 s`);
-      await env.sleep('5s');
+      await h.env.sleep('5s');
       await new Promise((r) => setTimeout(r, 100));
       const row = await h.database.db
         .selectFrom('webhook_payloads')

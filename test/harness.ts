@@ -167,6 +167,25 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   return harness;
 }
 
+/**
+ * A harness on its own time-skipping test server (see time-skipping-server.ts), with workers on the default queue and
+ * a 300 ms vendor timeout; closing it also stops that server.
+ */
+export async function createTimeSkippingHarness(): Promise<Harness> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: inject('timeSkippingServerPath') } },
+  });
+  const harness = await createHarness({ env, vendorTimeoutMs: 300 });
+  await harness.startWorkers();
+  return {
+    ...harness,
+    async close() {
+      await harness.close();
+      await env.teardown();
+    },
+  };
+}
+
 function countCalls(activities: Activities, calls: Map<string, number>): Activities {
   const wrapped: Record<string, (...args: any[]) => any> = {};
   for (const [name, fn] of Object.entries(activities) as [string, (...args: any[]) => any][]) {

@@ -1,9 +1,8 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processWebhook } from '../src/jobs';
 import { jitterFraction } from '../src/retry-rules';
 import type { Fault } from '../src/vendor/fake-vendor';
-import { createHarness, type Harness } from './harness';
+import { createTimeSkippingHarness, type Harness } from './harness';
 
 /**
  * The retry schedule as the server ran it, on Temporal's time-skipping test server: minutes of backoff pass in
@@ -26,20 +25,12 @@ interface Outcome {
 }
 
 describe('process-webhook retries follow the table, as recorded in the workflow history', () => {
-  let env: TestWorkflowEnvironment;
   let h: Harness;
 
   beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: inject('timeSkippingServerPath') } },
-    });
-    h = await createHarness({ env, vendorTimeoutMs: 300 });
-    await h.startWorkers();
+    h = await createTimeSkippingHarness();
   });
-  afterAll(async () => {
-    await h?.close();
-    await env?.teardown();
-  });
+  afterAll(() => h?.close());
 
   /** Scripts the vendor's answers for one new payload, runs the job to its end, and reads its history. */
   async function run(faults: Array<Fault | Fault['kind']>): Promise<Outcome> {
