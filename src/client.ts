@@ -3,6 +3,7 @@ import { Client, Connection, QueryNotRegisteredError, WorkflowNotFoundError, isG
 import { decodeFromPayloadsAtIndex, encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { readSettings, type Settings } from './config';
+import { dataConverterFor } from './encryption';
 import { JobNotFoundError, TemporalUnavailableError, UnknownJobError } from './errors';
 import { workflowIdFor, type JobDefinition, type PriorityKey } from './job-definition';
 import { findJob, jobForWorkflowId, jobs } from './jobs';
@@ -78,6 +79,10 @@ const GRPC_ALREADY_EXISTS = 6;
 
 /** How long a CLI or web process waits for an unreachable server before saying so. */
 const CONNECT_TIMEOUT = '5s';
+/** How long one enqueue may take, the SDK's own retries of an unavailable server included. */
+const ENQUEUE_TIMEOUT_MS = 10_000;
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_UNAVAILABLE = 14;
 
 /**
  * The client API: enqueue jobs, look at their runs. Every call reads the job's declaration; arguments are
@@ -99,7 +104,7 @@ export class JobClient {
   /** Connects with Temporal's environment conventions (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, …). */
   static async connect(settings: Settings = readSettings()): Promise<JobClient> {
     const connection = await connectTemporal(settings);
-    const client = new Client({ connection, namespace: settings.temporalNamespace });
+    const client = new Client({ connection, namespace: settings.temporalNamespace, dataConverter: dataConverterFor(settings.encryption) });
     return new JobClient({ client, taskQueuePrefix: settings.taskQueuePrefix, uiUrl: settings.temporalUiUrl });
   }
 
@@ -131,26 +136,34 @@ export class JobClient {
       throw new TypeError(`priorityKey must be an integer from 1 to 5, got ${priorityKey}`);
     }
     const { workflowService, options } = this.temporal;
+    const input = { payloads: await encodeToPayloads(options.loadedDataConverter, args) };
     try {
-      const response = await workflowService.startWorkflowExecution({
+      // Bounded: a server that goes away after we connected is an error in seconds, not whenever gRPC gives up.
+      const response = await this.temporal.connection.withDeadline(Date.now() + ENQUEUE_TIMEOUT_MS, () => workflowService.startWorkflowExecution({
         namespace: this.namespace,
         identity: options.identity,
         requestId: randomUUID(),
         workflowId,
         workflowType: { name: job.workflowType },
         taskQueue: { name: taskQueueName(this.taskQueuePrefix, job.queue), kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-        input: { payloads: await encodeToPayloads(options.loadedDataConverter, args) },
+        input,
         workflowIdReusePolicy: temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
         workflowIdConflictPolicy: temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
         // The workflow's activities inherit it.
         priority: priorityKey === undefined ? undefined : { priorityKey },
-      });
+      }));
       return { workflowId, runId: response.runId, duplicate: !response.started, url: this.runUrl(workflowId, response.runId) };
     } catch (err) {
       if (isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS) {
         const { workflowExecutionInfo } = await this.temporal.workflow.getHandle(workflowId).describe().then((d) => d.raw);
         const runId = workflowExecutionInfo?.execution?.runId ?? '';
         return { workflowId, runId, duplicate: true, url: this.runUrl(workflowId, runId) };
+      }
+      if (isGrpcServiceError(err) && (err.code === GRPC_UNAVAILABLE || err.code === GRPC_DEADLINE_EXCEEDED)) {
+        const { connection } = this.temporal;
+        const address = connection instanceof Connection ? connection.options.address : 'the Temporal server';
+        const outcome = err.code === GRPC_UNAVAILABLE ? 'nothing was enqueued' : `no answer within ${ENQUEUE_TIMEOUT_MS / 1000} s, so it may or may not have started; enqueueing again is safe (same workflow ID)`;
+        throw new TemporalUnavailableError(address, err, `${workflowId}: ${outcome}`);
       }
       throw err;
     }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { Keyring } from './encryption';
 
 /**
  * Settings read from the environment, in one place. Temporal connection settings follow Temporal's own conventions
@@ -34,6 +35,14 @@ export interface Settings {
   alertWebhookUrl?: string;
   /** Level of the Temporal worker runtime's own log lines. @default 'WARN' (`JOBS_LOG_LEVEL`) */
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * AES-256-GCM keys for job arguments, results and every other payload, as `id:base64key,…`; the first encrypts,
+   * all decrypt. Unset: payloads are stored as plain JSON. Clients and workers need the same keys.
+   * (`JOBS_ENCRYPTION_KEYS`; `jobctl keygen <id>` makes one)
+   */
+  encryption?: Keyring;
+  /** Bearer token the codec endpoint (`/codec`, used by the Web UI and `temporal --codec-endpoint`) requires. (`JOBS_CODEC_TOKEN`) */
+  codecToken?: string;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -53,6 +62,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     vendorTimeoutMs: positiveInt('VENDOR_API_TIMEOUT_MS', env.VENDOR_API_TIMEOUT_MS, 5000),
     alertWebhookUrl: nonEmpty(env.ALERT_WEBHOOK_URL),
     logLevel: parseLogLevel(nonEmpty(env.JOBS_LOG_LEVEL)),
+    encryption: env.JOBS_ENCRYPTION_KEYS?.trim() ? Keyring.parse(env.JOBS_ENCRYPTION_KEYS) : undefined,
+    codecToken: parseCodecToken(nonEmpty(env.JOBS_CODEC_TOKEN)),
   };
 }
 
@@ -74,4 +85,11 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new TypeError(`${name} must be a positive integer, got "${value}"`);
   return n;
+}
+
+function parseCodecToken(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  // It may travel in a URL path (the Web UI cannot send headers without SSO), so: URL-safe, and long enough.
+  if (!/^[A-Za-z0-9._~-]{24,}$/.test(value)) throw new TypeError('JOBS_CODEC_TOKEN must be at least 24 URL-safe characters (letters, digits, ".", "_", "~", "-")');
+  return value;
 }

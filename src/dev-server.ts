@@ -23,6 +23,11 @@ export interface DevServerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** How long to wait for the server to answer health checks. @default 60 s */
   readyTimeoutMs?: number;
+  /**
+   * Codec endpoint the Web UI asks to decode payloads (`--ui-codec-endpoint`), e.g. `http://localhost:3000/codec/<token>`
+   * from `jobctl http` with JOBS_CODEC_TOKEN. The browser calls it, so it must be reachable from there.
+   */
+  uiCodecEndpoint?: string;
   /** Extra `temporal server start-dev` arguments. */
   extraArgs?: string[];
   /** Progress lines (Go build, fallbacks). @default stderr */
@@ -62,6 +67,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push('--dynamic-config-value', 'matching.useNewMatcher=true');
   if (options.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
+  if (options.uiCodecEndpoint && !options.headless) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   if (options.dbFilename) {
     // WAL with synchronous=NORMAL: still crash-safe for the database file, without an fsync per transaction
     // (the default made the server wait on the disk, not the CPU, and capped throughput).
@@ -132,7 +138,12 @@ async function startWithSdkDownload(o: Required<Pick<DevServerOptions, 'ip' | 'p
       dbFilename: o.dbFilename,
       ui: !o.headless,
       uiPort: o.headless ? undefined : o.uiPort,
-      extraArgs: ['--dynamic-config-value', 'matching.useNewMatcher=true', ...(o.extraArgs ?? [])],
+      extraArgs: [
+        '--dynamic-config-value',
+        'matching.useNewMatcher=true',
+        ...(o.uiCodecEndpoint && !o.headless ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
+        ...(o.extraArgs ?? []),
+      ],
     },
   });
   return {

@@ -12,16 +12,18 @@ export class UnknownJobError extends Error {
 }
 
 /**
- * Thrown when the Temporal server cannot be reached within the connect timeout. Nothing was enqueued.
+ * Thrown when the Temporal server cannot be reached: within the connect timeout, or during an enqueue after the
+ * connection was made (`outcome` then says whether the job may have started).
  */
 export class TemporalUnavailableError extends Error {
   override readonly name = 'TemporalUnavailableError';
   constructor(
     readonly address: string,
     cause: unknown,
+    readonly outcome = 'nothing was enqueued',
   ) {
     super(
-      `Cannot reach the Temporal server at ${address} (${cause instanceof Error ? cause.message : String(cause)}). ` +
+      `Cannot reach the Temporal server at ${address} (${cause instanceof Error ? cause.message : String(cause)}); ${outcome}. ` +
         'Is it running? Start one with `jobctl server`, or set TEMPORAL_ADDRESS.',
       { cause },
     );

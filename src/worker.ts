@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
-import type { Duration } from '@temporalio/common';
+import type { DataConverter, Duration } from '@temporalio/common';
 import type { Settings } from './config';
 import { retryTableInterceptor } from './retry-interceptor';
 import { createJobLogger } from './instrumentation/logger';
@@ -41,6 +41,8 @@ export interface WorkerRunnerOptions {
   instrumentation?: boolean;
   /** Workflows kept in memory between tasks; 0 replays every workflow from its history on each task. @default SDK's */
   maxCachedWorkflows?: number;
+  /** Payload encryption (`dataConverterFor(settings.encryption)`); clients must use the same keys. @default plain JSON */
+  dataConverter?: DataConverter;
 }
 
 export const DEFAULT_CONCURRENCY = 10;
@@ -100,6 +102,7 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
         interceptors: { activity: instrumented ? [retryTableInterceptor(jobs), activityLogging(logger)] : [retryTableInterceptor(jobs)] },
         ...(instrumented ? { sinks: jobEventSinks(logger) } : {}),
         ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
+        ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
       }),
     ),
   );

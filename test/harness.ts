@@ -14,6 +14,7 @@ import { PaymentGatewayClient, VendorClient } from '../src/vendor/client';
 import { FakeVendor } from '../src/vendor/fake-vendor';
 import type { Priority } from '../src/queues';
 import { createWorkers, runWorkers, type QueueCapacity } from '../src/worker';
+import { dataConverterFor, type Keyring } from '../src/encryption';
 
 // Worker lifecycle lines and the expected activity-failure warnings drown test output; errors still show.
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -64,12 +65,15 @@ export interface HarnessOptions {
   logger?: Logger;
   /** Passed to the workers; 0 makes every workflow task a replay from history. */
   maxCachedWorkflows?: number;
+  /** Payload encryption for the workers, and for the client when the harness makes its own environment. */
+  encryption?: Keyring;
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-test-'));
   const ownEnv = !options.env;
-  const env = options.env ?? (await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') }));
+  const dataConverter = dataConverterFor(options.encryption);
+  const env = options.env ?? (await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress'), client: { dataConverter } }));
   const vendor = new FakeVendor();
   const vendorUrl = await vendor.start();
   const gateway = new FakeVendor({ path: '/v1/charges' });
@@ -146,6 +150,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         shutdownGraceTime: '5s',
         logger: options.logger ?? pino({ level: 'silent' }),
         maxCachedWorkflows: options.maxCachedWorkflows,
+        dataConverter,
       });
       running = { workers, done: runWorkers(workers) };
     },

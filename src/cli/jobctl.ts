@@ -10,6 +10,8 @@ import { findJob, jobs } from '../jobs';
 import { taskQueueName } from '../queues';
 import { formatDuration, formatRate, jobStats, parseSince } from '../stats';
 import { buildHttpService } from '../http/server';
+import { codecEndpointOptions } from '../http/codec';
+import { dataConverterFor, Keyring } from '../encryption';
 import { createJobLogger } from '../instrumentation/logger';
 import { installHealthCheckSchedule } from '../schedules';
 import { resolveTemporalCli } from '../temporal-cli';
@@ -224,9 +226,10 @@ program
     const jobsClient = await JobClient.connect(settings);
     const app = await openApp(settings, { jobs: jobsClient, alertLogger: logger });
     try {
-      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities, logger });
+      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities, logger, dataConverter: dataConverterFor(settings.encryption) });
       const served = queues.map((q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`).join(', ');
-      process.stderr.write(`jobctl worker: serving ${served} on ${settings.temporalAddress}; database ${app.database.location}${opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : ''}. Ctrl-C drains and stops.\n`);
+      const encryption = settings.encryption ? `; payloads encrypted with key "${settings.encryption.active.id}"` : '';
+      process.stderr.write(`jobctl worker: serving ${served} on ${settings.temporalAddress}; database ${app.database.location}${encryption}${opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : ''}. Ctrl-C drains and stops.\n`);
       await runWorkers(workers);
       await connection.close();
     } finally {
@@ -242,8 +245,9 @@ program
   .option('--ui-port <port>', 'Web UI port', parsePort, 8233)
   .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite')
   .option('--headless', 'no Web UI')
-  .action(async (opts: { port: number; uiPort: number; dbFilename: string; headless?: boolean }) => {
-    const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFilename, headless: opts.headless, ip: '0.0.0.0' });
+  .option('--ui-codec-endpoint <url>', 'codec endpoint the Web UI decrypts payloads with, e.g. http://localhost:3000/codec/<JOBS_CODEC_TOKEN>')
+  .action(async (opts: { port: number; uiPort: number; dbFilename: string; headless?: boolean; uiCodecEndpoint?: string }) => {
+    const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFilename, headless: opts.headless, ip: '0.0.0.0', uiCodecEndpoint: opts.uiCodecEndpoint });
     process.stderr.write(
       `Temporal dev server listening on localhost:${opts.port} (state in ${opts.dbFilename})` +
         (server.uiUrl ? `; Web UI at ${server.uiUrl}` : '') +
@@ -259,8 +263,12 @@ program
   .option('--port <port>', 'gRPC port', parsePort, 7233)
   .option('--ui-port <port>', 'Web UI port', parsePort, 8233)
   .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite')
-  .action(async (opts: { port: number; uiPort: number; dbFilename: string }) => {
-    const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFilename, ip: '0.0.0.0' });
+  .option('--http-port <port>', 'HTTP service (POST /jobs/<name>; /codec when payloads are encrypted)', parsePort, 3000)
+  .action(async (opts: { port: number; uiPort: number; dbFilename: string; httpPort: number }) => {
+    const env = readSettings();
+    const codec = codecEndpointOptions({ ...env, temporalUiUrl: `http://localhost:${opts.uiPort}` });
+    const uiCodecEndpoint = codec ? `http://localhost:${opts.httpPort}/codec/${codec.token}` : undefined;
+    const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFilename, ip: '0.0.0.0', uiCodecEndpoint });
     const stopServer = () => void server.stop();
     // The Temporal runtime drains the workers on the first SIGINT/SIGTERM; a second one (a wrapper such as npm or tsx
     // relays the same Ctrl-C) must not kill this process before it stops the server, so count and only force on a third.
@@ -278,7 +286,7 @@ program
     const gateway = process.env.PAYMENT_GATEWAY_URL ? undefined : new FakeVendor({ path: '/v1/charges' });
     const gatewayUrl = gateway ? await gateway.start(4020) : process.env.PAYMENT_GATEWAY_URL!;
     const settings = {
-      ...readSettings(),
+      ...env,
       temporalAddress: `localhost:${opts.port}`,
       temporalUiUrl: server.uiUrl ?? 'http://localhost:8233',
       vendorApiUrl: vendorUrl,
@@ -286,12 +294,14 @@ program
     };
     const jobsClient = await JobClient.connect(settings);
     const app = await openApp(settings, { jobs: jobsClient });
+    const http = buildHttpService(jobsClient, { codec });
     try {
+      await http.listen({ port: opts.httpPort, host: '0.0.0.0' });
       const seeded = await seedDemoData(app.database.db);
       const scheduleId = await installHealthCheckSchedule(jobsClient);
       const connection = await connectWorker(settings);
       const queues = parseQueueSpec(undefined);
-      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities });
+      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities, dataConverter: dataConverterFor(settings.encryption) });
       process.stderr.write(
         [
           '',
@@ -304,6 +314,13 @@ program
             ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
             ['Health check', `every minute (Temporal Schedule ${scheduleId}; alerts to ${settings.alertWebhookUrl ?? 'the log'})`],
             ['Payment gateway', `${gatewayUrl}${gateway ? ' (local fake)' : ''}`],
+            ['HTTP service', `http://localhost:${opts.httpPort} (POST /jobs/<name>, GET /jobs/<workflowId>)`],
+            [
+              'Payloads',
+              settings.encryption
+                ? `encrypted with key "${settings.encryption.active.id}"; ${codec ? 'the Web UI decrypts them through /codec' : 'set JOBS_CODEC_TOKEN for the Web UI to decrypt them'}`
+                : 'plain JSON (set JOBS_ENCRYPTION_KEYS to encrypt them)',
+            ],
           ]),
           '',
           'In another terminal, try:',
@@ -322,6 +339,7 @@ program
       await runWorkers(workers);
       await connection.close();
     } finally {
+      await http.close();
       await jobsClient.close();
       await app.close();
       await vendor?.stop();
@@ -356,8 +374,11 @@ program
   .option('--port <port>', 'port', parsePort, 3000)
   .option('--host <host>', 'interface to listen on', '0.0.0.0')
   .action(async (opts: { port: number; host: string }) => {
-    const client = await JobClient.connect();
-    const app = buildHttpService(client, { logger: true });
+    const settings = readSettings();
+    const client = await JobClient.connect(settings);
+    const codec = codecEndpointOptions(settings);
+    if (settings.encryption && !codec) process.stderr.write('jobctl http: payloads are encrypted but JOBS_CODEC_TOKEN is not set, so /codec (the Web UI\'s decoder) is off.\n');
+    const app = buildHttpService(client, { logger: true, codec });
     await app.listen({ port: opts.port, host: opts.host });
     await untilSignal();
     await app.close();
@@ -393,6 +414,14 @@ program
     } finally {
       await app.close();
     }
+  });
+
+program
+  .command('keygen')
+  .description('print a new AES-256 key as id:base64 for JOBS_ENCRYPTION_KEYS (put it first to rotate)')
+  .argument('[id]', 'key id stored with every payload it encrypts', `key-${new Date().toISOString().slice(0, 10)}`)
+  .action((id: string) => {
+    process.stdout.write(`${Keyring.generate(id)}\n`);
   });
 
 program

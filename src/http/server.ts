@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { JobClient } from '../client';
 import { JobNotFoundError, TemporalUnavailableError, UnknownJobError } from '../errors';
 import { InvalidJobArgumentsError } from '../safe-arguments';
+import { codecEndpoint, type CodecEndpointOptions } from './codec';
 
 /**
  * The "waiter" of the seed article: a web process answers in milliseconds — it enqueues and returns 202 with where
@@ -10,8 +11,9 @@ import { InvalidJobArgumentsError } from '../safe-arguments';
  *
  *   POST /jobs/<name>          body: the job's arguments as JSON  → 202 { workflowId, runId, duplicate, statusUrl, url }
  *   GET  /jobs/<workflowId>    → 200 { status, result | failure | progress, … }
+ *   POST /codec/decode|encode  Temporal's codec protocol for encrypted payloads, when `codec` is given (./codec.ts)
  */
-export function buildHttpService(client: JobClient, options: { logger?: boolean } = {}): FastifyInstance {
+export function buildHttpService(client: JobClient, options: { logger?: boolean; codec?: CodecEndpointOptions } = {}): FastifyInstance {
   const app = Fastify({ logger: options.logger ?? false });
 
   app.setErrorHandler((err, _request, reply) => {
@@ -34,5 +36,6 @@ export function buildHttpService(client: JobClient, options: { logger?: boolean 
   app.get<{ Params: { '*': string } }>('/jobs/*', async (request) => client.status(decodeURIComponent(request.params['*'])));
 
   app.get('/health', async () => ({ ok: true }));
+  if (options.codec) void app.register(codecEndpoint, options.codec);
   return app;
 }
