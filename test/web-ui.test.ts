@@ -3,7 +3,11 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevServer, type DevServer } from '../src/dev-server';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { freePort, startDevServer, type DevServer } from '../src/dev-server';
+import { dataConverterFor, EncryptionCodec, Keyring } from '../src/encryption';
+import { buildHttpService } from '../src/http/server';
 import { invoiceGeneration, processWebhook } from '../src/jobs';
 import { createHarness, type Harness } from './harness';
 
@@ -27,18 +31,29 @@ describe('the Temporal Web UI in headless Chromium', () => {
   let uiUrl: string;
   let invoiceWorkflowId: string;
   let webhookWorkflowId: string;
+  let invoiceId: number;
+  let http: FastifyInstance | undefined;
+  /** Requests the browser made to the codec endpoint. */
+  const codecRequests: string[] = [];
 
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM_PATH)) {
       throw new Error(`No Chromium at ${CHROMIUM_PATH}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
     }
-    server = await startDevServer({ port: 0, uiPort: 0 });
+    // Every payload on this server is encrypted; the Web UI decrypts through the HTTP service's codec endpoint.
+    const keyring = Keyring.parse(Keyring.generate('ui-test'));
+    const token = randomBytes(24).toString('base64url');
+    const httpPort = await freePort();
+    server = await startDevServer({ port: 0, uiPort: 0, uiCodecEndpoint: `http://127.0.0.1:${httpPort}/codec/${token}` });
     uiUrl = server.uiUrl!;
-    env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
-    h = await createHarness({ env });
+    env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address, client: { dataConverter: dataConverterFor(keyring) } });
+    h = await createHarness({ env, encryption: keyring });
     await h.startWorkers(['default']);
+    http = buildHttpService(h.client, { codec: { codec: new EncryptionCodec(keyring), token, corsOrigins: [new URL(uiUrl).origin] } });
+    http.addHook('onRequest', async (request) => void (request.method === 'POST' && codecRequests.push(request.url.replace(token, '<token>'))));
+    await http.listen({ port: httpPort, host: '127.0.0.1' });
 
-    const { invoiceId } = await h.createInvoice();
+    ({ invoiceId } = await h.createInvoice());
     const webhookPayloadId = await h.createWebhook();
     // The vendor rejects the payload with 4xx twice: retried once after 10 s, then discarded (a dead letter).
     h.vendor.script(`webhook-payload/${webhookPayloadId}`, ['client_error', 'client_error']);
@@ -70,6 +85,7 @@ describe('the Temporal Web UI in headless Chromium', () => {
   afterAll(async () => {
     try {
       await browser?.close();
+      await http?.close();
       await h?.close();
     } finally {
       await env?.teardown();
@@ -104,6 +120,22 @@ describe('the Temporal Web UI in headless Chromium', () => {
     expect(await header.getByText('Failed', { exact: true }).count()).toBe(0);
     await page.getByText('invoiceGenerationWorkflow', { exact: true }).first().waitFor();
     await screenshot('web-ui-invoice.png');
+  });
+
+  it('shows the encrypted invoice decrypted, through the codec endpoint', async () => {
+    // The server holds ciphertext (test/payload-encryption.test.ts); the page shows the job's arguments.
+    const { history } = await env!.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId: invoiceWorkflowId } });
+    const input = history!.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    expect(Buffer.from(input.metadata!.encoding!).toString()).toBe('binary/encrypted');
+
+    await openRun(invoiceWorkflowId);
+    // The Input and Result panes, as JSON decoded by the codec endpoint the dev server gave the UI.
+    await page.getByText(`"invoiceId": ${invoiceId}`).first().waitFor();
+    await page.getByText('"documentId"').first().waitFor();
+    const shown = await page.innerText('main');
+    expect(shown).not.toContain('binary/encrypted');
+    expect(codecRequests).toContain('/codec/<token>/decode');
+    await screenshot('web-ui-decrypted.png');
   });
 
   it('shows the failed webhook run with the error that discarded it', async () => {
