@@ -5,6 +5,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forEachLimited } from '../src/bench/harness';
 import { freePort, startDevServer, type DevServer } from '../src/dev-server';
+import { JobNotFoundError } from '../src/errors';
+import { buildHttpService } from '../src/http/server';
 import { noop } from '../src/jobs';
 import { createHarness, eventually, type Harness } from './harness';
 
@@ -59,4 +61,26 @@ describe('Temporal server restarts', () => {
     expect(h.calls.get('noop')).toBeGreaterThanOrEqual(500);
     expect(completedBeforeRestarts[1]).toBeLessThan(500); // both restarts hit the run in the middle
   }, 240_000);
+
+  it('a server gone after the web process connected: 503 in bounded time, naming the server; nothing enqueued', async () => {
+    const http = buildHttpService(h.client);
+    const id = `gone-${h.taskQueuePrefix}`;
+    const accepted = await http.inject({ method: 'POST', url: '/jobs/noop', payload: { id: `${id}-before` } });
+    expect(accepted.statusCode).toBe(202);
+
+    await server.stop();
+    const began = Date.now();
+    const refused = await http.inject({ method: 'POST', url: '/jobs/noop', payload: { id } });
+    const tookMs = Date.now() - began;
+    server = await start();
+
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json().error).toContain(`Cannot reach the Temporal server at ${server.address}`);
+    // The SDK retries "unavailable" until the deadline, so the error cannot tell "refused" from "no answer": it says so.
+    expect(refused.json().error).toMatch(/noop\/gone-.*: (nothing was enqueued|no answer within 10 s, so it may or may not have started; enqueueing again is safe)/);
+    // Bounded by the enqueue deadline (10 s), not by how long gRPC would keep retrying; generous for a busy machine.
+    expect(tookMs).toBeLessThan(20_000);
+    await expect(h.client.status(`noop/${id}`)).rejects.toThrow(JobNotFoundError);
+    await http.close();
+  }, 60_000);
 });
