@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Database } from '../src/db/schema';
+import { keepAlive } from '../src/heartbeat';
 import { RECORD_NOT_FOUND } from '../src/jobs/common';
 import type { PaymentGatewayClient } from '../src/vendor/client';
 
@@ -19,9 +20,8 @@ export function createPaymentActivities({ db, gateway }: PaymentActivityDeps) {
       const payment = await db.selectFrom('payments').selectAll().where('id', '=', paymentId).executeTakeFirst();
       if (!payment) throw ApplicationFailure.nonRetryable(`payment ${paymentId} does not exist`, RECORD_NOT_FOUND);
       if (payment.status === 'charged' && payment.charge_reference) return { reference: payment.charge_reference, alreadyCharged: true };
-      const charge = await gateway.charge(
-        { paymentId, amountCents: Number(payment.amount_cents), currency: payment.currency },
-        `payment/${paymentId}`,
+      const charge = await keepAlive(() =>
+        gateway.charge({ paymentId, amountCents: Number(payment.amount_cents), currency: payment.currency }, `payment/${paymentId}`),
       );
       await db
         .updateTable('payments')

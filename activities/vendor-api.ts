@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Database } from '../src/db/schema';
+import { keepAlive } from '../src/heartbeat';
 import { RECORD_NOT_FOUND } from '../src/jobs/common';
 import type { VendorClient, VendorResult } from '../src/vendor/client';
 
@@ -19,7 +20,7 @@ export function createVendorActivities({ db, vendor }: VendorActivityDeps) {
       const payload = await db.selectFrom('webhook_payloads').selectAll().where('id', '=', webhookPayloadId).executeTakeFirst();
       if (!payload) throw ApplicationFailure.nonRetryable(`webhook payload ${webhookPayloadId} does not exist`, RECORD_NOT_FOUND);
       if (payload.status === 'processed' && payload.result) return { result: JSON.parse(payload.result), alreadyProcessed: true };
-      const result = await vendor.process(JSON.parse(payload.data), `webhook-payload/${webhookPayloadId}`);
+      const result = await keepAlive(() => vendor.process(JSON.parse(payload.data), `webhook-payload/${webhookPayloadId}`));
       await db
         .updateTable('webhook_payloads')
         .set({ status: 'processed', result: JSON.stringify(result), last_error_type: null, last_error: null, updated_at: new Date().toISOString() })

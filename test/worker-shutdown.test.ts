@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client';
@@ -13,8 +14,11 @@ import { eventually } from './harness';
 
 const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
 
-/** SIGTERM is how orchestrators stop a worker: it must finish what it started (within its grace time), never fail it. */
-describe('SIGTERM to a worker process mid-activity', () => {
+/**
+ * SIGTERM is how orchestrators stop a worker: it must finish what it started (within its grace time), never fail it.
+ * SIGKILL (a crash, an OOM kill) gives it no chance: the call's heartbeats stop, and another worker takes over.
+ */
+describe('a worker process stopped mid-activity', () => {
   let dir: string;
   let database: OpenDatabase;
   let env: TestWorkflowEnvironment;
@@ -33,6 +37,13 @@ describe('SIGTERM to a worker process mid-activity', () => {
     await eventually(async () => (output.includes('serving') ? true : undefined), 60_000, 'the worker to start');
     return { child, output: () => output };
   };
+
+  const stopWorkers = () =>
+    Promise.all(
+      children
+        .filter((c) => c.exitCode === null && c.signalCode === null)
+        .map((c) => new Promise((resolve) => (c.once('exit', resolve), c.kill('SIGTERM')))),
+    );
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-sigterm-'));
@@ -75,6 +86,29 @@ describe('SIGTERM to a worker process mid-activity', () => {
     expect(exitCode).toBe(0);
     expect(first.output()).toMatch(/"event":"activity_succeeded"[^\n]*"attempt":1|"attempt":1[^\n]*"event":"activity_succeeded"/);
     expect(vendor.requests.get(`webhook-payload/${id}`)).toBe(1); // finished in place, not retried
+    expect(vendor.effects.get(`webhook-payload/${id}`)?.applied).toBe(1);
+  }, 120_000);
+
+  it('kill -9 mid vendor call: the heartbeat timeout (10 s, not the 1 min start-to-close) moves it to another worker; applied once', async () => {
+    const now = new Date().toISOString();
+    const id = Math.floor(Math.random() * 1e9);
+    await database.db.insertInto('webhook_payloads').values({ id, data: '{"event":"crash"}', created_at: now, updated_at: now }).execute();
+    await stopWorkers(); // the call must land on the worker this test kills
+    vendor.script(`webhook-payload/${id}`, [{ kind: 'timeout', delayMs: 8000 }]); // applied, then the answer is slow
+    const doomed = await startWorker();
+
+    const { workflowId } = await client.enqueue(processWebhook, { webhookPayloadId: id });
+    await eventually(async () => (vendor.requests.get(`webhook-payload/${id}`) ? true : undefined), 30_000, 'the vendor call to start');
+    doomed.child.kill('SIGKILL');
+    await startWorker();
+
+    await expect(env.client.workflow.getHandle(workflowId).result()).resolves.toMatchObject({ alreadyProcessed: false });
+    const { events } = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const started = events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!);
+    const call = started[0]!; // processWebhook; only its final attempt is in the history
+    expect(call.attempt).toBe(2);
+    expect(call.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT);
+    expect(vendor.requests.get(`webhook-payload/${id}`)).toBe(2); // the retry asked again, with the same idempotency key
     expect(vendor.effects.get(`webhook-payload/${id}`)?.applied).toBe(1);
   }, 120_000);
 });

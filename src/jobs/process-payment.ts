@@ -15,7 +15,8 @@ export const processPayment = defineJob({
   queue: 'critical',
   args: z.strictObject({ paymentId: recordId }),
   idempotencyKey: ({ paymentId }) => String(paymentId),
-  activities: { startToCloseTimeout: '30s' },
+  // The gateway call heartbeats (keepAlive): a worker that dies mid-charge is replaced after 10 s.
+  activities: { startToCloseTimeout: '30s', heartbeatTimeout: '10s' },
   retry: {
     maxAttempts: 5,
     jitter: 0.1,

@@ -17,7 +17,8 @@ export const processWebhook = defineJob({
   queue: 'default',
   args: z.strictObject({ webhookPayloadId: recordId }),
   idempotencyKey: ({ webhookPayloadId }) => String(webhookPayloadId),
-  activities: { startToCloseTimeout: '1m' },
+  // The vendor call heartbeats (keepAlive): a worker that dies mid-call is replaced after 10 s, not after a minute.
+  activities: { startToCloseTimeout: '1m', heartbeatTimeout: '10s' },
   retry: {
     maxAttempts: 5,
     jitter: 0.1,
