@@ -94,10 +94,11 @@ export class Keyring {
  * readable. A payload naming a key this process lacks fails loudly with the key id — never silently as garbage.
  */
 export class EncryptionCodec implements PayloadCodec {
-  constructor(readonly keyring: Keyring) {}
+  /** Without a keyring it encrypts nothing, and an encrypted payload fails with what to configure. */
+  constructor(readonly keyring: Keyring | undefined) {}
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
-    return payloads.map((p) => this.encrypt(p));
+    return this.keyring ? payloads.map((p) => this.encrypt(p)) : payloads;
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
@@ -105,6 +106,7 @@ export class EncryptionCodec implements PayloadCodec {
   }
 
   encrypt(payload: Payload): Payload {
+    if (!this.keyring) throw new TypeError('no encryption keys configured (JOBS_ENCRYPTION_KEYS)');
     const { id, key } = this.keyring.active;
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv(ALGORITHM, key, iv);
@@ -120,6 +122,7 @@ export class EncryptionCodec implements PayloadCodec {
     const rawId = payload.metadata?.[KEY_ID_METADATA];
     if (!rawId) throw new PayloadDecryptionError(`encrypted payload has no ${KEY_ID_METADATA} metadata`);
     const id = fromUtf8.decode(rawId);
+    if (!this.keyring) throw new PayloadDecryptionError(`payload is encrypted (key "${id}") and this process has no keys: set JOBS_ENCRYPTION_KEYS to read it`);
     const found = this.keyring.get(id);
     if (!found) {
       throw new PayloadDecryptionError(
@@ -142,7 +145,10 @@ export class EncryptionCodec implements PayloadCodec {
   }
 }
 
-/** The data converter for clients and workers: encryption when a keyring is configured, Temporal's default otherwise. */
-export function dataConverterFor(keyring: Keyring | undefined): DataConverter | undefined {
-  return keyring ? { payloadCodecs: [new EncryptionCodec(keyring)] } : undefined;
+/**
+ * The data converter for clients and workers: encryption when a keyring is configured. Without one, payloads stay
+ * plain JSON, and an encrypted payload fails with an error that says which key to configure (not "unknown encoding").
+ */
+export function dataConverterFor(keyring: Keyring | undefined): DataConverter {
+  return { payloadCodecs: [new EncryptionCodec(keyring)] };
 }

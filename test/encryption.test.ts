@@ -50,6 +50,14 @@ describe('EncryptionCodec (AES-256-GCM)', () => {
     await expect(withoutK1.decode([old!])).rejects.toThrow(/encrypted with key "k1", which is not in this process's keyring \(k2\)/);
   });
 
+  it('without keys: encrypts nothing, and an encrypted payload says which key to configure', async () => {
+    const keyless = new EncryptionCodec(undefined);
+    const plain = jsonPayload(secret);
+    expect(await keyless.encode([plain])).toEqual([plain]);
+    const [encrypted] = await codec.encode([plain]);
+    await expect(keyless.decode([encrypted!])).rejects.toThrow(/payload is encrypted \(key "k1"\) and this process has no keys: set JOBS_ENCRYPTION_KEYS/);
+  });
+
   it('rejects altered ciphertext and a payload relabelled with another key id', async () => {
     const [encrypted] = await codec.encode([jsonPayload(secret)]);
     const flipped = Buffer.from(encrypted!.data!);

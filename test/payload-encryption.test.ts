@@ -3,12 +3,13 @@ import { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client';
 import { dataConverterFor, ENCRYPTED_ENCODING, EncryptionCodec, Keyring, KEY_ID_METADATA } from '../src/encryption';
 import { buildHttpService } from '../src/http/server';
 import { invoiceGeneration } from '../src/jobs';
 import { createHarness, type Harness } from './harness';
+import { jobctl } from './jobctl';
 
 type RawPayload = temporal.api.common.v1.IPayload;
 const text = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? []).toString('utf8');
@@ -125,6 +126,21 @@ describe('payload encryption', () => {
     expect(String(allowed.headers['access-control-allow-headers']).toLowerCase()).toContain('x-namespace');
     expect((await preflight('http://evil.example')).headers['access-control-allow-origin']).toBeUndefined();
   });
+
+  it('jobctl enqueues and reads encrypted jobs with JOBS_ENCRYPTION_KEYS, and says what is missing without it', async () => {
+    const { invoiceId } = await h.createInvoice();
+    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), JOBS_TASK_QUEUE_PREFIX: h.taskQueuePrefix };
+    const run = await jobctl(['enqueue', 'invoice-generation', JSON.stringify({ invoiceId }), '--wait', '--json'], { ...env, JOBS_ENCRYPTION_KEYS: `${k2},${k1}` });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toMatchObject({ status: 'Completed', result: { invoiceId } });
+    const workflowId = `invoice-generation/${invoiceId}`;
+    expect(text((await rawHistory(workflowId))[0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.metadata!.encoding)).toBe(ENCRYPTED_ENCODING);
+
+    const blind = await jobctl(['status', workflowId], env);
+    expect(blind.code).toBe(1);
+    expect(blind.stderr.trim().split('\n')).toHaveLength(1);
+    expect(blind.stderr).toMatch(/encrypted.*JOBS_ENCRYPTION_KEYS/);
+  }, 60_000);
 
   it('runs a job enqueued under the old key on workers that rotated, and answers under the new key', async () => {
     await h.stopWorkers();
