@@ -12,6 +12,7 @@ import { PRIORITIES } from '../queues';
 import { JobClient } from '../client';
 import { readSettings, type Settings } from '../config';
 import { startDevServer } from '../dev-server';
+import { dataConverterFor } from '../encryption';
 import { bundleWorkflows, connectWorker, createWorkers, runWorkers, type QueueCapacity } from '../worker';
 import { FakeVendor } from '../vendor/fake-vendor';
 
@@ -165,6 +166,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
       activities,
       workflowBundle: await bundle,
       logger,
+      dataConverter: dataConverterFor(settings.encryption),
     });
     let plainClient: JobClient | undefined;
     if (scenario.uninstrumented) {
@@ -179,6 +181,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
           activities,
           workflowBundle: await bundleWorkflows({ instrumentation: false }),
           instrumentation: false,
+          dataConverter: dataConverterFor(settings.encryption),
         })),
       );
     }
