@@ -28,6 +28,12 @@ export interface DevServerOptions {
    * from `jobctl http` with JOBS_CODEC_TOKEN. The browser calls it, so it must be reachable from there.
    */
   uiCodecEndpoint?: string;
+  /**
+   * Run the server in its own process group, so a Ctrl-C in the terminal reaches only this process, which drains its
+   * workers before it stops the server (otherwise the server quits first and the draining workers retry against it).
+   * The caller must stop it (`stop()`, and on exit). @default false
+   */
+  ownProcessGroup?: boolean;
   /** Extra `temporal server start-dev` arguments. */
   extraArgs?: string[];
   /** Progress lines (Go build, fallbacks). @default stderr */
@@ -75,7 +81,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   }
   args.push(...(options.extraArgs ?? []));
 
-  const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup ?? false });
   let output = '';
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
   child.stdout!.on('data', keep);

@@ -1,0 +1,108 @@
+import { openApp } from '../app';
+import { JobClient } from '../client';
+import { readSettings } from '../config';
+import { seedDemoData } from '../db/seed';
+import { startDevServer } from '../dev-server';
+import { dataConverterFor } from '../encryption';
+import { codecEndpointOptions } from '../http/codec';
+import { buildHttpService } from '../http/server';
+import { taskQueueName } from '../queues';
+import { installHealthCheckSchedule } from '../schedules';
+import { FakeVendor } from '../vendor/fake-vendor';
+import { connectWorker, createWorkers, parseQueueSpec, runWorkers } from '../worker';
+import { fields } from './output';
+
+/**
+ * `jobctl dev` (`npm start`): a dev server with the Web UI, a worker on every queue, the HTTP service, local fakes of
+ * the vendor API and payment gateway, demo data and the health-check schedule, in one process.
+ */
+export interface DevOptions {
+  port: number;
+  uiPort: number;
+  dbFilename: string;
+  httpPort: number;
+}
+
+export async function runDev(opts: DevOptions): Promise<void> {
+  const env = readSettings();
+  const codec = codecEndpointOptions({ ...env, temporalUiUrl: `http://localhost:${opts.uiPort}` });
+  const uiCodecEndpoint = codec ? `http://localhost:${opts.httpPort}/codec/${codec.token}` : undefined;
+  const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFilename, ip: '0.0.0.0', uiCodecEndpoint, ownProcessGroup: true });
+  const stopServer = () => void server.stop();
+  // The Temporal runtime drains the workers on the first SIGINT/SIGTERM; a second one (a wrapper such as npm or tsx
+  // relays the same Ctrl-C) must not kill this process before it stops the server, so count and only force on a third.
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals < 3) return;
+    server.process?.kill('SIGKILL');
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.once('exit', () => server.process?.kill('SIGTERM'));
+  const vendor = process.env.VENDOR_API_URL ? undefined : new FakeVendor();
+  const vendorUrl = vendor ? await vendor.start(4010) : process.env.VENDOR_API_URL!;
+  const gateway = process.env.PAYMENT_GATEWAY_URL ? undefined : new FakeVendor({ path: '/v1/charges' });
+  const gatewayUrl = gateway ? await gateway.start(4020) : process.env.PAYMENT_GATEWAY_URL!;
+  const settings = {
+    ...env,
+    temporalAddress: `localhost:${opts.port}`,
+    temporalUiUrl: server.uiUrl ?? 'http://localhost:8233',
+    vendorApiUrl: vendorUrl,
+    paymentGatewayUrl: gatewayUrl,
+  };
+  const jobsClient = await JobClient.connect(settings);
+  const app = await openApp(settings, { jobs: jobsClient });
+  const http = buildHttpService(jobsClient, { codec });
+  try {
+    await http.listen({ port: opts.httpPort, host: '0.0.0.0' });
+    const seeded = await seedDemoData(app.database.db);
+    const scheduleId = await installHealthCheckSchedule(jobsClient);
+    const connection = await connectWorker(settings);
+    const queues = parseQueueSpec(undefined);
+    const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities, dataConverter: dataConverterFor(settings.encryption) });
+    process.stderr.write(
+      [
+        '',
+        'durable-jobs is running:',
+        fields([
+          ['Temporal server', `localhost:${opts.port} (state in ${opts.dbFilename})`],
+          ['Web UI', server.uiUrl],
+          ['Worker', queues.map((q) => taskQueueName(settings.taskQueuePrefix, q.queue)).join(', ')],
+          ['Database', `${app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`],
+          ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
+          ['Health check', `every minute (Temporal Schedule ${scheduleId}; alerts to ${settings.alertWebhookUrl ?? 'the log'})`],
+          ['Payment gateway', `${gatewayUrl}${gateway ? ' (local fake)' : ''}`],
+          ['HTTP service', `http://localhost:${opts.httpPort} (POST /jobs/<name>, GET /jobs/<workflowId>)`],
+          [
+            'Payloads',
+            settings.encryption
+              ? `encrypted with key "${settings.encryption.active.id}"; ${codec ? 'the Web UI decrypts them through /codec' : 'set JOBS_CODEC_TOKEN for the Web UI to decrypt them'}`
+              : 'plain JSON (set JOBS_ENCRYPTION_KEYS to encrypt them)',
+          ],
+        ]),
+        '',
+        'In another terminal, try:',
+        `  npx jobctl enqueue invoice-generation '{"invoiceId":42}'`,
+        '  npx jobctl status invoice-generation/42',
+        `  npx jobctl enqueue process-webhook '{"webhookPayloadId":7}'`,
+        `  npx jobctl enqueue process-payment '{"paymentId":3}'`,
+        `  npx jobctl enqueue large-data-export '{"exportId":1}' --wait`,
+        '  npx jobctl list',
+        '  npx jobctl dead',
+        '',
+        'Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+    await runWorkers(workers);
+    await connection.close();
+  } finally {
+    await http.close();
+    await jobsClient.close();
+    await app.close();
+    await vendor?.stop();
+    await gateway?.stop();
+    stopServer();
+  }
+}

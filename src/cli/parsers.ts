@@ -1,0 +1,34 @@
+import { InvalidArgumentError } from 'commander';
+import { JOB_STATUSES, type JobStatus } from '../client';
+import type { PriorityKey } from '../job-definition';
+
+/** Commander option parsers: each throws InvalidArgumentError, which commander prints as one line naming the option. */
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+export function parsePriorityKey(value: string): PriorityKey {
+  const n = Number(value);
+  if (![1, 2, 3, 4, 5].includes(n)) throw new InvalidArgumentError('must be an integer from 1 (first) to 5 (last)');
+  return n as PriorityKey;
+}
+
+export function parseFraction(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
+  return n;
+}
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
+  return n;
+}
+
+export function parseStatus(value: string): JobStatus {
+  const match = JOB_STATUSES.find((s) => s.toLowerCase() === value.toLowerCase());
+  if (!match) throw new InvalidArgumentError(`must be one of ${JOB_STATUSES.join(', ')}`);
+  return match;
+}
