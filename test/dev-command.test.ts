@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/dev-server';
+import { Keyring } from '../src/encryption';
+import { FakeVendor } from '../src/vendor/fake-vendor';
+import { eventually } from './harness';
+
+const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
+
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+
+/**
+ * `npm start` is `jobctl dev`: the first thing a user runs. Spawned as a process in its own process group, as a
+ * terminal runs it, with encryption on; Ctrl-C goes to the whole group, as a terminal sends it.
+ */
+describe('jobctl dev (npm start)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-dev-'));
+  let child: ChildProcess | undefined;
+  const vendor = new FakeVendor();
+
+  afterAll(async () => {
+    if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+    await vendor.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves jobs over HTTP with encrypted payloads, gives the Web UI the codec endpoint, and stops cleanly on Ctrl-C', async () => {
+    const [port, uiPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+    const token = randomBytes(24).toString('base64url');
+    child = spawn(process.execPath, [JOBCTL, 'dev', '--port', String(port), '--ui-port', String(uiPort), '--http-port', String(httpPort), '--db-filename', path.join(dir, 'temporal.sqlite')], {
+      detached: true, // its own process group, like a shell job
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
+        JOBS_MAIL_OUTBOX_DIR: path.join(dir, 'outbox'),
+        // Not the fixed demo ports.
+        VENDOR_API_URL: await vendor.start(),
+        VENDOR_API_TIMEOUT_MS: '10000',
+        PAYMENT_GATEWAY_URL: 'http://127.0.0.1:9',
+        JOBS_ENCRYPTION_KEYS: Keyring.generate('dev'),
+        JOBS_CODEC_TOKEN: token,
+      },
+    });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    await eventually(async () => (output.includes('Ctrl-C stops everything') ? true : undefined), 90_000, `jobctl dev to start:\n${output}`);
+    expect(output).toContain('encrypted with key "dev"; the Web UI decrypts them through /codec');
+
+    const http = `http://127.0.0.1:${httpPort}`;
+    const posted = await fetch(`${http}/jobs/invoice-generation`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"invoiceId":1}' });
+    expect(posted.status).toBe(202);
+    const { statusUrl } = (await posted.json()) as { statusUrl: string };
+    const done = await eventually(async () => {
+      const status = (await (await fetch(`${http}${statusUrl}`)).json()) as { status: string; result?: { invoiceId: number } };
+      return status.status === 'Completed' ? status : undefined;
+    }, 30_000, 'the seeded invoice to be generated');
+    expect(done.result).toMatchObject({ invoiceId: 1 });
+
+    const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as { Codec: { Endpoint: string } };
+    expect(settings.Codec.Endpoint).toBe(`http://localhost:${httpPort}/codec/${token}`);
+
+    // Ctrl-C while a webhook's vendor call (3 s) is in flight: the worker finishes it and reports it to the server.
+    vendor.script('webhook-payload/1', [{ kind: 'timeout', delayMs: 3000 }]);
+    const webhook = await fetch(`${http}/jobs/process-webhook`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"webhookPayloadId":1}' });
+    expect(webhook.status).toBe(202);
+    await eventually(async () => (vendor.requests.get('webhook-payload/1') ? true : undefined), 30_000, 'the vendor call to start');
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited).toBe(0);
+    expect(output).toMatch(/"event":"activity_succeeded","job":"process-webhook","activity":"processWebhook"/);
+    expect(await listening(port)).toBe(false); // the Temporal server stopped too
+    expect(await listening(httpPort)).toBe(false);
+    expect(output).not.toMatch(/retried \d+ times/); // the worker drained before the server went away
+  }, 150_000);
+});
