@@ -8,6 +8,7 @@ import { JobClient } from '../src/client';
 import { dataConverterFor, ENCRYPTED_ENCODING, EncryptionCodec, Keyring, KEY_ID_METADATA } from '../src/encryption';
 import { buildHttpService } from '../src/http/server';
 import { invoiceGeneration } from '../src/jobs';
+import { installHealthCheckSchedule } from '../src/schedules';
 import { createHarness, type Harness } from './harness';
 import { jobctl } from './jobctl';
 
@@ -161,5 +162,19 @@ describe('payload encryption', () => {
     expect(keyOf(completed.result!.payloads![0])).toBe('k2');
     // The old web process cannot read the result: the error names the key it lacks.
     await expect(oldClient.status(run.workflowId)).rejects.toThrow(/key "k2", which is not in this process's keyring \(k1\)/);
+
+    // A Schedule keeps its action's arguments under the key that wrote them; installing it again re-encrypts them.
+    const scheduleKey = async (scheduleId: string) => {
+      const { schedule } = await h.env.client.workflowService.describeSchedule({ namespace: 'default', scheduleId });
+      return keyOf(schedule!.action!.startWorkflow!.input!.payloads![0]);
+    };
+    const scheduleId = await installHealthCheckSchedule(oldClient);
+    try {
+      expect(await scheduleKey(scheduleId)).toBe('k1');
+      await installHealthCheckSchedule(h.client);
+      expect(await scheduleKey(scheduleId)).toBe('k2');
+    } finally {
+      await h.env.client.schedule.getHandle(scheduleId).delete();
+    }
   });
 });
