@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
@@ -113,6 +114,17 @@ describe('payload encryption', () => {
     expect(unknown.json().error).toMatch(/key "k9"/);
     const malformed = await http.inject({ method: 'POST', url: '/codec/decode', headers: { authorization: `Bearer ${token}` }, payload: { nope: 1 } });
     expect(malformed.statusCode).toBe(400);
+  });
+
+  it('never writes the token to the request log', async () => {
+    let logged = '';
+    const log = new Writable({ write: (chunk, _encoding, done) => ((logged += String(chunk)), done()) });
+    const logging = buildHttpService(h.client, { logger: log, codec: { codec: new EncryptionCodec(Keyring.parse(k2)), token, corsOrigins: [UI_ORIGIN] } });
+    const response = await logging.inject({ method: 'POST', url: `/codec/${token}/decode`, payload: { payloads: [] } });
+    await logging.close();
+    expect(response.statusCode).toBe(200);
+    expect(logged).toContain('/codec/<token>/decode');
+    expect(logged).not.toContain(token);
   });
 
   it('answers the browser preflight for the Web UI origin only', async () => {

@@ -88,3 +88,8 @@ export function codecEndpointOptions(settings: Pick<Settings, 'encryption' | 'co
   if (!settings.encryption || !settings.codecToken) return undefined;
   return { codec: new EncryptionCodec(settings.encryption), token: settings.codecToken, corsOrigins: [new URL(settings.temporalUiUrl).origin] };
 }
+
+/** A URL as it may be logged: the token segment of `/codec/<token>/decode` replaced. */
+export function redactCodecToken(url: string): string {
+  return url.replace(/^\/codec\/[^/]+\/(encode|decode)/, '/codec/<token>/$1');
+}

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { JobClient } from '../client';
 import { JobNotFoundError, TemporalUnavailableError, UnknownJobError } from '../errors';
 import { InvalidJobArgumentsError } from '../safe-arguments';
-import { codecEndpoint, type CodecEndpointOptions } from './codec';
+import { codecEndpoint, redactCodecToken, type CodecEndpointOptions } from './codec';
 
 /**
  * The "waiter" of the seed article: a web process answers in milliseconds — it enqueues and returns 202 with where
@@ -13,8 +13,22 @@ import { codecEndpoint, type CodecEndpointOptions } from './codec';
  *   GET  /jobs/<workflowId>    → 200 { status, result | failure | progress, … }
  *   POST /codec/decode|encode  Temporal's codec protocol for encrypted payloads, when `codec` is given (./codec.ts)
  */
-export function buildHttpService(client: JobClient, options: { logger?: boolean; codec?: CodecEndpointOptions } = {}): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false });
+export interface HttpServiceOptions {
+  /** Log requests as JSON lines: on stdout (`true`) or to a stream. @default false */
+  logger?: boolean | NodeJS.WritableStream;
+  /** Serve the codec endpoint (`codecEndpointOptions(settings)`). */
+  codec?: CodecEndpointOptions;
+}
+
+export function buildHttpService(client: JobClient, options: HttpServiceOptions = {}): FastifyInstance {
+  // Request lines are logged without the codec token the Web UI puts in the path.
+  const logger = options.logger
+    ? {
+        ...(options.logger === true ? {} : { stream: options.logger }),
+        serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: redactCodecToken(req.url) }) },
+      }
+    : false;
+  const app = Fastify({ logger });
 
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof InvalidJobArgumentsError) return reply.code(400).send({ error: err.message, job: err.job, issues: err.issues });
