@@ -41,6 +41,8 @@ export interface Settings {
    * (`JOBS_ENCRYPTION_KEYS`; `jobctl keygen <id>` makes one)
    */
   encryption?: Keyring;
+  /** A workflow bundle written by `jobctl bundle`; workers load it instead of bundling at start. (`JOBS_WORKFLOW_BUNDLE`) */
+  workflowBundlePath?: string;
   /** Bearer token the codec endpoint (`/codec`, used by the Web UI and `temporal --codec-endpoint`) requires. (`JOBS_CODEC_TOKEN`) */
   codecToken?: string;
 }
@@ -64,6 +66,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     logLevel: parseLogLevel(nonEmpty(env.JOBS_LOG_LEVEL)),
     encryption: env.JOBS_ENCRYPTION_KEYS?.trim() ? Keyring.parse(env.JOBS_ENCRYPTION_KEYS) : undefined,
     codecToken: parseCodecToken(nonEmpty(env.JOBS_CODEC_TOKEN)),
+    workflowBundlePath: nonEmpty(env.JOBS_WORKFLOW_BUNDLE) && path.resolve(nonEmpty(env.JOBS_WORKFLOW_BUNDLE)!),
   };
 }
 

@@ -38,6 +38,8 @@ export interface BenchEnvironment {
   onNoopStarted(listener: (id: string, at: number) => void): void;
   /** Prints `line()` to stderr every second until the returned function is called. */
   progress(line: () => string): () => void;
+  /** The run's settings (server address, queue prefix, database file), for worker processes a scenario starts. */
+  settings: Settings;
 }
 
 export interface ScenarioOutcome {
@@ -58,6 +60,8 @@ export interface Scenario<Options> {
   uninstrumented?: boolean;
   /** Queues and concurrency of the in-process workers. @default every queue at --concurrency */
   queues?(options: Options & CommonOptions): QueueCapacity[];
+  /** False when the scenario runs its own worker processes instead. @default true */
+  inProcessWorkers?: boolean;
   run(env: BenchEnvironment, options: Options & CommonOptions): Promise<ScenarioOutcome>;
 }
 
@@ -158,7 +162,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     cleanups.push(() => connection.close());
     // Job log lines go to a file, as a worker's would go to its log pipeline: stdout stays for the results.
     const logger = createJobLogger({ destination: pino.destination({ dest: path.join(tempDir, 'worker.log'), sync: false }) });
-    const workers = await createWorkers({
+    const workers = scenario.inProcessWorkers === false ? [] : await createWorkers({
       connection,
       namespace: settings.temporalNamespace,
       taskQueuePrefix: settings.taskQueuePrefix,
@@ -187,7 +191,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     }
     const abort = new AbortController();
     // A worker that fails mid-run is reported here; its jobs then show up as missing when the scenario times out.
-    const running = runWorkers(workers, abort.signal).catch((err) => log(`worker failed: ${String(err)}`));
+    const running = workers.length === 0 ? Promise.resolve() : runWorkers(workers, abort.signal).catch((err) => log(`worker failed: ${String(err)}`));
     cleanups.push(() => (abort.abort(), running));
 
     const run = scenario.run(
@@ -197,6 +201,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
         database: app.database,
         runId,
         onNoopStarted: (listener) => (noopListener = listener),
+        settings,
         progress(line) {
           const timer = setInterval(() => log(`[${scenario.name}] ${line()}`), 1000);
           return () => clearInterval(timer);

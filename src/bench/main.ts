@@ -2,10 +2,11 @@ import { Command } from 'commander';
 import { positiveInt, runScenario, type Scenario } from './harness';
 import { batch } from './batch';
 import { priority } from './priority';
+import { scaling } from './scaling';
 import { throughput } from './throughput';
 
 /** Every scenario is a subcommand with the common options; add new ones here. */
-const scenarios: ReadonlyArray<Scenario<any>> = [throughput, batch, priority];
+const scenarios: ReadonlyArray<Scenario<any>> = [throughput, batch, priority, scaling];
 
 async function main() {
   const program = new Command('bench').description('Benchmarks of durable-jobs against a real Temporal server').showHelpAfterError();

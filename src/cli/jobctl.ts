@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { openApp } from '../app';
 import { JobClient, type JobStatus, type RetryResult } from '../client';
@@ -17,7 +19,7 @@ import { installHealthCheckSchedule } from '../schedules';
 import { resolveTemporalCli } from '../temporal-cli';
 import { validateJobArguments } from '../validate-arguments';
 import { FakeVendor, type FaultKind } from '../vendor/fake-vendor';
-import { connectWorker, createWorkers, DEFAULT_CONCURRENCY, parseQueueSpec, runWorkers } from '../worker';
+import { bundleWorkflows, connectWorker, createWorkers, DEFAULT_CONCURRENCY, loadWorkflowBundle, parseQueueSpec, runWorkers } from '../worker';
 import { fail, fields, print, table } from './output';
 import { runDev } from './dev';
 import { parseFraction, parsePort, parsePositiveInt, parsePriorityKey, parseStatus } from './parsers';
@@ -223,15 +225,17 @@ program
     const queues = parseQueueSpec(opts.queues, opts.concurrency);
     const settings = readSettings();
     const logger = createJobLogger({ level: process.env.JOBS_LOG_LEVEL === undefined ? 'info' : settings.logLevel });
+    const workflowBundle = settings.workflowBundlePath ? loadWorkflowBundle(settings.workflowBundlePath) : undefined; // fails fast
     // Waits for the server (with backoff) before anything else, so a worker can start before its server.
     const connection = await connectWorker(settings, { metricsPort: opts.metricsPort });
     const jobsClient = await JobClient.connect(settings);
     const app = await openApp(settings, { jobs: jobsClient, alertLogger: logger });
     try {
-      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities, logger, dataConverter: dataConverterFor(settings.encryption) });
+      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities, logger, workflowBundle, dataConverter: dataConverterFor(settings.encryption) });
       const served = queues.map((q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`).join(', ');
       const encryption = settings.encryption ? `; payloads encrypted with key "${settings.encryption.active.id}"` : '';
-      process.stderr.write(`jobctl worker: serving ${served} on ${settings.temporalAddress}; database ${app.database.location}${encryption}${opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : ''}. Ctrl-C drains and stops.\n`);
+      const bundled = settings.workflowBundlePath ? `; workflows from ${settings.workflowBundlePath}` : '';
+      process.stderr.write(`jobctl worker: serving ${served} on ${settings.temporalAddress}; database ${app.database.location}${bundled}${encryption}${opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : ''}. Ctrl-C drains and stops.\n`);
       await runWorkers(workers);
       await connection.close();
     } finally {
@@ -334,6 +338,18 @@ program
     } finally {
       await app.close();
     }
+  });
+
+program
+  .command('bundle')
+  .description('write the workflow bundle, so worker processes load it (JOBS_WORKFLOW_BUNDLE) instead of bundling at start')
+  .option('--out <file>', 'where to write it', 'workflow-bundle.js')
+  .action(async (opts: { out: string }) => {
+    const { code } = await bundleWorkflows();
+    const file = path.resolve(opts.out);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, code);
+    process.stderr.write(`Workflow bundle written to ${file} (${(code.length / 1024).toFixed(0)} KiB); run workers with JOBS_WORKFLOW_BUNDLE=${file}\n`);
   });
 
 program

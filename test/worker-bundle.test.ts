@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { JobClient } from '../src/client';
+import { noop } from '../src/jobs';
+import { eventually } from './harness';
+import { jobctl } from './jobctl';
+
+const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
+
+/** Worker processes can load a bundle built once (the Docker image does) instead of bundling at every start. */
+describe('jobctl bundle and JOBS_WORKFLOW_BUNDLE', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-bundle-'));
+  const bundle = path.join(dir, 'workflow-bundle.js');
+  const prefix = `test-${randomUUID()}`;
+  let env: TestWorkflowEnvironment;
+
+  beforeAll(async () => {
+    env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
+  });
+
+  afterAll(async () => {
+    await env?.teardown();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a worker process runs jobs from the written bundle', async () => {
+    const built = await jobctl(['bundle', '--out', bundle], {});
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toContain(`Workflow bundle written to ${bundle}`);
+
+    const child = spawn(process.execPath, [JOBCTL, 'worker', '--queues', 'default:2'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        JOBS_TASK_QUEUE_PREFIX: prefix,
+        JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
+        JOBS_WORKFLOW_BUNDLE: bundle,
+      },
+    });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await eventually(async () => (stderr.includes('serving') ? true : undefined), 60_000, 'the worker to start');
+      expect(stderr).toContain(`workflows from ${bundle}`);
+      const client = new JobClient({ client: env.client, taskQueuePrefix: prefix });
+      const { workflowId } = await client.enqueue(noop, { id: `bundle-${prefix}` });
+      await expect(env.client.workflow.getHandle(workflowId).result()).resolves.toBeUndefined();
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  }, 120_000);
+
+  it('refuses a missing bundle, or one built from other code, in one line before connecting', async () => {
+    const missing = await jobctl(['worker'], { JOBS_WORKFLOW_BUNDLE: path.join(dir, 'nope.js'), TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`jobctl: JOBS_WORKFLOW_BUNDLE: no workflow bundle at ${path.join(dir, 'nope.js')} (write one with \`jobctl bundle --out ${path.join(dir, 'nope.js')}\`)\n`);
+
+    const stale = path.join(dir, 'stale.js');
+    fs.writeFileSync(stale, 'module.exports = { noopWorkflow: 1 };');
+    const other = await jobctl(['worker'], { JOBS_WORKFLOW_BUNDLE: stale, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/^jobctl: JOBS_WORKFLOW_BUNDLE: .*stale\.js was built from other code: it lacks invoiceGenerationWorkflow, .*; rebuild it with `jobctl bundle`\n$/);
+  }, 60_000);
+});
