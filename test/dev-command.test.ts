@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -9,8 +8,7 @@ import { freePort } from '../src/dev-server';
 import { Keyring } from '../src/encryption';
 import { FakeVendor } from '../src/vendor/fake-vendor';
 import { eventually } from './harness';
-
-const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
+import { spawnJobctl, type JobctlProcess } from './jobctl';
 
 const listening = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -25,11 +23,11 @@ const listening = (port: number) =>
  */
 describe('jobctl dev (npm start)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-dev-'));
-  let child: ChildProcess | undefined;
+  let dev: JobctlProcess | undefined;
   const vendor = new FakeVendor();
 
   afterAll(async () => {
-    if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+    if (dev?.child.pid && dev.child.exitCode === null) process.kill(-dev.child.pid, 'SIGKILL');
     await vendor.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -37,11 +35,9 @@ describe('jobctl dev (npm start)', () => {
   it('serves jobs over HTTP with encrypted payloads, gives the Web UI the codec endpoint, and stops cleanly on Ctrl-C', async () => {
     const [port, uiPort, httpPort] = [await freePort(), await freePort(), await freePort()];
     const token = randomBytes(24).toString('base64url');
-    child = spawn(process.execPath, [JOBCTL, 'dev', '--port', String(port), '--ui-port', String(uiPort), '--http-port', String(httpPort), '--db-filename', path.join(dir, 'temporal.sqlite')], {
-      detached: true, // its own process group, like a shell job
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
+    dev = spawnJobctl(
+      ['dev', '--port', String(port), '--ui-port', String(uiPort), '--http-port', String(httpPort), '--db-filename', path.join(dir, 'temporal.sqlite')],
+      {
         JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
         JOBS_MAIL_OUTBOX_DIR: path.join(dir, 'outbox'),
         // Not the fixed demo ports.
@@ -51,13 +47,11 @@ describe('jobctl dev (npm start)', () => {
         JOBS_ENCRYPTION_KEYS: Keyring.generate('dev'),
         JOBS_CODEC_TOKEN: token,
       },
-    });
-    let output = '';
-    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    await eventually(async () => (output.includes('Ctrl-C stops everything') ? true : undefined), 90_000, `jobctl dev to start:\n${output}`);
-    expect(output).toContain('encrypted with key "dev"; the Web UI decrypts them through /codec');
+      { detached: true }, // its own process group, like a shell job
+    );
+    const output = dev.output;
+    await eventually(async () => (output().includes('Ctrl-C stops everything') ? true : undefined), 90_000, `jobctl dev to start:\n${output()}`);
+    expect(output()).toContain('encrypted with key "dev"; the Web UI decrypts them through /codec');
 
     const http = `http://127.0.0.1:${httpPort}`;
     const posted = await fetch(`${http}/jobs/invoice-generation`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"invoiceId":1}' });
@@ -77,11 +71,11 @@ describe('jobctl dev (npm start)', () => {
     const webhook = await fetch(`${http}/jobs/process-webhook`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"webhookPayloadId":1}' });
     expect(webhook.status).toBe(202);
     await eventually(async () => (vendor.requests.get('webhook-payload/1') ? true : undefined), 30_000, 'the vendor call to start');
-    process.kill(-child.pid!, 'SIGINT');
-    expect(await exited).toBe(0);
-    expect(output).toMatch(/"event":"activity_succeeded","job":"process-webhook","activity":"processWebhook"/);
+    process.kill(-dev.child.pid!, 'SIGINT');
+    expect(await dev.exited).toBe(0);
+    expect(output()).toMatch(/"event":"activity_succeeded","job":"process-webhook","activity":"processWebhook"/);
     expect(await listening(port)).toBe(false); // the Temporal server stopped too
     expect(await listening(httpPort)).toBe(false);
-    expect(output).not.toMatch(/retried \d+ times/); // the worker drained before the server went away
+    expect(output()).not.toMatch(/retried \d+ times/); // the worker drained before the server went away
   }, 150_000);
 });

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,8 +8,7 @@ import { JobClient } from '../src/client';
 import { openDatabase, type OpenDatabase } from '../src/db/database';
 import { largeDataExport } from '../src/jobs';
 import { eventually } from './harness';
-
-const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
+import { startWorkerProcess, type JobctlProcess } from './jobctl';
 
 /**
  * Workers are separate processes sharing one Temporal server and one database, as in production. Killing one with
@@ -21,7 +19,7 @@ describe('worker processes', () => {
   let database: OpenDatabase;
   let env: TestWorkflowEnvironment;
   let client: JobClient;
-  const workers: Array<{ process: ChildProcess; output: () => string }> = [];
+  const workers: JobctlProcess[] = [];
   const prefix = `test-${randomUUID()}`;
 
   beforeAll(async () => {
@@ -29,19 +27,12 @@ describe('worker processes', () => {
     database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite') });
     env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
     client = new JobClient({ client: env.client, taskQueuePrefix: prefix });
-    const workerEnv = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), JOBS_TASK_QUEUE_PREFIX: prefix, JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite') };
-    for (let i = 0; i < 3; i++) {
-      const child = spawn(process.execPath, [JOBCTL, 'worker', '--queues', 'low:5'], { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-      let output = '';
-      child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-      workers.push({ process: child, output: () => output });
-    }
-    await eventually(async () => (workers.every((w) => w.output().includes('serving')) ? true : undefined), 60_000, 'three workers to start');
+    const workerEnv = { TEMPORAL_ADDRESS: inject('temporalAddress'), JOBS_TASK_QUEUE_PREFIX: prefix, JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite') };
+    workers.push(...(await Promise.all([1, 2, 3].map(() => startWorkerProcess('low:5', workerEnv)))));
   }, 90_000);
 
   afterAll(async () => {
-    for (const w of workers) if (w.process.exitCode === null && w.process.signalCode === null) w.process.kill('SIGKILL');
+    for (const w of workers) void w.stop('SIGKILL');
     await env?.teardown();
     await database?.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -65,10 +56,10 @@ describe('worker processes', () => {
       return p && p.done >= 20 ? p : undefined;
     }, 60_000, 'the export to be under way');
     const victim = workers.find((w) => w.output().includes('"event":"activity_succeeded"')) ?? workers[0]!;
-    victim.process.kill('SIGKILL');
+    victim.child.kill('SIGKILL');
 
     const result = await env.client.workflow.getHandle(workflowId).result();
-    expect(victim.process.signalCode).toBe('SIGKILL');
+    expect(victim.child.signalCode).toBe('SIGKILL');
     expect(result).toMatchObject({ exportedUsers: 10_000, failedSlices: [] });
     const parts = await database.db.selectFrom('export_slices').select('content').where('export_id', '=', exportId).execute();
     const exported = parts.flatMap((p) => p.content.split('\n').filter(Boolean).map((line) => Number(line.split(',')[0])));

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
@@ -16,4 +16,45 @@ export function jobctl(args: string[], env: Record<string, string>): Promise<Job
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** A long-running jobctl process (worker, dev) the test starts and stops by signal. */
+export interface JobctlProcess {
+  child: ChildProcess;
+  /** Its stdout and stderr so far, interleaved. */
+  output(): string;
+  /** Its exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
+  /** Sends `signal` unless it already exited, and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Spawns jobctl with the environment plus `env`; `detached` gives it its own process group, as a shell job has. */
+export function spawnJobctl(args: string[], env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}): JobctlProcess {
+  const child = spawn(process.execPath, [JOBCTL, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => output,
+    exited,
+    stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** `jobctl worker --queues <queues>`, once it says it is serving. */
+export async function startWorkerProcess(queues: string, env: NodeJS.ProcessEnv): Promise<JobctlProcess> {
+  const worker = spawnJobctl(['worker', '--queues', queues], env);
+  const deadline = Date.now() + 60_000;
+  while (!worker.output().includes('serving')) {
+    if (worker.child.exitCode !== null) throw new Error(`jobctl worker exited before serving:\n${worker.output()}`);
+    if (Date.now() > deadline) throw new Error(`jobctl worker not serving after 60 s:\n${worker.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return worker;
 }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,10 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client';
 import { noop } from '../src/jobs';
-import { eventually } from './harness';
-import { jobctl } from './jobctl';
-
-const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
+import { jobctl, startWorkerProcess } from './jobctl';
 
 /** Worker processes can load a bundle built once (the Docker image does) instead of bundling at every start. */
 describe('jobctl bundle and JOBS_WORKFLOW_BUNDLE', () => {
@@ -33,28 +29,19 @@ describe('jobctl bundle and JOBS_WORKFLOW_BUNDLE', () => {
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).toContain(`Workflow bundle written to ${bundle}`);
 
-    const child = spawn(process.execPath, [JOBCTL, 'worker', '--queues', 'default:2'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        JOBS_TASK_QUEUE_PREFIX: prefix,
-        JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
-        JOBS_WORKFLOW_BUNDLE: bundle,
-      },
+    const worker = await startWorkerProcess('default:2', {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      JOBS_TASK_QUEUE_PREFIX: prefix,
+      JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
+      JOBS_WORKFLOW_BUNDLE: bundle,
     });
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await eventually(async () => (stderr.includes('serving') ? true : undefined), 60_000, 'the worker to start');
-      expect(stderr).toContain(`workflows from ${bundle}`);
+      expect(worker.output()).toContain(`workflows from ${bundle}`);
       const client = new JobClient({ client: env.client, taskQueuePrefix: prefix });
       const { workflowId } = await client.enqueue(noop, { id: `bundle-${prefix}` });
       await expect(env.client.workflow.getHandle(workflowId).result()).resolves.toBeUndefined();
     } finally {
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await worker.stop('SIGTERM')).toBe(0);
     }
   }, 120_000);
 

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,8 +10,7 @@ import { openDatabase, type OpenDatabase } from '../src/db/database';
 import { processWebhook } from '../src/jobs';
 import { FakeVendor } from '../src/vendor/fake-vendor';
 import { eventually } from './harness';
-
-const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
+import { startWorkerProcess, type JobctlProcess } from './jobctl';
 
 /**
  * SIGTERM is how orchestrators stop a worker: it must finish what it started (within its grace time), never fail it.
@@ -25,25 +23,16 @@ describe('a worker process stopped mid-activity', () => {
   let client: JobClient;
   let vendor: FakeVendor;
   let workerEnv: NodeJS.ProcessEnv;
-  const children: ChildProcess[] = [];
+  const children: JobctlProcess[] = [];
   const prefix = `test-${randomUUID()}`;
 
   const startWorker = async () => {
-    const child = spawn(process.execPath, [JOBCTL, 'worker', '--queues', 'default:2'], { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    children.push(child);
-    await eventually(async () => (output.includes('serving') ? true : undefined), 60_000, 'the worker to start');
-    return { child, output: () => output };
+    const worker = await startWorkerProcess('default:2', workerEnv);
+    children.push(worker);
+    return worker;
   };
 
-  const stopWorkers = () =>
-    Promise.all(
-      children
-        .filter((c) => c.exitCode === null && c.signalCode === null)
-        .map((c) => new Promise((resolve) => (c.once('exit', resolve), c.kill('SIGTERM')))),
-    );
+  const stopWorkers = () => Promise.all(children.map((w) => w.stop('SIGTERM')));
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-sigterm-'));
@@ -52,7 +41,6 @@ describe('a worker process stopped mid-activity', () => {
     client = new JobClient({ client: env.client, taskQueuePrefix: prefix });
     vendor = new FakeVendor();
     workerEnv = {
-      ...process.env,
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       JOBS_TASK_QUEUE_PREFIX: prefix,
       JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
@@ -62,7 +50,7 @@ describe('a worker process stopped mid-activity', () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const w of children) void w.stop('SIGKILL');
     await vendor?.stop();
     await env?.teardown();
     await database?.close();
@@ -78,8 +66,7 @@ describe('a worker process stopped mid-activity', () => {
 
     const { workflowId } = await client.enqueue(processWebhook, { webhookPayloadId: id });
     await eventually(async () => (vendor.requests.get(`webhook-payload/${id}`) ? true : undefined), 30_000, 'the vendor call to start');
-    first.child.kill('SIGTERM');
-    const exitCode = await new Promise<number | null>((resolve) => first.child.once('exit', (code) => resolve(code)));
+    const exitCode = await first.stop('SIGTERM');
     await startWorker(); // someone has to run the job's next workflow task
 
     await expect(env.client.workflow.getHandle(workflowId).result()).resolves.toMatchObject({ alreadyProcessed: false });

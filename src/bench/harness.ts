@@ -124,8 +124,9 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     removeTempDir = () => fs.rm(tempDir, { recursive: true, force: true });
     cleanups.push(removeTempDir);
 
-    const bundle = bundleWorkflows();
-    bundle.catch(() => {}); // awaited below; this only keeps an early failure elsewhere from leaving it unhandled
+    // Started early to overlap the server's start; not at all when the scenario runs its own worker processes.
+    const bundle = scenario.inProcessWorkers === false ? undefined : bundleWorkflows();
+    bundle?.catch(() => {}); // awaited below; this only keeps an early failure elsewhere from leaving it unhandled
     let settings: Settings = {
       ...readSettings(),
       taskQueuePrefix: `bench-${runId}`,
@@ -168,7 +169,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
       taskQueuePrefix: settings.taskQueuePrefix,
       queues: scenario.queues?.(options) ?? PRIORITIES.map((queue) => ({ queue, concurrency: options.concurrency })),
       activities,
-      workflowBundle: await bundle,
+      workflowBundle: await bundle!,
       logger,
       dataConverter: dataConverterFor(settings.encryption),
     });
