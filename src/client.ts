@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection, QueryNotRegisteredError, WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex, encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
-import { readSettings, type Settings } from './config';
+import { DEFAULT_SETTINGS, readSettings, type Settings } from './config';
 import { dataConverterFor } from './encryption';
-import { JobNotFoundError, TemporalUnavailableError, UnknownJobError } from './errors';
-import { workflowIdFor, type JobDefinition, type PriorityKey } from './job-definition';
-import { findJob, jobForWorkflowId, jobs } from './jobs';
+import { JobNotFoundError, TemporalUnavailableError } from './errors';
+import { workflowIdFor, type DeclaredJob, type PriorityKey } from './job-definition';
+import { findJobOrThrow, jobOfRun, jobs } from './jobs';
 import { PROGRESS_QUERY, type JobProgress } from './progress';
 import { taskQueueName } from './queues';
 import type { SafeObject } from './safe-arguments';
@@ -68,9 +68,9 @@ export interface EnqueueOptions {
 export interface JobClientOptions {
   /** A Temporal client; when omitted, `JobClient.connect` makes one from the settings. */
   client: Client;
-  /** @default 'jobs' */
+  /** @default DEFAULT_SETTINGS.taskQueuePrefix ('jobs') */
   taskQueuePrefix?: string;
-  /** @default 'http://localhost:8233' */
+  /** @default DEFAULT_SETTINGS.temporalUiUrl ('http://localhost:8233') */
   uiUrl?: string;
 }
 
@@ -97,8 +97,8 @@ export class JobClient {
   constructor(options: JobClientOptions) {
     this.temporal = options.client;
     this.namespace = options.client.options.namespace;
-    this.taskQueuePrefix = options.taskQueuePrefix ?? 'jobs';
-    this.uiUrl = (options.uiUrl ?? 'http://localhost:8233').replace(/\/+$/, '');
+    this.taskQueuePrefix = options.taskQueuePrefix ?? DEFAULT_SETTINGS.taskQueuePrefix;
+    this.uiUrl = (options.uiUrl ?? DEFAULT_SETTINGS.temporalUiUrl).replace(/\/+$/, '');
   }
 
   /** Connects with Temporal's environment conventions (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, …). */
@@ -113,14 +113,13 @@ export class JobClient {
   }
 
   /** Enqueues a job by its declaration; TypeScript checks the arguments' shape. */
-  async enqueue<Args extends SafeObject>(job: JobDefinition<Args>, args: NoInfer<Args>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+  async enqueue<Args extends SafeObject>(job: DeclaredJob<Args>, args: NoInfer<Args>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     return this.start(job, validateJobArguments(job, args), options);
   }
 
   /** Enqueues a job by name with arguments from outside (CLI, HTTP); unknown jobs and bad arguments throw. */
   async enqueueByName(name: string, args: unknown, options: EnqueueOptions = {}): Promise<EnqueueResult> {
-    const job = findJob(name);
-    if (!job) throw new UnknownJobError(name, jobs.map((j) => j.name));
+    const job = findJobOrThrow(name);
     return this.start(job, validateJobArguments(job, args), options);
   }
 
@@ -129,8 +128,12 @@ export class JobClient {
    * ALLOW_DUPLICATE_FAILED_ONLY (a duplicate of a completed job is a no-op; a failed one may run again).
    * Calls StartWorkflowExecution directly because only its response says whether a run was started.
    */
-  private async start<Args extends SafeObject>(job: JobDefinition<Args>, args: Args, enqueueOptions: EnqueueOptions = {}): Promise<EnqueueResult> {
-    const workflowId = workflowIdFor(job, args);
+  private async start<Args extends SafeObject>(
+    job: DeclaredJob<Args>,
+    args: Args,
+    enqueueOptions: EnqueueOptions = {},
+    workflowId = workflowIdFor(job, args),
+  ): Promise<EnqueueResult> {
     const priorityKey = enqueueOptions.priorityKey ?? job.priorityKey;
     if (priorityKey !== undefined && !(Number.isInteger(priorityKey) && priorityKey >= 1 && priorityKey <= 5)) {
       throw new TypeError(`priorityKey must be an integer from 1 to 5, got ${priorityKey}`);
@@ -249,12 +252,12 @@ export class JobClient {
     if (!CLOSED_UNSUCCESSFULLY.includes(latest.status)) {
       return { workflowId, retried: false, runId: latest.runId, status: latest.status, url: latest.url };
     }
-    const job = jobForWorkflowId(workflowId);
-    if (!job) throw new UnknownJobError(workflowId.split('/')[0] ?? workflowId, jobs.map((j) => j.name));
+    const job = findJobOrThrow(latest.job); // by workflow type: a run started raw, under any ID, is retried too
     const history = await this.temporal.workflow.getHandle(workflowId, latest.runId).fetchHistory();
     const payloads = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
     const args = await decodeFromPayloadsAtIndex(this.temporal.options.loadedDataConverter, 0, payloads);
-    const started = await this.start(job, validateJobArguments(job, args));
+    // Under the same workflow ID, also for a run started raw under an ID of its own: `dead` then no longer lists it.
+    const started = await this.start(job, validateJobArguments(job, args), {}, workflowId);
     return { workflowId, retried: !started.duplicate, runId: started.runId, url: started.url };
   }
 
@@ -266,7 +269,7 @@ export class JobClient {
     return {
       workflowId: info.workflowId,
       runId: info.runId,
-      job: jobForWorkflowId(info.workflowId)?.name ?? info.type,
+      job: jobOfRun({ workflowType: info.type, workflowId: info.workflowId })?.name ?? info.type,
       status: toJobStatus(info.status.name),
       startTime: info.startTime.toISOString(),
       closeTime: info.closeTime?.toISOString(),
@@ -295,11 +298,6 @@ function rootCause(err: unknown): Error {
   return current;
 }
 
-function findJobOrThrow(name: string): JobDefinition<any> {
-  const job = findJob(name);
-  if (!job) throw new UnknownJobError(name, jobs.map((j) => j.name));
-  return job;
-}
 
 /** Opens a connection with a bounded wait, turning "unreachable" into one clear error. */
 export async function connectTemporal(settings: Settings): Promise<Connection> {

@@ -47,21 +47,36 @@ export interface Settings {
   codecToken?: string;
 }
 
+/** Every default of a setting, in one place; `readSettings` applies them and the rest of the code reads them here. */
+export const DEFAULT_SETTINGS = {
+  temporalAddress: 'localhost:7233',
+  temporalNamespace: 'default',
+  temporalUiUrl: 'http://localhost:8233',
+  taskQueuePrefix: 'jobs',
+  sqlitePath: '.data/app.sqlite',
+  mailOutboxDir: '.data/outbox',
+  vendorApiUrl: 'http://127.0.0.1:4010',
+  paymentGatewayUrl: 'http://127.0.0.1:4020',
+  vendorTimeoutMs: 5000,
+  logLevel: 'WARN',
+} as const satisfies Partial<Settings>;
+
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const apiKey = nonEmpty(env.TEMPORAL_API_KEY);
+  const d = DEFAULT_SETTINGS;
   return {
-    temporalAddress: nonEmpty(env.TEMPORAL_ADDRESS) ?? 'localhost:7233',
-    temporalNamespace: nonEmpty(env.TEMPORAL_NAMESPACE) ?? 'default',
+    temporalAddress: nonEmpty(env.TEMPORAL_ADDRESS) ?? d.temporalAddress,
+    temporalNamespace: nonEmpty(env.TEMPORAL_NAMESPACE) ?? d.temporalNamespace,
     temporalApiKey: apiKey,
     temporalTls: env.TEMPORAL_TLS ? env.TEMPORAL_TLS === 'true' || env.TEMPORAL_TLS === '1' : apiKey !== undefined,
-    temporalUiUrl: (nonEmpty(env.TEMPORAL_UI_URL) ?? 'http://localhost:8233').replace(/\/+$/, ''),
-    taskQueuePrefix: nonEmpty(env.JOBS_TASK_QUEUE_PREFIX) ?? 'jobs',
+    temporalUiUrl: (nonEmpty(env.TEMPORAL_UI_URL) ?? d.temporalUiUrl).replace(/\/+$/, ''),
+    taskQueuePrefix: nonEmpty(env.JOBS_TASK_QUEUE_PREFIX) ?? d.taskQueuePrefix,
     databaseUrl: nonEmpty(env.DATABASE_URL),
-    sqlitePath: path.resolve(nonEmpty(env.JOBS_SQLITE_PATH) ?? '.data/app.sqlite'),
-    mailOutboxDir: path.resolve(nonEmpty(env.JOBS_MAIL_OUTBOX_DIR) ?? '.data/outbox'),
-    vendorApiUrl: nonEmpty(env.VENDOR_API_URL) ?? 'http://127.0.0.1:4010',
-    paymentGatewayUrl: nonEmpty(env.PAYMENT_GATEWAY_URL) ?? 'http://127.0.0.1:4020',
-    vendorTimeoutMs: positiveInt('VENDOR_API_TIMEOUT_MS', env.VENDOR_API_TIMEOUT_MS, 5000),
+    sqlitePath: path.resolve(nonEmpty(env.JOBS_SQLITE_PATH) ?? d.sqlitePath),
+    mailOutboxDir: path.resolve(nonEmpty(env.JOBS_MAIL_OUTBOX_DIR) ?? d.mailOutboxDir),
+    vendorApiUrl: nonEmpty(env.VENDOR_API_URL) ?? d.vendorApiUrl,
+    paymentGatewayUrl: nonEmpty(env.PAYMENT_GATEWAY_URL) ?? d.paymentGatewayUrl,
+    vendorTimeoutMs: positiveInt('VENDOR_API_TIMEOUT_MS', env.VENDOR_API_TIMEOUT_MS, d.vendorTimeoutMs),
     alertWebhookUrl: nonEmpty(env.ALERT_WEBHOOK_URL),
     logLevel: parseLogLevel(nonEmpty(env.JOBS_LOG_LEVEL)),
     encryption: env.JOBS_ENCRYPTION_KEYS?.trim() ? Keyring.parse(env.JOBS_ENCRYPTION_KEYS) : undefined,
@@ -77,7 +92,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
 function parseLogLevel(value: string | undefined): Settings['logLevel'] {
-  if (value === undefined) return 'WARN';
+  if (value === undefined) return DEFAULT_SETTINGS.logLevel;
   const level = LOG_LEVELS.find((l) => l === value.toUpperCase());
   if (!level) throw new TypeError(`JOBS_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
   return level;

@@ -1,10 +1,12 @@
 /**
  * Typed errors for calls to external services. Activity code throws these; the job's retry table (retry-rules.ts)
  * decides per type what happens next. Each `type` is the stable string Temporal records as the failure type and
- * matches against `nonRetryableErrorTypes`: never rename one.
+ * matches against `nonRetryableErrorTypes`; the strings are defined once in error-types.ts.
  */
-export const EXTERNAL_ERROR_TYPES = ['NetworkTimeout', 'RateLimited', 'ClientError', 'ServerError', 'ConnectionFailed'] as const;
-export type ExternalErrorType = (typeof EXTERNAL_ERROR_TYPES)[number];
+import { ErrorType } from './error-types';
+
+/** The failure types of external calls; each class below carries one. */
+export type ExternalErrorType = Exclude<ErrorType, 'RecordNotFound' | 'InvalidJobArguments' | 'ExportSlicesFailed'>;
 
 export abstract class ExternalServiceError extends Error {
   abstract readonly type: ExternalErrorType;
@@ -20,7 +22,7 @@ export abstract class ExternalServiceError extends Error {
 
 /** Thrown when the service did not answer within the client's timeout. The request may or may not have been applied. */
 export class NetworkTimeoutError extends ExternalServiceError {
-  readonly type = 'NetworkTimeout';
+  readonly type = ErrorType.NetworkTimeout;
   override readonly name = 'NetworkTimeoutError';
   constructor(service: string, readonly timeoutMs: number) {
     super(service, `${service} did not answer within ${timeoutMs} ms`);
@@ -29,7 +31,7 @@ export class NetworkTimeoutError extends ExternalServiceError {
 
 /** Thrown on HTTP 429. `retryAfterMs` is what the service's Retry-After header asked for, when it sent one. */
 export class RateLimitedError extends ExternalServiceError {
-  readonly type = 'RateLimited';
+  readonly type = ErrorType.RateLimited;
   override readonly name = 'RateLimitedError';
   constructor(service: string, readonly retryAfterMs: number | undefined) {
     super(service, `${service} rate-limited the request${retryAfterMs === undefined ? '' : `; retry after ${retryAfterMs} ms`}`);
@@ -38,7 +40,7 @@ export class RateLimitedError extends ExternalServiceError {
 
 /** Thrown on HTTP 4xx other than 429: the request itself is wrong, so retrying rarely helps. */
 export class ClientError extends ExternalServiceError {
-  readonly type = 'ClientError';
+  readonly type = ErrorType.ClientError;
   override readonly name = 'ClientError';
   constructor(service: string, readonly status: number, detail: string) {
     super(service, `${service} rejected the request with HTTP ${status}: ${detail}`);
@@ -47,7 +49,7 @@ export class ClientError extends ExternalServiceError {
 
 /** Thrown on HTTP 5xx. */
 export class ServerError extends ExternalServiceError {
-  readonly type = 'ServerError';
+  readonly type = ErrorType.ServerError;
   override readonly name = 'ServerError';
   constructor(service: string, readonly status: number, detail: string) {
     super(service, `${service} failed with HTTP ${status}: ${detail}`);
@@ -56,7 +58,7 @@ export class ServerError extends ExternalServiceError {
 
 /** Thrown when no HTTP answer came back at all: connection refused or reset. */
 export class ConnectionFailedError extends ExternalServiceError {
-  readonly type = 'ConnectionFailed';
+  readonly type = ErrorType.ConnectionFailed;
   override readonly name = 'ConnectionFailedError';
   constructor(service: string, readonly code: string | undefined, options?: { cause?: unknown }) {
     super(service, `connection to ${service} failed${code ? ` (${code})` : ''}`, options);

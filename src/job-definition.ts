@@ -1,46 +1,51 @@
 import type { ActivityOptions } from '@temporalio/common';
-import type { z } from 'zod';
+import { z } from 'zod';
+import type { Activities } from './app';
+import { ErrorType } from './error-types';
 import type { Priority } from './queues';
-import { compileRetryPolicy, type RetryTable } from './retry-rules';
+import type { RetryTable } from './retry-rules';
 import type { SafeObject } from './safe-arguments';
-import type * as workflows from '../workflows';
 
 /** Temporal priority keys: 1 is served first, 5 last. */
 export type PriorityKey = 1 | 2 | 3 | 4 | 5;
 
-/** Name of a workflow function exported by `workflows/index.ts`. */
-export type WorkflowType = keyof typeof workflows;
+/** Name of an activity some job's `activities/<job>.ts` registers. */
+export type ActivityType = keyof Activities;
+
+/** Failure-rate threshold of every job (the seed article's 2%); a job overrides it with `alertFailureRate`. */
+export const DEFAULT_ALERT_FAILURE_RATE = 0.02;
 
 /**
- * Everything about a job, declared once. The client, the CLI, the HTTP service, the worker and the job's own workflow
- * all read this declaration; nothing about a job is repeated elsewhere.
+ * Everything about a job, declared once, at the top of `workflows/<job>.ts`. The client, the CLI, the HTTP service,
+ * the worker and the job's own workflow all read this declaration; nothing about a job is repeated elsewhere.
  */
 export interface JobDefinition<Args extends SafeObject = SafeObject> {
   /** Stable job name, used in workflow IDs (`<name>/<key>`), the CLI and logs. Kebab-case. */
   readonly name: string;
   /** One sentence for `jobctl jobs` and the README. */
   readonly description: string;
-  /** The workflow function that runs the job. */
-  readonly workflowType: WorkflowType;
+  /** The workflow function that runs the job; its name is the Temporal workflow type. */
+  readonly workflow: (args: Args, ...rest: never[]) => Promise<unknown>;
   /** Priority group, and so task queue, the job runs on. */
   readonly queue: Priority;
-  /** Schema of the arguments; checked at enqueue after the safe-value check. */
+  /** Schema of the arguments: checked at enqueue (after the safe-value check) and again at the workflow's door. */
   readonly args: z.ZodType<Args>;
   /**
    * Derives the idempotency key from the arguments: two enqueues with the same key are the same job, so the
    * workflow ID is `<name>/<key>` and a duplicate attaches to (or is a no-op after) the first.
    */
   readonly idempotencyKey: (args: Args) => string;
-  /** Timeouts and retry policy of the job's activities. With a `retry` table, the policy is compiled from it. */
-  readonly activities: ActivityOptions;
-  /** Per-error retry rules for the job's activities (see retry-rules.ts); the worker's retry interceptor applies them. */
-  readonly retry?: RetryTable;
+  /**
+   * Per-error retry rules, by the activity they govern; each table is also compiled into that activity's options where
+   * the workflow proxies it (`compileRetryPolicy`). The worker's retry interceptor applies them by activity type.
+   */
+  readonly retryTables?: { readonly [A in ActivityType]?: RetryTable };
   /**
    * Order within the job's task queue, 1 (first) to 5 (last); Temporal's `priority.priorityKey`. Enqueue can override
    * it per job. Queues separate capacity; keys only order work waiting in one queue. @default 3 (Temporal's default)
    */
   readonly priorityKey?: PriorityKey;
-  /** Failure rate (0–1) above which the health check alerts for this job. @default 0.02 */
+  /** Failure rate (0–1) above which the health check alerts for this job. @default DEFAULT_ALERT_FAILURE_RATE */
   readonly alertFailureRate?: number;
   /** Include the arguments in the job's `job_started` log line. Off by default: arguments can hold personal data. */
   readonly logArguments?: boolean;
@@ -48,16 +53,34 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
   readonly maxArgumentBytes?: number;
 }
 
-/** Declares a job; the arguments type comes from the schema, so unsafe argument types fail to compile. */
-export function defineJob<Args extends SafeObject>(definition: JobDefinition<Args>): JobDefinition<Args> {
+/** A declared job, as the registry holds it: the workflow type is derived from the workflow function. */
+export interface DeclaredJob<Args extends SafeObject = SafeObject> extends JobDefinition<Args> {
+  /** Temporal workflow type: the workflow function's name. */
+  readonly workflowType: string;
+}
+
+const JOB = Symbol.for('durable-jobs.job');
+
+/**
+ * Declares a job; the arguments type comes from the schema, so unsafe argument types fail to compile. Throws a
+ * TypeError naming the field for a bad declaration.
+ */
+export function defineJob<Args extends SafeObject>(definition: JobDefinition<Args>): DeclaredJob<Args> {
   if (!/^[a-z][a-z0-9-]*$/.test(definition.name)) {
     throw new TypeError(`job name must be kebab-case, got "${definition.name}"`);
   }
-  if (definition.retry && definition.activities.retry) {
-    throw new TypeError(`job "${definition.name}" declares both activities.retry and a retry table; keep one`);
+  if (typeof definition.workflow !== 'function' || definition.workflow.name === '') {
+    throw new TypeError(`job "${definition.name}": workflow must be a named workflow function`);
   }
-  const activities = definition.retry ? { ...definition.activities, retry: compileRetryPolicy(definition.retry) } : definition.activities;
-  return Object.freeze({ ...definition, activities });
+  const rate = definition.alertFailureRate;
+  if (rate !== undefined && !(rate >= 0 && rate <= 1)) {
+    throw new TypeError(`job "${definition.name}": alertFailureRate must be from 0 to 1, got ${rate}`);
+  }
+  return Object.freeze({ ...definition, workflowType: definition.workflow.name, [JOB]: true });
+}
+
+export function isJobDefinition(value: unknown): value is DeclaredJob<any> {
+  return typeof value === 'object' && value !== null && (value as { [JOB]?: boolean })[JOB] === true;
 }
 
 /** The arguments type of a job declaration. */
@@ -68,3 +91,21 @@ export function workflowIdFor<Args extends SafeObject>(job: JobDefinition<Args>,
   if (key === '') throw new TypeError(`idempotency key of job "${job.name}" must not be empty`);
   return `${job.name}/${key}`;
 }
+
+/** A database id as users pass it: a positive integer. */
+export const recordId = z.number().int().positive();
+
+/**
+ * Options of an activity that only touches the database: short attempts, exponential backoff from 1 s capped at
+ * 1 min, and no retry of a missing record.
+ */
+export const databaseActivity: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [ErrorType.RecordNotFound],
+  },
+};

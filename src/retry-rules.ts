@@ -1,22 +1,25 @@
 import type { RetryPolicy } from '@temporalio/common';
+import type { ErrorsByType, RetryableErrorType } from './error-types';
 
 /**
  * Per-error retry rules, as Sidekiq's `sidekiq_retry_in` and ActiveJob's `retry_on` offer, compiled to Temporal.
  * Temporal gives an activity one RetryPolicy; the table becomes that policy (attempt cap, non-retryable types, an
  * interval for failures no code sees) plus, for each failure, an `ApplicationFailure` whose `nextRetryDelay` or
- * `nonRetryable` the worker's retry interceptor computes from the rule. Runs in workflow code too (compile only):
- * keep it free of Node built-ins, I/O and randomness.
+ * `nonRetryable` the worker's retry interceptor computes from the rule. A table belongs to one activity: it sits next
+ * to the `proxyActivities` call that compiles it into that activity's options, and the job declares it under the
+ * activity's name (`retryTables`), which is how the worker's interceptor finds it. Runs in workflow code too (compile
+ * only): keep it free of Node built-ins, I/O and randomness.
  */
 
 /** What to do after an attempt failed: wait this many milliseconds, or give up on the job now. */
 export type RetryDelay = number | 'discard';
 
-export interface RetryRule {
+export interface RetryRule<E extends Error = Error> {
   /**
    * Delay before the next attempt, in milliseconds, from the number of the attempt that just failed (1 for the first
    * try) and its error; `'discard'` gives up at once.
    */
-  delayMs: (attempt: number, error: Error) => RetryDelay;
+  delayMs: (attempt: number, error: E) => RetryDelay;
   /** Attempts allowed while failing with this error type. @default the table's `maxAttempts` */
   maxAttempts?: number;
 }
@@ -24,12 +27,12 @@ export interface RetryRule {
 export interface RetryTable {
   /** Attempts in all, whatever the errors. */
   maxAttempts: number;
-  /** Rules by error type (an `ExternalServiceError`'s `type`, or an Error's `name`). */
-  rules: Readonly<Record<string, RetryRule>>;
+  /** Rules by error type; each rule receives that type's error class (`RateLimited` → `RateLimitedError`). */
+  rules: { readonly [T in RetryableErrorType]?: RetryRule<ErrorsByType[T]> };
   /** The rule for every other error. */
   otherwise: RetryRule;
   /** Error types that are never retried (for example a missing record). */
-  nonRetryable?: readonly string[];
+  nonRetryable?: readonly RetryableErrorType[];
   /** Up to this fraction is added to each delay, so failures of many jobs at once do not retry in lockstep. @default 0 */
   jitter?: number;
 }
@@ -51,8 +54,11 @@ export function errorTypeOf(error: Error): string {
  */
 export function decideRetry(table: RetryTable, attempt: number, error: Error, jitterKey: string): RetryDecision {
   const type = errorTypeOf(error);
-  if (table.nonRetryable?.includes(type)) return { action: 'discard', type, reason: `${type} is never retried` };
-  const rule = table.rules[type] ?? table.otherwise;
+  if ((table.nonRetryable as readonly string[] | undefined)?.includes(type)) {
+    return { action: 'discard', type, reason: `${type} is never retried` };
+  }
+  // The rule was chosen by this error's type, so it is the error that rule's signature names.
+  const rule = (table.rules[type as RetryableErrorType] as RetryRule | undefined) ?? table.otherwise;
   const cap = Math.min(rule.maxAttempts ?? table.maxAttempts, table.maxAttempts);
   if (attempt >= cap) return { action: 'exhausted', type, reason: `gave up after ${attempt} attempts` };
   const delay = rule.delayMs(attempt, error);

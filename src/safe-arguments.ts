@@ -20,7 +20,8 @@ export interface ArgumentIssue {
 
 /**
  * Thrown by `enqueue` (and the CLI and HTTP service) when a job's arguments are not safe plain values or do not match
- * the job's schema. Nothing has been sent to Temporal when it is thrown.
+ * the job's schema; nothing has been sent to Temporal then. Inside a job's workflow (a run started by another client)
+ * the same check fails the run with an `InvalidJobArguments` failure instead (argument-validation.ts).
  */
 export class InvalidJobArgumentsError extends Error {
   override readonly name = 'InvalidJobArgumentsError';
@@ -51,7 +52,7 @@ export function findUnsafeValues(value: unknown, maxBytes = DEFAULT_MAX_ARGUMENT
   const issues: ArgumentIssue[] = [];
   walk(value, [], new Set(), issues);
   if (issues.length === 0) {
-    const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
+    const bytes = new TextEncoder().encode(JSON.stringify(value)).length; // no Buffer: workflow code runs this too
     if (bytes > maxBytes) {
       issues.push({
         path: ROOT_PATH,

@@ -1,6 +1,6 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { JobClient } from './client';
-import { healthCheck } from './jobs';
+import { healthCheck } from '../workflows/health-check';
 import { taskQueueName } from './queues';
 
 export interface HealthCheckScheduleOptions {

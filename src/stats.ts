@@ -1,7 +1,6 @@
 import type { JobClient } from './client';
-import { UnknownJobError } from './errors';
-import type { JobDefinition } from './job-definition';
-import { findJob, jobs } from './jobs';
+import type { DeclaredJob } from './job-definition';
+import { findJobOrThrow, jobs } from './jobs';
 import { PRIORITIES, taskQueueName } from './queues';
 
 /** One job's runs that closed in a window. */
@@ -55,12 +54,7 @@ export async function jobStats(client: JobClient, options: JobStatsOptions): Pro
   const { since, now } = options;
   if (!isValidDate(since)) throw new TypeError('since must be a valid Date');
   if (now !== undefined && !isValidDate(now)) throw new TypeError('now must be a valid Date');
-  let selected: readonly JobDefinition<any>[] = jobs;
-  if (options.job !== undefined) {
-    const job = findJob(options.job);
-    if (!job) throw new UnknownJobError(options.job, jobs.map((j) => j.name));
-    selected = [job];
-  }
+  const selected: readonly DeclaredJob<any>[] = options.job === undefined ? jobs : [findJobOrThrow(options.job)];
 
   const byType = new Map<string, { job: string; completed: number; failed: number; durations: number[] }>();
   for (const job of selected) byType.set(job.workflowType, { job: job.name, completed: 0, failed: 0, durations: [] });

@@ -1,9 +1,17 @@
 import type { JobDefinition } from './job-definition';
-import { findUnsafeValues, formatPath, InvalidJobArgumentsError, ROOT_PATH, type ArgumentIssue, type SafeObject } from './safe-arguments';
+import {
+  findUnsafeValues,
+  formatPath,
+  InvalidJobArgumentsError,
+  ROOT_PATH,
+  type ArgumentIssue,
+  type SafeObject,
+} from './safe-arguments';
 
 /**
  * Checks raw arguments against a job: first that they are safe plain values within the size budget, then the job's
  * schema. Returns the parsed arguments or throws `InvalidJobArgumentsError` listing every problem by field path.
+ * Pure: the client runs it before any RPC, and the job's workflow runs it again at its door (argument-validation.ts).
  */
 export function validateJobArguments<Args extends SafeObject>(job: JobDefinition<Args>, raw: unknown): Args {
   const unsafe = findUnsafeValues(raw, job.maxArgumentBytes);
@@ -16,7 +24,9 @@ export function validateJobArguments<Args extends SafeObject>(job: JobDefinition
   const issues: ArgumentIssue[] = [];
   for (const issue of parsed.error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) issues.push({ path: formatPath([...issue.path, key]), message: 'is not an argument of this job' });
+      for (const key of issue.keys) {
+        issues.push({ path: formatPath([...issue.path, key]), message: 'is not an argument of this job' });
+      }
     } else {
       issues.push({ path: formatPath(issue.path), message: issue.message });
     }

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { DataConverter, Duration } from '@temporalio/common';
-import type { Settings } from './config';
-import { retryTableInterceptor } from './retry-interceptor';
+import { DEFAULT_SETTINGS, type Settings } from './config';
+import { retryTableInterceptor, retryTablesByActivity } from './retry-interceptor';
 import { createJobLogger } from './instrumentation/logger';
 import { activityLogging, jobEventSinks } from './instrumentation/worker-instrumentation';
 import type { Logger } from 'pino';
@@ -20,7 +20,7 @@ export interface QueueCapacity {
 export interface WorkerRunnerOptions {
   connection: NativeConnection;
   namespace: string;
-  /** @default 'jobs' */
+  /** @default DEFAULT_SETTINGS.taskQueuePrefix ('jobs') */
   taskQueuePrefix?: string;
   queues: QueueCapacity[];
   /** Activity implementations, built with their dependencies. */
@@ -69,12 +69,14 @@ export function parseQueueSpec(spec: string | string[] | undefined, defaultConcu
 /**
  * Bundles the workflows once; every queue's worker in the process shares the bundle. Workflows read their job's
  * declaration, which holds a zod schema: zod is stateless, so it is preloaded once per V8 context instead of being
- * initialised again for every workflow execution (that cost a third of the throughput).
+ * initialised again for every workflow execution (that cost a third of the throughput). Argument validation is always
+ * in; instrumentation (outermost, so it logs a run refused at the door as a failure) only when asked.
  */
 export async function bundleWorkflows(options: { instrumentation?: boolean } = {}): Promise<WorkflowBundle> {
+  const instrumentation = options.instrumentation === false ? [] : [path.resolve(__dirname, 'instrumentation/workflow-interceptors.ts')];
   return bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
-    workflowInterceptorModules: options.instrumentation === false ? [] : [path.resolve(__dirname, 'instrumentation/workflow-interceptors.ts')],
+    workflowInterceptorModules: [...instrumentation, path.resolve(__dirname, 'argument-validation.ts')],
     preloadModules: ['zod'],
     logger: quietBundlerLogger,
   });
@@ -99,13 +101,20 @@ export function loadWorkflowBundle(file: string): WorkflowBundle {
   return { code };
 }
 
-/** One Temporal worker per queue, sharing the connection and the workflow bundle. */
+/**
+ * One Temporal worker per queue, sharing the connection and the workflow bundle. Throws if a retry table names an
+ * activity the worker does not register.
+ */
 export async function createWorkers(options: WorkerRunnerOptions): Promise<Worker[]> {
   if (options.queues.length === 0) throw new TypeError('queues must name at least one queue');
+  const retryTables = retryTablesByActivity(jobs);
+  const unknown = [...retryTables.keys()].filter((activity) => !(activity in options.activities));
+  if (unknown.length > 0) throw new TypeError(`retry tables name activities no job registers: ${unknown.join(', ')}`);
   const instrumented = options.instrumentation !== false;
   const workflowBundle = options.workflowBundle ?? (await bundleWorkflows({ instrumentation: instrumented }));
-  const prefix = options.taskQueuePrefix ?? 'jobs';
+  const prefix = options.taskQueuePrefix ?? DEFAULT_SETTINGS.taskQueuePrefix;
   const logger = options.logger ?? createJobLogger();
+  const retries = retryTableInterceptor(retryTables);
   return Promise.all(
     options.queues.map(({ queue, concurrency }) =>
       Worker.create({
@@ -119,7 +128,7 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
         maxConcurrentWorkflowTaskExecutions: Math.max(2, concurrency),
         shutdownGraceTime: options.shutdownGraceTime ?? '30s',
         // Logging sees the typed error before the retry table turns it into an ApplicationFailure.
-        interceptors: { activity: instrumented ? [retryTableInterceptor(jobs), activityLogging(logger)] : [retryTableInterceptor(jobs)] },
+        interceptors: { activity: instrumented ? [retries, activityLogging(logger)] : [retries] },
         ...(instrumented ? { sinks: jobEventSinks(logger) } : {}),
         ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
         ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { largeDataExport } from '../src/jobs';
+import { largeDataExport } from '../workflows';
 import type { JobProgress } from '../src/progress';
 import { createHarness, type Harness } from './harness';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processWebhook } from '../src/jobs';
+import { processWebhook } from '../workflows';
 import { createTimeSkippingHarness, type Harness } from './harness';
 
 /**

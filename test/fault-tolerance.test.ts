@@ -6,9 +6,9 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client';
 import { openDatabase, type OpenDatabase } from '../src/db/database';
-import { largeDataExport } from '../src/jobs';
+import { largeDataExport } from '../workflows';
 import { eventually } from './harness';
-import { startWorkerProcess, type JobctlProcess } from './jobctl';
+import { startJobctlWorker, type JobctlProcess } from './jobctl';
 
 /**
  * Workers are separate processes sharing one Temporal server and one database, as in production. Killing one with
@@ -28,7 +28,7 @@ describe('worker processes', () => {
     env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
     client = new JobClient({ client: env.client, taskQueuePrefix: prefix });
     const workerEnv = { TEMPORAL_ADDRESS: inject('temporalAddress'), JOBS_TASK_QUEUE_PREFIX: prefix, JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite') };
-    workers.push(...(await Promise.all([1, 2, 3].map(() => startWorkerProcess('low:5', workerEnv)))));
+    workers.push(...(await Promise.all([1, 2, 3].map(() => startJobctlWorker('low:5', workerEnv)))));
   }, 90_000);
 
   afterAll(async () => {

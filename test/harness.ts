@@ -6,14 +6,16 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import { inject } from 'vitest';
-import { createActivities, type ActivityDeps, type Activities } from '../activities';
+import type { ActivityDeps, Activities } from '../src/app';
+import { openApp } from '../src/app';
 import { JobClient } from '../src/client';
-import { openDatabase, type OpenDatabase } from '../src/db/database';
-import { FileOutboxTransport } from '../src/mail';
-import { PaymentGatewayClient, VendorClient } from '../src/vendor/client';
+import { readSettings, type Settings } from '../src/config';
+import type { OpenDatabase } from '../src/db/database';
+import type { FileOutboxTransport } from '../src/mail';
 import { FakeVendor } from '../src/vendor/fake-vendor';
 import type { Priority } from '../src/queues';
-import { createWorkers, runWorkers, type QueueCapacity } from '../src/worker';
+import type { QueueCapacity } from '../src/worker';
+import { startWorkerProcess, type WorkerProcess } from '../src/worker-process';
 import { dataConverterFor, type Keyring } from '../src/encryption';
 
 // Worker lifecycle lines and the expected activity-failure warnings drown test output; errors still show.
@@ -80,15 +82,26 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const gatewayUrl = await gateway.start();
   const taskQueuePrefix = `test-${randomUUID()}`;
   const client = new JobClient({ client: env.client, taskQueuePrefix });
-  // TEST_DATABASE_URL runs the suite against PostgreSQL (one database shared by all tests; ids keep them apart).
-  const database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite'), databaseUrl: process.env.TEST_DATABASE_URL });
-  const mail = new FileOutboxTransport(path.join(dir, 'outbox'));
+  // The settings a worker process of this test would read: its own queues, database, outbox and fakes.
+  const settings: Settings = {
+    ...readSettings({}),
+    temporalNamespace: env.namespace ?? 'default',
+    taskQueuePrefix,
+    // TEST_DATABASE_URL runs the suite against PostgreSQL (one database shared by all tests; ids keep them apart).
+    databaseUrl: process.env.TEST_DATABASE_URL,
+    sqlitePath: path.join(dir, 'app.sqlite'),
+    mailOutboxDir: path.join(dir, 'outbox'),
+    vendorApiUrl: vendorUrl,
+    paymentGatewayUrl: gatewayUrl,
+    vendorTimeoutMs: options.vendorTimeoutMs ?? 500,
+    encryption: options.encryption,
+  };
+  const app = await openApp(settings, { jobs: client, ...options.deps });
+  const { database, mail } = app;
   const calls = new Map<string, number>();
-  const vendorClient = new VendorClient({ baseUrl: vendorUrl, timeoutMs: options.vendorTimeoutMs ?? 500 });
-  const gatewayClient = new PaymentGatewayClient({ baseUrl: gatewayUrl, timeoutMs: options.vendorTimeoutMs ?? 500 });
-  const activities = countCalls(createActivities({ db: database.db, mail, vendor: vendorClient, gateway: gatewayClient, jobs: client, ...options.deps }), calls);
+  const activities = countCalls(app.activities, calls);
   const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
-  let running: { workers: Worker[]; done: Promise<void> } | undefined;
+  let running: { worker: WorkerProcess; done: Promise<void> } | undefined;
   // Ids far apart per test, so workflow IDs like invoice-generation/<id> never collide between tests.
   let nextId = process.env.TEST_DATABASE_URL ? randomInt(1, 20_000) * 100_000 : randomInt(1, 2 ** 40) * 1000; // PostgreSQL ids are int4
 
@@ -140,23 +153,22 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       return id;
     },
     async startWorkers(queues = ['default']) {
-      const workers = await createWorkers({
-        connection: env.nativeConnection,
-        namespace: env.namespace ?? 'default',
-        taskQueuePrefix,
+      const worker = await startWorkerProcess({
+        settings,
         queues: queues.map((q) => (typeof q === 'string' ? { queue: q, concurrency: 10 } : q)),
-        activities,
+        connection: env.nativeConnection,
+        client,
+        app: { ...app, activities },
         workflowBundle,
         shutdownGraceTime: '5s',
         logger: options.logger ?? pino({ level: 'silent' }),
         maxCachedWorkflows: options.maxCachedWorkflows,
-        dataConverter,
       });
-      running = { workers, done: runWorkers(workers) };
+      running = { worker, done: worker.run() };
     },
     async stopWorkers() {
       if (!running) return;
-      for (const w of running.workers) if (w.getState() === 'RUNNING') w.shutdown();
+      for (const w of running.worker.workers) if (w.getState() === 'RUNNING') w.shutdown();
       await running.done;
       running = undefined;
     },
@@ -165,7 +177,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       if (ownEnv) await env.teardown();
       await vendor.stop();
       await gateway.stop();
-      await database.close();
+      await app.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../src/dev-server';
-import { invoiceGeneration, processPayment } from '../src/jobs';
+import { invoiceGeneration, processPayment } from '../workflows';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 

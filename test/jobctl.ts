@@ -30,8 +30,12 @@ export interface JobctlProcess {
 }
 
 /** Spawns jobctl with the environment plus `env`; `detached` gives it its own process group, as a shell job has. */
-export function spawnJobctl(args: string[], env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}): JobctlProcess {
-  const child = spawn(process.execPath, [JOBCTL, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
+export function spawnJobctl(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { detached?: boolean; jobctl?: string } = {},
+): JobctlProcess {
+  const child = spawn(process.execPath, [options.jobctl ?? JOBCTL, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -47,9 +51,9 @@ export function spawnJobctl(args: string[], env: NodeJS.ProcessEnv, options: { d
   };
 }
 
-/** `jobctl worker --queues <queues>`, once it says it is serving. */
-export async function startWorkerProcess(queues: string, env: NodeJS.ProcessEnv): Promise<JobctlProcess> {
-  const worker = spawnJobctl(['worker', '--queues', queues], env);
+/** `jobctl worker --queues <queues>` (of another copy of the project with `jobctl`), once it says it is serving. */
+export async function startJobctlWorker(queues: string, env: NodeJS.ProcessEnv, jobctl = JOBCTL): Promise<JobctlProcess> {
+  const worker = spawnJobctl(['worker', '--queues', queues], env, { jobctl });
   const deadline = Date.now() + 60_000;
   while (!worker.output().includes('serving')) {
     if (worker.child.exitCode !== null) throw new Error(`jobctl worker exited before serving:\n${worker.output()}`);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client';
 import { dataConverterFor, ENCRYPTED_ENCODING, EncryptionCodec, Keyring, KEY_ID_METADATA } from '../src/encryption';
 import { buildHttpService } from '../src/http/server';
-import { invoiceGeneration } from '../src/jobs';
+import { invoiceGeneration } from '../workflows';
 import { installHealthCheckSchedule } from '../src/schedules';
 import { createHarness, type Harness } from './harness';
 import { jobctl } from './jobctl';

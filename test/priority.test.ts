@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forEachLimited } from '../src/bench/harness';
-import { processPayment, updateSearchIndex } from '../src/jobs';
+import { processPayment, updateSearchIndex } from '../workflows';
 import { createHarness, eventually, type Harness } from './harness';
 
 describe('priority queues', () => {

@@ -15,7 +15,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import pino from 'pino';
-import { createActivities } from '../activities';
+import { createActivities } from '../src/app';
 import { JobClient } from '../src/client';
 import { openDatabase } from '../src/db/database';
 import { startDevServer } from '../src/dev-server';
@@ -29,8 +29,7 @@ import {
   processWebhook,
   sendWelcomeEmail,
   updateSearchIndex,
-} from '../src/jobs';
-import { childWorkflowId } from '../src/jobs/large-data-export';
+} from '../workflows';
 import { FileOutboxTransport } from '../src/mail';
 import { PRIORITIES } from '../src/queues';
 import { PaymentGatewayClient, VendorClient } from '../src/vendor/client';
@@ -162,7 +161,7 @@ async function main(): Promise<void> {
           if (name !== 'processWebhookWorkflow.dead-letter') throw err;
         });
         await write(name, h);
-        if (name === 'largeDataExportWorkflow') await write('exportSliceWorkflow', handle(childWorkflowId(smallExport, 0)));
+        if (name === 'largeDataExportWorkflow') await write('exportSliceWorkflow', handle(`large-data-export/${smallExport}/slice/0`)); // its first slice
       }),
     );
     const failed = outcomes.find((o) => o.status === 'rejected');

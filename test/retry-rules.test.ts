@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ClientError, NetworkTimeoutError, RateLimitedError, ServerError } from '../src/external-errors';
-import { processWebhook } from '../src/jobs';
-import { decideRetry, jitterFraction } from '../src/retry-rules';
+import { processWebhook } from '../workflows';
+import { compileRetryPolicy, decideRetry, jitterFraction } from '../src/retry-rules';
 import { parseRetryAfter } from '../src/vendor/client';
 
-const table = processWebhook.retry!;
+const table = processWebhook.retryTables!.processWebhook!;
 const key = 'process-webhook/1/1';
 /** The delay the table must give for a base delay, with its jitter for this attempt (up to +10%). */
 const jittered = (baseMs: number, attempt: number) => Math.round(baseMs * (1 + 0.1 * jitterFraction(`${key}/${attempt}`)));
@@ -46,7 +46,7 @@ describe('process-webhook retry table (the seed article policy)', () => {
   });
 
   it('compiles to a RetryPolicy that caps attempts and never retries a missing record', () => {
-    expect(processWebhook.activities.retry).toMatchObject({ maximumAttempts: 5, nonRetryableErrorTypes: ['RecordNotFound'] });
+    expect(compileRetryPolicy(table)).toMatchObject({ maximumAttempts: 5, nonRetryableErrorTypes: ['RecordNotFound'] });
   });
 
   it('reads Retry-After as seconds or as an HTTP date', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processWebhook } from '../src/jobs';
+import { processWebhook } from '../workflows';
 import { jitterFraction } from '../src/retry-rules';
 import type { Fault } from '../src/vendor/fake-vendor';
 import { createTimeSkippingHarness, type Harness } from './harness';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateReport, invoiceGeneration, noop } from '../src/jobs';
+import { generateReport, invoiceGeneration, noop } from '../workflows';
 import { findUnsafeValues, InvalidJobArgumentsError } from '../src/safe-arguments';
 import { validateJobArguments as validate } from '../src/validate-arguments';
 import { createHarness, eventually, type Harness } from './harness';

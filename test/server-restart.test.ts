@@ -7,7 +7,7 @@ import { forEachLimited } from '../src/bench/harness';
 import { freePort, startDevServer, type DevServer } from '../src/dev-server';
 import { JobNotFoundError } from '../src/errors';
 import { buildHttpService } from '../src/http/server';
-import { noop } from '../src/jobs';
+import { noop } from '../workflows';
 import { createHarness, eventually, type Harness } from './harness';
 
 /**

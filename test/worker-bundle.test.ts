@@ -5,8 +5,8 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client';
-import { noop } from '../src/jobs';
-import { jobctl, startWorkerProcess } from './jobctl';
+import { noop } from '../workflows';
+import { jobctl, startJobctlWorker } from './jobctl';
 
 /** Worker processes can load a bundle built once (the Docker image does) instead of bundling at every start. */
 describe('jobctl bundle and JOBS_WORKFLOW_BUNDLE', () => {
@@ -29,7 +29,7 @@ describe('jobctl bundle and JOBS_WORKFLOW_BUNDLE', () => {
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).toContain(`Workflow bundle written to ${bundle}`);
 
-    const worker = await startWorkerProcess('default:2', {
+    const worker = await startJobctlWorker('default:2', {
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       JOBS_TASK_QUEUE_PREFIX: prefix,
       JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),

@@ -7,10 +7,10 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client';
 import { openDatabase, type OpenDatabase } from '../src/db/database';
-import { processWebhook } from '../src/jobs';
+import { processWebhook } from '../workflows';
 import { FakeVendor } from '../src/vendor/fake-vendor';
 import { eventually } from './harness';
-import { startWorkerProcess, type JobctlProcess } from './jobctl';
+import { startJobctlWorker, type JobctlProcess } from './jobctl';
 
 /**
  * SIGTERM is how orchestrators stop a worker: it must finish what it started (within its grace time), never fail it.
@@ -27,7 +27,7 @@ describe('a worker process stopped mid-activity', () => {
   const prefix = `test-${randomUUID()}`;
 
   const startWorker = async () => {
-    const worker = await startWorkerProcess('default:2', workerEnv);
+    const worker = await startJobctlWorker('default:2', workerEnv);
     children.push(worker);
     return worker;
   };

@@ -1,11 +1,35 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { JobArgs } from '../src/job-definition';
-import { generateReport } from '../src/jobs/generate-report';
+import { z } from 'zod';
+import type { createGenerateReportActivities } from '../activities/generate-report';
+import { isoDate, tryParseIsoDate } from '../src/iso-date';
+import { databaseActivity, defineJob, recordId } from '../src/job-definition';
 
-const activities = proxyActivities<Activities>(generateReport.activities);
+export const REPORT_TYPES = ['monthly_sales', 'activity_summary'] as const;
+
+const args = z
+  .strictObject({ userId: recordId, reportType: z.enum(REPORT_TYPES), startDate: isoDate, endDate: isoDate })
+  .refine(
+    ({ startDate, endDate }) => {
+      const [start, end] = [tryParseIsoDate(startDate), tryParseIsoDate(endDate)];
+      return !start || !end || start <= end; // an invalid date is reported on its own field
+    },
+    { path: ['endDate'], message: 'must not be before startDate' },
+  );
+export type GenerateReportArgs = z.infer<typeof args>;
+
+/** Safe arguments: ids, a report type and ISO date strings; the report reads fresh data when it runs. */
+export const generateReport = defineJob({
+  name: 'generate-report',
+  description: 'Build a report for a user over an inclusive ISO date range.',
+  workflow: generateReportWorkflow,
+  queue: 'low',
+  args,
+  idempotencyKey: ({ userId, reportType, startDate, endDate }) => `${userId}/${reportType}/${startDate}..${endDate}`,
+});
+
+const activities = proxyActivities<ReturnType<typeof createGenerateReportActivities>>(databaseActivity);
 
 /** Dates stay ISO strings in the history; the activity parses them (src/iso-date.ts) and reads fresh data. */
-export async function generateReportWorkflow(args: JobArgs<typeof generateReport>) {
-  return await activities.generateReport(args);
+export async function generateReportWorkflow(reportArgs: GenerateReportArgs) {
+  return await activities.generateReport(reportArgs);
 }

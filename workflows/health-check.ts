@@ -1,11 +1,31 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { JobArgs } from '../src/job-definition';
-import { healthCheck } from '../src/jobs/health-check';
+import { z } from 'zod';
+import type { createHealthCheckActivities } from '../activities/health-check';
+import { defineJob } from '../src/job-definition';
 
-const { evaluateAlerts } = proxyActivities<Activities>(healthCheck.activities);
+const args = z.strictObject({ windowMinutes: z.number().int().min(1).max(24 * 60) });
+
+/**
+ * The failure-rate alert: computes each job's failure rate over a window from Temporal's visibility and alerts — to
+ * the alert webhook and the log — once per incident, with a recovery message when it falls back. Run every minute by
+ * a Temporal Schedule (`jobctl alerts schedule`).
+ */
+export const healthCheck = defineJob({
+  name: 'health-check',
+  description: "Alert when a job's failure rate over the last window crosses its threshold; say when it recovers.",
+  workflow: healthCheckWorkflow,
+  queue: 'high',
+  args,
+  idempotencyKey: ({ windowMinutes }) => `window-${windowMinutes}m`,
+});
+
+/** A check that cannot finish in a minute is stale by the next tick: three quick attempts, then the next tick. */
+const { evaluateAlerts } = proxyActivities<ReturnType<typeof createHealthCheckActivities>>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '5s', maximumAttempts: 3 },
+});
 
 /** One evaluation; the Schedule provides the "every minute", and skips a tick while one is still running. */
-export async function healthCheckWorkflow({ windowMinutes }: JobArgs<typeof healthCheck>) {
+export async function healthCheckWorkflow({ windowMinutes }: z.infer<typeof args>) {
   return await evaluateAlerts(windowMinutes);
 }

@@ -9,18 +9,45 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { Activities } from '../activities';
-import type { ExportResult, SliceRange } from '../activities/export-storage';
-import type { JobArgs } from '../src/job-definition';
-import {
-  childWorkflowId,
-  HISTORY_EVENTS_BEFORE_CONTINUE,
-  largeDataExport,
-  SLICES_IN_FLIGHT,
-  SLICES_PER_PLAN,
-} from '../src/jobs/large-data-export';
+import { z } from 'zod';
+import type { createLargeDataExportActivities, ExportResult, SliceRange } from '../activities/large-data-export';
+import { ErrorType } from '../src/error-types';
+import { databaseActivity, defineJob, recordId } from '../src/job-definition';
 import { computeProgress, PROGRESS_QUERY, type JobProgress } from '../src/progress';
-import { exportSliceWorkflow } from './export-slice';
+
+type ExportActivities = ReturnType<typeof createLargeDataExportActivities>;
+
+const args = z.strictObject({ exportId: recordId });
+
+/**
+ * The batch pattern. The parent pages through the export's users and runs one `exportSliceWorkflow` child per slice
+ * (100 users by default, per export), at most `SLICES_IN_FLIGHT` at once; children write their part to shared
+ * storage; the parent continues-as-new before its history grows large and finalizes once every slice is done.
+ */
+export const largeDataExport = defineJob({
+  name: 'large-data-export',
+  description: 'Export the users created in a date range, in parallel slices, with progress; any size.',
+  workflow: largeDataExportWorkflow,
+  queue: 'low',
+  args,
+  idempotencyKey: ({ exportId }) => String(exportId),
+});
+
+/** Children running at once: bounds load on the database and the worker, however large the export. */
+export const SLICES_IN_FLIGHT = 20;
+
+/** Slices planned per planning activity: keeps each payload small (ids only, never the users). */
+export const SLICES_PER_PLAN = 50;
+
+/**
+ * Continue-as-new past this many history events (about 450 slices). Temporal's hard limit is 51,200, but a worker that
+ * picks the parent up after a cache eviction or a crash replays the whole current run: keep that cheap. In-flight
+ * children are drained first, since a new run cannot wait on the old run's children.
+ */
+export const HISTORY_EVENTS_BEFORE_CONTINUE = 2000;
+
+/** Deterministic per export and slice, so a continued or re-run parent never starts a slice twice. */
+const sliceWorkflowId = (exportId: number, sliceNo: number) => `large-data-export/${exportId}/slice/${sliceNo}`;
 
 /** What one run hands the next through continue-as-new: counters and a cursor, never the users. */
 export interface ExportState {
@@ -41,15 +68,28 @@ export interface ExportState {
 
 export const progressQuery = defineQuery<JobProgress>(PROGRESS_QUERY);
 
-const activities = proxyActivities<Activities>(largeDataExport.activities);
+/** Planning, bookkeeping and finalizing: database work. Finalizing reads every slice back, so it is long and heartbeats. */
+const activities = proxyActivities<ExportActivities>({ ...databaseActivity, startToCloseTimeout: '10m', heartbeatTimeout: '30s' });
+
+/**
+ * A slice's activity: retried a few times with short backoff, then the slice is recorded as failed. A slice takes
+ * milliseconds, so a 15 s attempt timeout is generous and lets a slice whose worker died run elsewhere within seconds.
+ */
+const { exportSlice } = proxyActivities<ExportActivities>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
+});
 
 /**
  * Fans out over the export's users in slices (children with deterministic IDs, so a continued or re-run parent never
  * duplicates one), keeps at most SLICES_IN_FLIGHT running, continues-as-new before its history grows large, and
  * finalizes when every slice is done. Failed slices are recorded; the export's policy decides fail or complete.
  */
-export async function largeDataExportWorkflow(args: JobArgs<typeof largeDataExport>, carried?: ExportState): Promise<ExportResult> {
-  const { exportId } = args;
+export async function largeDataExportWorkflow(
+  exportArgs: z.infer<typeof args>,
+  carried?: ExportState,
+): Promise<ExportResult> {
+  const { exportId } = exportArgs;
   const state = carried ?? (await prepare(exportId));
   setHandler(progressQuery, () =>
     computeProgress(state.phase, 'slices', state.totalSlices, state.done, state.failed, Date.now() - state.startedAt),
@@ -74,14 +114,14 @@ export async function largeDataExportWorkflow(args: JobArgs<typeof largeDataExpo
     await Promise.race(inFlight.values());
     if (workflowInfo().historyLength > HISTORY_EVENTS_BEFORE_CONTINUE || workflowInfo().continueAsNewSuggested) {
       await Promise.all(inFlight.values());
-      await continueAsNew<typeof largeDataExportWorkflow>(args, state);
+      await continueAsNew<typeof largeDataExportWorkflow>(exportArgs, state);
     }
   }
 
   if (state.failed > 0 && state.onSliceFailure === 'fail') {
     const message = `export ${exportId} failed: ${state.failed} of ${state.totalSlices} slices failed`;
     await activities.markExportFailed(exportId, message);
-    throw ApplicationFailure.nonRetryable(message, 'ExportSlicesFailed');
+    throw ApplicationFailure.nonRetryable(message, ErrorType.ExportSlicesFailed);
   }
   state.phase = 'finalizing';
   const result = await activities.finalizeExport(exportId);
@@ -109,7 +149,7 @@ async function prepare(exportId: number): Promise<ExportState> {
 async function runSlice(exportId: number, slice: SliceRange, state: ExportState): Promise<void> {
   try {
     await executeChild(exportSliceWorkflow, {
-      workflowId: childWorkflowId(exportId, slice.sliceNo),
+      workflowId: sliceWorkflowId(exportId, slice.sliceNo),
       args: [exportId, slice],
       // A slice that completed in an earlier run is not run again; one that failed may be.
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
@@ -129,4 +169,12 @@ function rootMessage(err: unknown): string {
   let current = err as Error;
   while (current.cause instanceof Error) current = current.cause;
   return `${current.name}: ${current.message}`;
+}
+
+/**
+ * One slice of a large export, as its own child workflow: its retries, failure and timing are visible on their own
+ * in the Web UI, and a slice that fails costs only itself.
+ */
+export async function exportSliceWorkflow(exportId: number, slice: SliceRange): Promise<{ users: number }> {
+  return await exportSlice(exportId, slice);
 }

@@ -1,11 +1,45 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { JobArgs } from '../src/job-definition';
-import { processPayment } from '../src/jobs/process-payment';
+import { z } from 'zod';
+import type { createProcessPaymentActivities } from '../activities/process-payment';
+import { defineJob, recordId } from '../src/job-definition';
+import { compileRetryPolicy, seconds, type RetryTable } from '../src/retry-rules';
 
-const { chargePayment } = proxyActivities<Activities>(processPayment.activities);
+const args = z.strictObject({ paymentId: recordId });
+
+/** The gateway call's rules: Retry-After is honoured; a declined or invalid charge is never retried. */
+const chargeRetries: RetryTable = {
+  maxAttempts: 5,
+  jitter: 0.1,
+  nonRetryable: ['RecordNotFound'],
+  rules: {
+    RateLimited: { delayMs: (_attempt, error) => error.retryAfterMs ?? seconds(30) },
+    ClientError: { delayMs: () => 'discard' },
+  },
+  otherwise: { delayMs: (attempt) => seconds(2 ** attempt) },
+};
+
+/** The gateway call heartbeats (keepAlive): a worker that dies mid-charge is replaced after 10 s. */
+const { chargePayment } = proxyActivities<ReturnType<typeof createProcessPaymentActivities>>({
+  startToCloseTimeout: '30s',
+  heartbeatTimeout: '10s',
+  retry: compileRetryPolicy(chargeRetries),
+});
+
+/**
+ * Charges a payment through the gateway, on the critical queue: its own workers, so no backlog elsewhere delays it.
+ * The gateway call carries the payment's idempotency key, so a retried charge never charges twice.
+ */
+export const processPayment = defineJob({
+  name: 'process-payment',
+  description: 'Charge a payment through the payment gateway, once, ahead of every other queue.',
+  workflow: processPaymentWorkflow,
+  queue: 'critical',
+  args,
+  idempotencyKey: ({ paymentId }) => String(paymentId),
+  retryTables: { chargePayment: chargeRetries },
+});
 
 /** One charge; the gateway's idempotency key and the payment's status make every retry safe. */
-export async function processPaymentWorkflow({ paymentId }: JobArgs<typeof processPayment>) {
+export async function processPaymentWorkflow({ paymentId }: z.infer<typeof args>) {
   return await chargePayment(paymentId);
 }

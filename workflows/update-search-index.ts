@@ -1,11 +1,23 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { JobArgs } from '../src/job-definition';
-import { updateSearchIndex } from '../src/jobs/update-search-index';
+import { z } from 'zod';
+import type { createUpdateSearchIndexActivities } from '../activities/update-search-index';
+import { databaseActivity, defineJob, recordId } from '../src/job-definition';
 
-const activities = proxyActivities<Activities>(updateSearchIndex.activities);
+const args = z.strictObject({ recordId, recordType: z.enum(['user', 'invoice']) });
+
+/** Re-indexes one record for search, on the low queue: plenty of these must never delay payments. */
+export const updateSearchIndex = defineJob({
+  name: 'update-search-index',
+  description: "Replace a record's search document with its current data.",
+  workflow: updateSearchIndexWorkflow,
+  queue: 'low',
+  args,
+  idempotencyKey: ({ recordType, recordId }) => `${recordType}/${recordId}`,
+});
+
+const activities = proxyActivities<ReturnType<typeof createUpdateSearchIndexActivities>>(databaseActivity);
 
 /** Reads the record when it runs, so a re-index enqueued long ago still indexes current data. */
-export async function updateSearchIndexWorkflow({ recordType, recordId }: JobArgs<typeof updateSearchIndex>) {
+export async function updateSearchIndexWorkflow({ recordType, recordId }: z.infer<typeof args>) {
   return await activities.updateSearchIndex(recordType, recordId);
 }

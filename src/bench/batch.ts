@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
-import { largeDataExport } from '../jobs';
+import { largeDataExport } from '../../workflows';
 import { positiveInt, type Scenario } from './harness';
 
 interface BatchOptions {

@@ -5,15 +5,14 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError, type Command } from 'commander';
 import pino from 'pino';
-import { openApp } from '../app';
 import { createJobLogger } from '../instrumentation/logger';
 import type { OpenDatabase } from '../db/database';
 import { PRIORITIES } from '../queues';
 import { JobClient } from '../client';
 import { readSettings, type Settings } from '../config';
 import { startDevServer } from '../dev-server';
-import { dataConverterFor } from '../encryption';
-import { bundleWorkflows, connectWorker, createWorkers, runWorkers, type QueueCapacity } from '../worker';
+import { bundleWorkflows, runWorkers, type QueueCapacity } from '../worker';
+import { startWorkerProcess } from '../worker-process';
 import { FakeVendor } from '../vendor/fake-vendor';
 
 /** Options every scenario accepts. */
@@ -152,43 +151,35 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     cleanups.push(() => vendor.stop(), () => gateway.stop());
 
     let noopListener: ((id: string, at: number) => void) | undefined;
-    const app = await openApp(settings, { onNoopStarted: (id) => noopListener?.(id, performance.now()) });
-    cleanups.push(() => app.close());
-    const activities = app.activities;
-
-    const client = await JobClient.connect(settings);
-    cleanups.push(() => client.close());
-
-    const connection = await connectWorker(settings);
-    cleanups.push(() => connection.close());
     // Job log lines go to a file, as a worker's would go to its log pipeline: stdout stays for the results.
     const logger = createJobLogger({ destination: pino.destination({ dest: path.join(tempDir, 'worker.log'), sync: false }) });
-    const workers = scenario.inProcessWorkers === false ? [] : await createWorkers({
-      connection,
-      namespace: settings.temporalNamespace,
-      taskQueuePrefix: settings.taskQueuePrefix,
-      queues: scenario.queues?.(options) ?? PRIORITIES.map((queue) => ({ queue, concurrency: options.concurrency })),
-      activities,
-      workflowBundle: await bundle!,
+    const inProcess = await startWorkerProcess({
+      settings,
+      // None when the scenario runs its own worker processes: it only needs the client and the database from here.
+      queues:
+        scenario.inProcessWorkers === false
+          ? []
+          : (scenario.queues?.(options) ?? PRIORITIES.map((queue) => ({ queue, concurrency: options.concurrency }))),
+      deps: { onNoopStarted: (id) => noopListener?.(id, performance.now()) },
       logger,
-      dataConverter: dataConverterFor(settings.encryption),
+      workflowBundle: bundle && (await bundle),
     });
+    cleanups.push(() => inProcess.close());
+    const { client, workers } = inProcess;
     let plainClient: JobClient | undefined;
     if (scenario.uninstrumented) {
       const prefix = `${settings.taskQueuePrefix}-plain`;
       plainClient = new JobClient({ client: client.temporal, taskQueuePrefix: prefix });
-      workers.push(
-        ...(await createWorkers({
-          connection,
-          namespace: settings.temporalNamespace,
-          taskQueuePrefix: prefix,
-          queues: [{ queue: 'default', concurrency: options.concurrency }],
-          activities,
-          workflowBundle: await bundleWorkflows({ instrumentation: false }),
-          instrumentation: false,
-          dataConverter: dataConverterFor(settings.encryption),
-        })),
-      );
+      const plain = await startWorkerProcess({
+        settings: { ...settings, taskQueuePrefix: prefix },
+        queues: [{ queue: 'default', concurrency: options.concurrency }],
+        connection: inProcess.connection,
+        client,
+        app: inProcess.app,
+        workflowBundle: await bundleWorkflows({ instrumentation: false }),
+        instrumentation: false,
+      });
+      workers.push(...plain.workers);
     }
     const abort = new AbortController();
     // A worker that fails mid-run is reported here; its jobs then show up as missing when the scenario times out.
@@ -199,7 +190,7 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
       {
         client,
         plainClient,
-        database: app.database,
+        database: inProcess.app.database,
         runId,
         onNoopStarted: (listener) => (noopListener = listener),
         settings,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { JobClient } from '../client';
-import { processPayment, updateSearchIndex } from '../jobs';
+import { processPayment, updateSearchIndex } from '../../workflows';
 import { forEachLimited, percentile, positiveInt, type Scenario } from './harness';
 
 interface PriorityOptions {

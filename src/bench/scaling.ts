@@ -4,7 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError } from 'commander';
 import { JobClient } from '../client';
-import { noop } from '../jobs';
+import { noop } from '../../workflows';
 import { bundleWorkflows } from '../worker';
 import { forEachLimited, positiveInt, type Scenario } from './harness';
 

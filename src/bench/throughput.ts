@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { noop } from '../jobs';
+import { noop } from '../../workflows';
 import type { JobClient } from '../client';
 import { forEachLimited, percentile, positiveInt, type BenchEnvironment, type Scenario } from './harness';
 

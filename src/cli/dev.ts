@@ -1,15 +1,12 @@
-import { openApp } from '../app';
-import { JobClient } from '../client';
-import { readSettings } from '../config';
+import { DEFAULT_SETTINGS, readSettings } from '../config';
 import { seedDemoData } from '../db/seed';
 import { startDevServer } from '../dev-server';
-import { dataConverterFor } from '../encryption';
 import { codecEndpointOptions } from '../http/codec';
 import { buildHttpService } from '../http/server';
-import { taskQueueName } from '../queues';
 import { installHealthCheckSchedule } from '../schedules';
 import { FakeVendor } from '../vendor/fake-vendor';
-import { connectWorker, createWorkers, parseQueueSpec, runWorkers } from '../worker';
+import { parseQueueSpec } from '../worker';
+import { startWorkerProcess } from '../worker-process';
 import { fields } from './output';
 
 /**
@@ -47,20 +44,16 @@ export async function runDev(opts: DevOptions): Promise<void> {
   const settings = {
     ...env,
     temporalAddress: `localhost:${opts.port}`,
-    temporalUiUrl: server.uiUrl ?? 'http://localhost:8233',
+    temporalUiUrl: server.uiUrl ?? DEFAULT_SETTINGS.temporalUiUrl,
     vendorApiUrl: vendorUrl,
     paymentGatewayUrl: gatewayUrl,
   };
-  const jobsClient = await JobClient.connect(settings);
-  const app = await openApp(settings, { jobs: jobsClient });
-  const http = buildHttpService(jobsClient, { codec });
+  const worker = await startWorkerProcess({ settings, queues: parseQueueSpec(undefined) });
+  const http = buildHttpService(worker.client, { codec });
   try {
     await http.listen({ port: opts.httpPort, host: '0.0.0.0' });
-    const seeded = await seedDemoData(app.database.db);
-    const scheduleId = await installHealthCheckSchedule(jobsClient);
-    const connection = await connectWorker(settings);
-    const queues = parseQueueSpec(undefined);
-    const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities, dataConverter: dataConverterFor(settings.encryption) });
+    const seeded = await seedDemoData(worker.app.database.db);
+    const scheduleId = await installHealthCheckSchedule(worker.client);
     process.stderr.write(
       [
         '',
@@ -68,8 +61,8 @@ export async function runDev(opts: DevOptions): Promise<void> {
         fields([
           ['Temporal server', `localhost:${opts.port} (state in ${opts.dbFilename})`],
           ['Web UI', server.uiUrl],
-          ['Worker', queues.map((q) => taskQueueName(settings.taskQueuePrefix, q.queue)).join(', ')],
-          ['Database', `${app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`],
+          ['Worker', worker.served],
+          ['Database', `${worker.app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`],
           ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
           ['Health check', `every minute (Temporal Schedule ${scheduleId}; alerts to ${settings.alertWebhookUrl ?? 'the log'})`],
           ['Payment gateway', `${gatewayUrl}${gateway ? ' (local fake)' : ''}`],
@@ -95,12 +88,10 @@ export async function runDev(opts: DevOptions): Promise<void> {
         '',
       ].join('\n'),
     );
-    await runWorkers(workers);
-    await connection.close();
+    await worker.run();
   } finally {
     await http.close();
-    await jobsClient.close();
-    await app.close();
+    await worker.close();
     await vendor?.stop();
     await gateway?.stop();
     stopServer();

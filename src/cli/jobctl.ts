@@ -9,7 +9,7 @@ import { startDevServer } from '../dev-server';
 import { UnknownJobError } from '../errors';
 import type { PriorityKey } from '../job-definition';
 import { findJob, jobs } from '../jobs';
-import { taskQueueName } from '../queues';
+import { PRIORITIES, taskQueueName, type Priority } from '../queues';
 import { formatDuration, formatRate, jobStats, parseSince } from '../stats';
 import { buildHttpService } from '../http/server';
 import { codecEndpointOptions } from '../http/codec';
@@ -19,9 +19,11 @@ import { installHealthCheckSchedule } from '../schedules';
 import { resolveTemporalCli } from '../temporal-cli';
 import { validateJobArguments } from '../validate-arguments';
 import { FakeVendor, type FaultKind } from '../vendor/fake-vendor';
-import { bundleWorkflows, connectWorker, createWorkers, DEFAULT_CONCURRENCY, loadWorkflowBundle, parseQueueSpec, runWorkers } from '../worker';
+import { bundleWorkflows, DEFAULT_CONCURRENCY, parseQueueSpec } from '../worker';
+import { startWorkerProcess } from '../worker-process';
 import { fail, fields, print, table } from './output';
 import { runDev } from './dev';
+import { generateJob } from './new-job';
 import { parseFraction, parsePort, parsePositiveInt, parsePriorityKey, parseStatus } from './parsers';
 import { formatStatus, watchFromCli } from './watch';
 
@@ -225,22 +227,19 @@ program
     const queues = parseQueueSpec(opts.queues, opts.concurrency);
     const settings = readSettings();
     const logger = createJobLogger({ level: process.env.JOBS_LOG_LEVEL === undefined ? 'info' : settings.logLevel });
-    const workflowBundle = settings.workflowBundlePath ? loadWorkflowBundle(settings.workflowBundlePath) : undefined; // fails fast
     // Waits for the server (with backoff) before anything else, so a worker can start before its server.
-    const connection = await connectWorker(settings, { metricsPort: opts.metricsPort });
-    const jobsClient = await JobClient.connect(settings);
-    const app = await openApp(settings, { jobs: jobsClient, alertLogger: logger });
+    const worker = await startWorkerProcess({ settings, queues, logger, metricsPort: opts.metricsPort });
     try {
-      const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, taskQueuePrefix: settings.taskQueuePrefix, queues, activities: app.activities, logger, workflowBundle, dataConverter: dataConverterFor(settings.encryption) });
-      const served = queues.map((q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`).join(', ');
       const encryption = settings.encryption ? `; payloads encrypted with key "${settings.encryption.active.id}"` : '';
       const bundled = settings.workflowBundlePath ? `; workflows from ${settings.workflowBundlePath}` : '';
-      process.stderr.write(`jobctl worker: serving ${served} on ${settings.temporalAddress}; database ${app.database.location}${bundled}${encryption}${opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : ''}. Ctrl-C drains and stops.\n`);
-      await runWorkers(workers);
-      await connection.close();
+      const metrics = opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : '';
+      process.stderr.write(
+        `jobctl worker: serving ${worker.served} on ${settings.temporalAddress}; database ${worker.app.database.location}` +
+          `${bundled}${encryption}${metrics}. Ctrl-C drains and stops.\n`,
+      );
+      await worker.run();
     } finally {
-      await jobsClient.close();
-      await app.close();
+      await worker.close();
     }
   });
 
@@ -350,6 +349,19 @@ program
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, code);
     process.stderr.write(`Workflow bundle written to ${file} (${(code.length / 1024).toFixed(0)} KiB); run workers with JOBS_WORKFLOW_BUNDLE=${file}\n`);
+  });
+
+program
+  .command('new')
+  .description('add a job: writes workflows/<job>.ts, activities/<job>.ts and test/<job>.test.ts, and lists it in both indexes')
+  .argument('<job-name>', 'kebab-case, e.g. sync-crm-contact')
+  .addOption(new Option('--queue <queue>', 'priority queue it runs on').choices(PRIORITIES).default('default'))
+  .action((name: string, opts: { queue: Priority }) => {
+    const root = path.resolve(__dirname, '../..');
+    const { created, updated } = generateJob(name, { root, queue: opts.queue });
+    process.stdout.write(
+      [...created.map((f) => `created  ${f}`), ...updated.map((f) => `updated  ${f}`), '', `Next: fill in the TODOs, then npm test.`, ''].join('\n'),
+    );
   });
 
 program

@@ -1,7 +1,7 @@
 import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { jobForWorkflowId } from '../jobs';
+import { jobOfRun } from '../jobs';
 import type { JobEvent, JobEventSinks } from './job-events';
 
 /** The worker's side of the job events: each sink call becomes one log line. Never called during replay. */
@@ -29,7 +29,7 @@ export function activityLogging(logger: Logger): ActivityInterceptorsFactory {
       async execute(input, next) {
         const { info } = ctx;
         const fields = {
-          job: jobForWorkflowId(info.workflowExecution?.workflowId ?? '')?.name,
+          job: jobOfRun({ workflowType: info.workflowType, workflowId: info.workflowExecution?.workflowId })?.name,
           activity: info.activityType,
           workflowId: info.workflowExecution?.workflowId,
           runId: info.workflowExecution?.runId,

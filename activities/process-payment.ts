@@ -1,15 +1,14 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import type { Database } from '../src/db/schema';
+import { recordNotFound } from '../src/error-types';
 import { keepAlive } from '../src/heartbeat';
-import { RECORD_NOT_FOUND } from '../src/jobs/common';
 import type { PaymentGatewayClient } from '../src/vendor/client';
 
-export interface PaymentActivityDeps {
+export interface ProcessPaymentDeps {
   db: Database;
   gateway: PaymentGatewayClient;
 }
 
-export function createPaymentActivities({ db, gateway }: PaymentActivityDeps) {
+export function createProcessPaymentActivities({ db, gateway }: ProcessPaymentDeps) {
   return {
     /**
      * Charges a payment once: a charged payment returns its reference; otherwise the gateway is called with the
@@ -18,7 +17,7 @@ export function createPaymentActivities({ db, gateway }: PaymentActivityDeps) {
      */
     async chargePayment(paymentId: number): Promise<{ reference: string; alreadyCharged: boolean }> {
       const payment = await db.selectFrom('payments').selectAll().where('id', '=', paymentId).executeTakeFirst();
-      if (!payment) throw ApplicationFailure.nonRetryable(`payment ${paymentId} does not exist`, RECORD_NOT_FOUND);
+      if (!payment) throw recordNotFound('payment', paymentId);
       if (payment.status === 'charged' && payment.charge_reference) return { reference: payment.charge_reference, alreadyCharged: true };
       const charge = await keepAlive(() =>
         gateway.charge({ paymentId, amountCents: Number(payment.amount_cents), currency: payment.currency }, `payment/${paymentId}`),

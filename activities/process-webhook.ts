@@ -1,24 +1,26 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { Database } from '../src/db/schema';
 import { keepAlive } from '../src/heartbeat';
-import { RECORD_NOT_FOUND } from '../src/jobs/common';
+import { recordNotFound } from '../src/error-types';
 import type { VendorClient, VendorResult } from '../src/vendor/client';
 
-export interface VendorActivityDeps {
+export interface ProcessWebhookDeps {
   db: Database;
   vendor: VendorClient;
+  /** Called before a payload is marked dead, with the attempt number; tests make the database step fail with it. */
+  beforeMarkWebhookDead?: (webhookPayloadId: number, attempt: number) => void | Promise<void>;
 }
 
-export function createVendorActivities({ db, vendor }: VendorActivityDeps) {
+export function createProcessWebhookActivities({ db, vendor, beforeMarkWebhookDead }: ProcessWebhookDeps) {
   return {
     /**
      * Sends a stored webhook payload to the vendor. Checks first (a processed payload is done), and sends with an
      * idempotency key per payload, so an attempt retried after the vendor applied it is answered, not applied again.
-     * Failures are the vendor client's typed errors; the job's retry table decides what follows.
+     * Failures are the vendor client's typed errors; the vendor call's retry table decides what follows.
      */
     async processWebhook(webhookPayloadId: number): Promise<{ result: VendorResult; alreadyProcessed: boolean }> {
       const payload = await db.selectFrom('webhook_payloads').selectAll().where('id', '=', webhookPayloadId).executeTakeFirst();
-      if (!payload) throw ApplicationFailure.nonRetryable(`webhook payload ${webhookPayloadId} does not exist`, RECORD_NOT_FOUND);
+      if (!payload) throw recordNotFound('webhook payload', webhookPayloadId);
       if (payload.status === 'processed' && payload.result) return { result: JSON.parse(payload.result), alreadyProcessed: true };
       const result = await keepAlive(() => vendor.process(JSON.parse(payload.data), `webhook-payload/${webhookPayloadId}`));
       await db
@@ -31,6 +33,7 @@ export function createVendorActivities({ db, vendor }: VendorActivityDeps) {
 
     /** Records that the payload was discarded or ran out of attempts, with its last error. Never un-processes one. */
     async markWebhookDead(webhookPayloadId: number, error: { type: string; message: string }): Promise<void> {
+      await beforeMarkWebhookDead?.(webhookPayloadId, Context.current().info.attempt);
       await db
         .updateTable('webhook_payloads')
         .set({ status: 'dead', last_error_type: error.type, last_error: error.message, updated_at: new Date().toISOString() })

@@ -1,14 +1,13 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import type { Database } from '../src/db/schema';
-import { RECORD_NOT_FOUND } from '../src/jobs/common';
+import { recordNotFound } from '../src/error-types';
 import type { MailTransport } from '../src/mail';
 
-export interface MailActivityDeps {
+export interface SendWelcomeEmailDeps {
   db: Database;
   mail: MailTransport;
 }
 
-export function createMailActivities({ db, mail }: MailActivityDeps) {
+export function createSendWelcomeEmailActivities({ db, mail }: SendWelcomeEmailDeps) {
   return {
     /**
      * Reads the user fresh (their address may have changed since enqueue), sends with an idempotency key so a retry
@@ -20,7 +19,7 @@ export function createMailActivities({ db, mail }: MailActivityDeps) {
         .select(['id', 'email', 'name', 'welcome_email_sent_at'])
         .where('id', '=', userId)
         .executeTakeFirst();
-      if (!user) throw ApplicationFailure.nonRetryable(`user ${userId} does not exist`, RECORD_NOT_FOUND);
+      if (!user) throw recordNotFound('user', userId);
       const idempotencyKey = `welcome-email/${userId}`;
       if (user.welcome_email_sent_at) return { messageId: idempotencyKey, alreadySent: true };
       const sent = await mail.send(

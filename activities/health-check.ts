@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { JobClient } from '../src/client';
 import type { Database } from '../src/db/schema';
+import { DEFAULT_ALERT_FAILURE_RATE } from '../src/job-definition';
 import { findJob } from '../src/jobs';
-import { DEFAULT_ALERT_FAILURE_RATE } from '../src/jobs/health-check';
 import { jobStats } from '../src/stats';
 
-export interface AlertActivityDeps {
+export interface HealthCheckDeps {
   db: Database;
   /** Reads the failure rates from Temporal's visibility, scoped to this deployment's queues. */
   jobs?: JobClient;
@@ -24,7 +24,7 @@ export interface AlertMessage {
   text: string;
 }
 
-export function createAlertActivities({ db, jobs, alertWebhookUrl, alertLogger }: AlertActivityDeps) {
+export function createHealthCheckActivities({ db, jobs, alertWebhookUrl, alertLogger }: HealthCheckDeps) {
   /** To the log, always; to the webhook when configured. A delivery failure fails the attempt: Temporal retries it. */
   async function deliver(message: AlertMessage): Promise<void> {
     alertLogger?.[message.kind === 'alert' ? 'error' : 'info']({ event: message.kind === 'alert' ? 'alert_fired' : 'alert_recovered', ...message });

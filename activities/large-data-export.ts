@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { Database } from '../src/db/schema';
+import { recordNotFound } from '../src/error-types';
 import { parseIsoDate } from '../src/iso-date';
-import { RECORD_NOT_FOUND } from '../src/jobs/common';
 
-export interface ExportActivityDeps {
+export interface LargeDataExportDeps {
   db: Database;
   /** Called before a slice is exported, with its attempt number; tests use it to make slices fail. */
   beforeExportSlice?: (exportId: number, sliceNo: number, attempt: number) => void | Promise<void>;
@@ -40,10 +40,10 @@ function createdBetween(startDate: string, endDate: string): [string, string] {
   return [parseIsoDate(startDate).toISOString(), new Date(parseIsoDate(endDate).getTime() + 86_400_000).toISOString()];
 }
 
-export function createExportActivities({ db, beforeExportSlice }: ExportActivityDeps) {
+export function createLargeDataExportActivities({ db, beforeExportSlice }: LargeDataExportDeps) {
   async function loadExport(exportId: number) {
     const row = await db.selectFrom('exports').selectAll().where('id', '=', exportId).executeTakeFirst();
-    if (!row) throw ApplicationFailure.nonRetryable(`export ${exportId} does not exist`, RECORD_NOT_FOUND);
+    if (!row) throw recordNotFound('export', exportId);
     return row;
   }
   const setStatus = (exportId: number, values: Record<string, unknown>) =>

@@ -1,0 +1,92 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startJobctlWorker, type JobctlProcess } from './jobctl';
+
+const ROOT = path.resolve(__dirname, '..');
+/** What a copy of the project needs to be a project; node_modules is linked, not copied. */
+const SKIP = new Set(['node_modules', '.git', '.data', '.artifacts']);
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/**
+ * `jobctl new` in a temporary copy of the project, as a user would run it in theirs: the job it writes typechecks and
+ * runs end to end on a worker process of that copy against the run's real Temporal server.
+ */
+describe('jobctl new <job-name>', () => {
+  let dir: string;
+  let jobctl: (args: string[], env?: NodeJS.ProcessEnv) => ReturnType<typeof run>;
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-new-'));
+    fs.cpSync(ROOT, dir, { recursive: true, filter: (src) => !SKIP.has(path.basename(src)) });
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    jobctl = (args, env = {}) => run(process.execPath, [path.join(dir, 'bin/jobctl.js'), ...args], dir, env);
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('writes the two job files and a test, adds one line to each index, and the project still typechecks', async () => {
+    const created = await jobctl(['new', 'sync-crm-contact', '--queue', 'high']);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    for (const file of ['workflows/sync-crm-contact.ts', 'activities/sync-crm-contact.ts', 'test/sync-crm-contact.test.ts']) {
+      expect(created.stdout).toContain(`created  ${file}`);
+      expect(fs.existsSync(path.join(dir, file))).toBe(true);
+    }
+    for (const index of ['workflows/index.ts', 'activities/index.ts']) {
+      const added = fs.readFileSync(path.join(dir, index), 'utf8').split('\n').filter((line) => line.includes('sync-crm-contact'));
+      expect(added).toEqual(["export * from './sync-crm-contact';"]);
+    }
+    const typecheck = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.'], dir);
+    expect(typecheck.stdout + typecheck.stderr).toBe('');
+  }, 180_000);
+
+  it('refuses a taken name or a bad one, writing nothing', async () => {
+    const before = fs.readFileSync(path.join(dir, 'workflows/index.ts'), 'utf8');
+    const again = await jobctl(['new', 'sync-crm-contact']);
+    expect(again).toMatchObject({ code: 1, stdout: '' });
+    expect(again.stderr).toMatch(/job "sync-crm-contact" already exists: workflows\/sync-crm-contact\.ts/);
+    const bad = await jobctl(['new', 'Sync_CRM']);
+    expect(bad).toMatchObject({ code: 1 });
+    expect(bad.stderr).toMatch(/job name must be kebab-case/);
+    expect(fs.readFileSync(path.join(dir, 'workflows/index.ts'), 'utf8')).toBe(before);
+  });
+
+  it('runs the new job end to end on a worker process of the copy: enqueued by name, completed once, bad arguments refused', async () => {
+    const env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      JOBS_TASK_QUEUE_PREFIX: `test-${randomUUID()}`,
+      JOBS_SQLITE_PATH: path.join(dir, '.data/app.sqlite'),
+      JOBS_MAIL_OUTBOX_DIR: path.join(dir, '.data/outbox'),
+    };
+    expect(await jobctl(['seed', '--count', '3'], env)).toMatchObject({ code: 0 });
+    const listed = await jobctl(['jobs', '--json'], env);
+    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ name: 'sync-crm-contact', queue: `${env.JOBS_TASK_QUEUE_PREFIX}-high` }));
+
+    let worker: JobctlProcess | undefined;
+    try {
+      worker = await startJobctlWorker('high', env, path.join(dir, 'bin/jobctl.js'));
+      const done = await jobctl(['enqueue', 'sync-crm-contact', '{"userId":2}', '--wait', '--json'], env);
+      expect(done.code).toBe(0);
+      expect(JSON.parse(done.stdout)).toMatchObject({
+        workflowId: 'sync-crm-contact/2',
+        status: 'Completed',
+        result: { userId: 2, email: 'user2@example.com' },
+        duplicate: false,
+      });
+      const bad = await jobctl(['enqueue', 'sync-crm-contact', '{"userId":"two"}'], env);
+      expect(bad).toMatchObject({ code: 1, stdout: '' });
+      expect(bad.stderr).toMatch(/Invalid arguments for job "sync-crm-contact": userId: /);
+    } finally {
+      await worker?.stop('SIGTERM');
+    }
+  }, 180_000);
+});
