@@ -2,6 +2,7 @@ import type { JobClient } from './client';
 import { UnknownJobError } from './errors';
 import type { JobDefinition } from './job-definition';
 import { findJob, jobs } from './jobs';
+import { percentile } from './percentile';
 import { PRIORITIES, taskQueueName } from './queues';
 
 /** One job's runs that closed in a window. */
@@ -100,18 +101,6 @@ export function statsQuery(q: { workflowTypes: readonly string[]; taskQueues: re
   ];
   if (q.now) clauses.push(`CloseTime <= ${quote(q.now.toISOString())}`);
   return clauses.join(' AND ');
-}
-
-/**
- * The p-th percentile by the nearest-rank method: the smallest value such that at least p% of the values are at or
- * below it (sorted ascending, the value at rank ⌈p/100 × n⌉). Always one of the values; undefined for none.
- */
-export function percentile(values: readonly number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  if (!(p > 0 && p <= 100)) throw new RangeError('percentile must be in (0, 100]');
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
 const SINCE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceGeneration } from '../src/jobs';
-import { formatDuration, formatRate, jobStats, parseSince, percentile, statsQuery, type JobStats } from '../src/stats';
+import { percentile } from '../src/percentile';
+import { formatDuration, formatRate, jobStats, parseSince, statsQuery, type JobStats } from '../src/stats';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 

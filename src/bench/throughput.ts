@@ -2,7 +2,8 @@ import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { noop } from '../jobs';
 import type { JobClient } from '../client';
-import { forEachLimited, percentile, positiveInt, type BenchEnvironment, type Scenario } from './harness';
+import { percentile } from '../percentile';
+import { forEachLimited, positiveInt, type BenchEnvironment, type Scenario } from './harness';
 
 export interface ThroughputOptions {
   jobs: number;
@@ -129,12 +130,13 @@ async function measure(env: BenchEnvironment, client: JobClient, tag: string, { 
     const jobsPerSecond = completed / seconds;
     const startLatency = indexes.map((i) => startedAt[i]! - enqueuedAt[i]!).filter((ms) => !Number.isNaN(ms));
     const endToEnd = indexes.map((i) => completedAt[i]! - enqueuedAt[i]!).filter((ms) => !Number.isNaN(ms));
+    // Nearest rank, as in `jobctl stats`; NaN (null in the JSON line) when no job started or completed in time.
     return { completed, seconds, problems, metrics: {
       jobs: n,
       jobsPerSecond,
-      startP50Ms: percentile(startLatency, 50),
-      startP95Ms: percentile(startLatency, 95),
-      endToEndP50Ms: percentile(endToEnd, 50),
-      endToEndP95Ms: percentile(endToEnd, 95),
+      startP50Ms: percentile(startLatency, 50) ?? Number.NaN,
+      startP95Ms: percentile(startLatency, 95) ?? Number.NaN,
+      endToEndP50Ms: percentile(endToEnd, 50) ?? Number.NaN,
+      endToEndP95Ms: percentile(endToEnd, 95) ?? Number.NaN,
     } };
 }
