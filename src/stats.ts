@@ -114,19 +114,6 @@ export function parseSince(value: string): number {
   return ms;
 }
 
-/** A duration for people: `850 ms`, `12.3 s`, `754 s`. */
-export function formatDuration(ms: number | undefined): string {
-  if (ms === undefined) return '-';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 100_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.round(ms / 1000)} s`;
-}
-
-/** A failure rate as a percentage with one decimal: `40.0%`. */
-export function formatRate(rate: number): string {
-  return `${(rate * 100).toFixed(1)}%`;
-}
-
 /** A string literal of a visibility query. */
 function quote(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;

@@ -3,7 +3,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceGeneration } from '../src/jobs';
 import { percentile } from '../src/percentile';
-import { formatDuration, formatRate, jobStats, parseSince, statsQuery, type JobStats } from '../src/stats';
+import { formatDuration, formatPercent } from '../src/format';
+import { jobStats, parseSince, statsQuery, type JobStats } from '../src/stats';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 
@@ -34,9 +35,8 @@ describe('stats helpers', () => {
     expect(percentile([...hundred, 101], 95)).toBe(96); // rank ⌈95.95⌉ = 96
   });
 
-  it('formats durations and rates', () => {
-    expect([formatDuration(undefined), formatDuration(0), formatDuration(850), formatDuration(12_345), formatDuration(754_400)]).toEqual(['-', '0 ms', '850 ms', '12.3 s', '754 s']);
-    expect([formatRate(0), formatRate(0.4), formatRate(1 / 3), formatRate(1)]).toEqual(['0.0%', '40.0%', '33.3%', '100.0%']);
+  it('formats failure rates as percentages', () => {
+    expect([0, 0.4, 1 / 3, 1, 0.0025].map(formatPercent)).toEqual(['0%', '40%', '33.3%', '100%', '0.25%']);
   });
 
   it('builds one visibility query for the job types and the deployment queues', () => {
@@ -51,6 +51,34 @@ describe('stats helpers', () => {
       "WorkflowType IN ('invoiceGenerationWorkflow', 'noopWorkflow') AND TaskQueue IN ('it\\'s-default', 'jobs-low') " +
         "AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') AND CloseTime >= '2026-11-28T10:00:00.000Z' AND CloseTime <= '2026-11-28T11:00:00.000Z'",
     );
+  });
+});
+
+describe('formatDuration: one scale for durations in ms (stats, watch, benchmarks)', () => {
+  it.each([
+    [undefined, '-'],
+    [Number.NaN, '-'],
+    [Number.POSITIVE_INFINITY, '-'],
+    [0, '0 ms'],
+    [4.256, '4.26 ms'],
+    [12.34, '12.3 ms'],
+    [850, '850 ms'],
+    [999.4, '999 ms'],
+    [999.6, '1 s'], // rounds up into the next unit, never `1000 ms`
+    [1234, '1.23 s'],
+    [12_345, '12.3 s'],
+    [59_949, '59.9 s'],
+    [59_950, '1 min'],
+    [180_000, '3 min'],
+    [200_400, '3 min 20 s'],
+    [3_599_400, '59 min 59 s'],
+    [3_599_500, '1 h'],
+    [7_200_000, '2 h'],
+    [7_529_000, '2 h 5 min'],
+    [86_460_000, '24 h 1 min'],
+    [-1500, '-1.5 s'],
+  ])('%s ms is %j', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
   });
 });
 
@@ -138,7 +166,7 @@ describe('jobStats and jobctl stats', () => {
     const lines = human.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^JOB\s+COMPLETED\s+FAILED\s+FAILURE RATE\s+AVG\s+P95$/);
-    expect(lines[1]).toMatch(/^invoice-generation\s+3\s+2\s+40\.0%\s+\d+(\.\d)? m?s\s+\d+(\.\d)? m?s$/);
+    expect(lines[1]).toMatch(/^invoice-generation\s+3\s+2\s+40%\s+\d+(\.\d{1,2})? m?s\s+\d+(\.\d{1,2})? m?s$/);
 
     const none = await jobctl(['stats', '--since', '5m'], { ...env, JOBS_TASK_QUEUE_PREFIX: `test-${randomUUID()}` });
     expect(none).toMatchObject({ code: 0, stdout: 'No job runs closed in the last 5m.\n' });

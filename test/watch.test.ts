@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { JobRunStatus } from '../src/client';
-import { formatDuration, formatProgress, formatStatus, watchJob, type OutputStream, type WatchSource } from '../src/cli/watch';
+import { formatProgress, formatStatus, watchJob, type OutputStream, type WatchSource } from '../src/cli/watch';
+import { formatNumber } from '../src/format';
 import { JobNotFoundError } from '../src/errors';
 import { computeProgress, type JobProgress } from '../src/progress';
 import { createHarness, type Harness } from './harness';
@@ -35,7 +36,8 @@ describe('formatProgress', () => {
   it('formats rates and durations of any size', () => {
     expect(formatProgress(progress({ ratePerSecond: 1234.56, etaSeconds: 200 }))).toContain('1235 slices/s, ETA 3 min 20 s');
     expect(formatProgress(progress({ ratePerSecond: 0.25, etaSeconds: 7500 }))).toContain('0.25 slices/s, ETA 2 h 5 min');
-    expect([0, 59.6, 60, 3600, 86_400 + 60].map(formatDuration)).toEqual(['0 s', '1 min', '1 min', '1 h', '24 h 1 min']);
+    expect(formatProgress(progress({ ratePerSecond: 12.5, etaSeconds: 3600 }))).toContain('12.5 slices/s, ETA 1 h');
+    expect([1234.56, 99.96, 12.54, 9.996, 0.254, 0].map(formatNumber)).toEqual(['1235', '100', '12.5', '10', '0.25', '0']);
   });
 
   it('formats what computeProgress builds', () => {

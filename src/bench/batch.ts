@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
+import { formatDuration } from '../format';
 import { largeDataExport } from '../jobs';
 import { positiveInt, type Scenario } from './harness';
 
@@ -42,7 +43,7 @@ export const batch: Scenario<BatchOptions> = {
       .insertInto('exports')
       .values({ id: exportId, start_date: CREATED_ON, end_date: CREATED_ON, slice_size: options.slice, created_at: now, updated_at: now })
       .execute();
-    log(`Seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; exporting…`);
+    log(`Seeded in ${formatDuration(performance.now() - seedStart)}; exporting…`);
 
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
@@ -50,7 +51,7 @@ export const batch: Scenario<BatchOptions> = {
     const { workflowId } = await env.client.enqueue(largeDataExport, { exportId });
     const stopProgress = env.progress(() => {
       const p = lastProgress;
-      return p ? `${p.done + p.failed}/${p.total} slices (${p.percent}%), ${p.ratePerSecond} slices/s, ETA ${p.etaSeconds ?? '?'} s, rss ${mb(process.memoryUsage().rss)} MB` : 'starting';
+      return p ? `${p.done + p.failed}/${p.total} slices (${p.percent}%), ${p.ratePerSecond} slices/s, ETA ${p.etaSeconds === undefined ? '?' : formatDuration(p.etaSeconds * 1000)}, rss ${mb(process.memoryUsage().rss)} MB` : 'starting';
     });
     let lastProgress: Awaited<ReturnType<typeof env.client.progress>>;
     const poller = setInterval(() => void env.client.progress(workflowId).then((p) => (lastProgress = p ?? lastProgress)).catch(() => {}), 1000);
@@ -104,7 +105,7 @@ export const batch: Scenario<BatchOptions> = {
     const recordsPerSecond = options.users / wallSeconds;
     return {
       lines: [
-        `batch: ${options.users} users in slices of ${options.slice} exported in ${wallSeconds.toFixed(1)} s = ${recordsPerSecond.toFixed(0)} records/s`,
+        `batch: ${options.users} users in slices of ${options.slice} exported in ${formatDuration(wallSeconds * 1000)} = ${recordsPerSecond.toFixed(0)} records/s`,
         `  exactly once      ${exactlyOnce} (missing ${missing}, duplicated ${duplicated}, unknown ${extra})`,
         `  peak worker RSS   ${mb(peakRss)} MB`,
         `  parent history    largest run ${maxHistory} events, ${runs} runs (continue-as-new)`,

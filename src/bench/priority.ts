@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { JobClient } from '../client';
 import { processPayment, updateSearchIndex } from '../jobs';
+import { formatDuration } from '../format';
 import { percentile } from '../percentile';
 import { forEachLimited, positiveInt, type Scenario } from './harness';
 
@@ -48,7 +49,7 @@ export const priority: Scenario<PriorityOptions> = {
     });
     const flood = await criticalLatencies(env.client, options.critical + 1, options.critical);
     const lowDoneDuringFlood = await countClosed(env.client, 'updateSearchIndexWorkflow');
-    const lowSeconds = (Date.now() - floodStart) / 1000;
+    const lowMs = Date.now() - floodStart;
     // Visibility counts rather than 10,000 concurrent result() long-polls, which exhaust the client's channel.
     let lowDone = lowDoneDuringFlood;
     const stopProgress = env.progress(() => `low queue draining: ${lowDone}/${options.low} done`);
@@ -70,9 +71,9 @@ export const priority: Scenario<PriorityOptions> = {
     return {
       lines: [
         `priority: critical enqueue→start, ${options.critical} payments per phase`,
-        `  idle    p50 ${idleP50.toFixed(1)} ms   p95 ${idleP95.toFixed(1)} ms`,
-        `  flood   p50 ${floodP50.toFixed(1)} ms   p95 ${floodP95.toFixed(1)} ms   p99 ${floodP99.toFixed(1)} ms   (${ratio.toFixed(2)}× idle p95; goal ≤ 1.5×)`,
-        `  low queue: ${options.low} jobs at ${lowJobsPerSecond.toFixed(1)} jobs/s (${lowDoneDuringFlood} done ${lowSeconds.toFixed(0)} s in, when the critical phase ended)`,
+        `  idle    p50 ${formatDuration(idleP50)}   p95 ${formatDuration(idleP95)}`,
+        `  flood   p50 ${formatDuration(floodP50)}   p95 ${formatDuration(floodP95)}   p99 ${formatDuration(floodP99)}   (${ratio.toFixed(2)}× idle p95; goal ≤ 1.5×)`,
+        `  low queue: ${options.low} jobs at ${lowJobsPerSecond.toFixed(1)} jobs/s (${lowDoneDuringFlood} done ${formatDuration(lowMs)} in, when the critical phase ended)`,
       ],
       metrics: {
         idleP50Ms: idleP50,

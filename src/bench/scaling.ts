@@ -4,6 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError } from 'commander';
 import { JobClient } from '../client';
+import { formatDuration } from '../format';
 import { noop } from '../jobs';
 import { bundleWorkflows } from '../worker';
 import { forEachLimited, positiveInt, type Scenario } from './harness';
@@ -72,7 +73,7 @@ export const scaling: Scenario<ScalingOptions> = {
         const meanRss = rssMb.reduce((a, b) => a + b, 0) / Math.max(1, rssMb.length);
         metrics[`p${count}JobsPerSecond`] = jobsPerSecond;
         metrics[`p${count}WorkerRssMb`] = meanRss;
-        lines.push(`  ${String(count).padStart(2)} process(es): ${completed}/${options.jobs} jobs in ${seconds.toFixed(1)} s = ${jobsPerSecond.toFixed(1)} jobs/s; worker RSS ${meanRss.toFixed(0)} MB each`);
+        lines.push(`  ${String(count).padStart(2)} process(es): ${completed}/${options.jobs} jobs in ${formatDuration(seconds * 1000)} = ${jobsPerSecond.toFixed(1)} jobs/s; worker RSS ${meanRss.toFixed(0)} MB each`);
       } finally {
         await Promise.all(workers.map((w) => w.stop()));
       }

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { noop } from '../jobs';
 import type { JobClient } from '../client';
+import { formatDuration } from '../format';
 import { percentile } from '../percentile';
 import { forEachLimited, positiveInt, type BenchEnvironment, type Scenario } from './harness';
 
@@ -44,14 +45,13 @@ export const throughput: Scenario<ThroughputOptions> = {
     const problems = [plainA, run, runB, plainB].flatMap((r) => r.problems);
     const overhead = (1 - jobsPerSecond / plainJobsPerSecond) * 100;
     const n = options.jobs;
-    const ms = (value: number) => `${value.toFixed(1)} ms`;
     return {
       metrics: { ...metrics, uninstrumentedJobsPerSecond: plainJobsPerSecond },
       problems,
       lines: [
-        `throughput: ${completed} of ${n} noop jobs completed in ${seconds.toFixed(2)} s; ${jobsPerSecond.toFixed(1)} jobs/s (mean of 2 runs of ${n})`,
-        `  enqueue → start   p50 ${ms(metrics.startP50Ms)}   p95 ${ms(metrics.startP95Ms)}`,
-        `  end to end        p50 ${ms(metrics.endToEndP50Ms)}   p95 ${ms(metrics.endToEndP95Ms)}`,
+        `throughput: ${completed} of ${n} noop jobs completed in ${formatDuration(seconds * 1000)}; ${jobsPerSecond.toFixed(1)} jobs/s (mean of 2 runs of ${n})`,
+        `  enqueue → start   p50 ${formatDuration(metrics.startP50Ms)}   p95 ${formatDuration(metrics.startP95Ms)}`,
+        `  end to end        p50 ${formatDuration(metrics.endToEndP50Ms)}   p95 ${formatDuration(metrics.endToEndP95Ms)}`,
         `  without instrumentation ${plainJobsPerSecond.toFixed(1)} jobs/s: instrumentation costs ${overhead.toFixed(1)}% (goal ≤ 5%)`,
       ],
     };

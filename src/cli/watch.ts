@@ -2,6 +2,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { Format, SingleBar, type Options as BarOptions } from 'cli-progress';
 import type { JobClient, JobRunStatus } from '../client';
 import { JobNotFoundError } from '../errors';
+import { formatDuration, formatNumber, formatPercent } from '../format';
 import type { JobProgress } from '../progress';
 import { fields } from './output';
 
@@ -18,30 +19,12 @@ import { fields } from './output';
 /** `412/1000 slices (41.2%), 3 failed, 12.5 slices/s, ETA 47 s, phase running` — `jobctl status` and plain watch lines. */
 export function formatProgress(p: JobProgress): string {
   const unit = p.unit || 'units';
-  const parts = [p.total > 0 ? `${p.done}/${p.total} ${unit} (${formatNumber(p.percent, 1)}%)` : `${p.done} ${unit} (total not known yet)`];
+  const parts = [p.total > 0 ? `${p.done}/${p.total} ${unit} (${formatPercent(p.percent / 100)})` : `${p.done} ${unit} (total not known yet)`];
   if (p.failed > 0) parts.push(`${p.failed} failed`);
-  if (p.ratePerSecond > 0) parts.push(`${formatRate(p.ratePerSecond)} ${unit}/s`);
-  if (p.etaSeconds !== undefined && Number.isFinite(p.etaSeconds) && p.etaSeconds >= 0) parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
+  if (p.ratePerSecond > 0) parts.push(`${formatNumber(p.ratePerSecond)} ${unit}/s`);
+  if (p.etaSeconds !== undefined && Number.isFinite(p.etaSeconds) && p.etaSeconds >= 0) parts.push(`ETA ${formatDuration(p.etaSeconds * 1000)}`);
   if (p.phase) parts.push(`phase ${p.phase}`);
   return parts.join(', ');
-}
-
-/** `47 s`, `3 min 20 s`, `2 h 5 min`. */
-export function formatDuration(totalSeconds: number): string {
-  const s = Math.max(0, Math.round(totalSeconds));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
-  const minutes = Math.floor((s % 3600) / 60);
-  return minutes ? `${Math.floor(s / 3600)} h ${minutes} min` : `${Math.floor(s / 3600)} h`;
-}
-
-/** Rates of any size readably: 1234, 12.5, 0.25. */
-function formatRate(rate: number): string {
-  return formatNumber(rate, rate >= 100 ? 0 : rate >= 10 ? 1 : 2);
-}
-
-function formatNumber(n: number, decimals: number): string {
-  return String(Number(n.toFixed(decimals)));
 }
 
 /** The human form of a run's status: what `jobctl status` prints, and `jobctl watch` once the run closes. */
@@ -225,7 +208,9 @@ type Answer = JobProgress | typeof NO_PROGRESS | typeof UNANSWERED;
 /** The line shown while there is no progress to show. */
 function runningText(workflowId: string, startTime: Date, answer: Answer | undefined): string {
   const why = answer === NO_PROGRESS ? ' (no progress reported)' : answer === UNANSWERED ? ' (no worker has answered yet)' : '';
-  return `${workflowId}  Running, ${formatDuration((Date.now() - startTime.getTime()) / 1000)} elapsed${why}`;
+  // Whole seconds, as a clock counts; never negative, whatever the skew between this clock and the server's.
+  const elapsedMs = Math.max(0, Math.floor((Date.now() - startTime.getTime()) / 1000) * 1000);
+  return `${workflowId}  Running, ${formatDuration(elapsedMs)} elapsed${why}`;
 }
 
 /**
