@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { JobRunStatus } from '../src/client';
-import { formatProgress, formatStatus, watchJob, type OutputStream, type WatchSource } from '../src/cli/watch';
+import { formatProgress, formatStatus } from '../src/cli/status-text';
+import { watchJob } from '../src/cli/watch';
+import type { OutputStream } from '../src/cli/watch-display';
+import type { WatchSource } from '../src/cli/watch-source';
 import { formatNumber } from '../src/format';
 import { JobNotFoundError } from '../src/errors';
 import { computeProgress, type JobProgress } from '../src/progress';

@@ -24,7 +24,8 @@ import { bundleWorkflows, connectWorker, createWorkers, DEFAULT_CONCURRENCY, loa
 import { fail, fields, print, table } from './output';
 import { runDev } from './dev';
 import { parseFraction, parsePort, parsePositiveInt, parsePriorityKey, parseStatus } from './parsers';
-import { formatStatus, watchFromCli } from './watch';
+import { formatStatus } from './status-text';
+import { watchFromCli } from './watch';
 
 const program = new Command('jobctl')
   .description('Start, inspect and run durable background jobs on Temporal.')
