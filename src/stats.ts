@@ -67,7 +67,12 @@ export async function jobStats(client: JobClient, options: JobStatsOptions): Pro
   for (const job of selected) byType.set(job.workflowType, { job: job.name, completed: 0, failed: 0, durations: [] });
 
   const prefix = options.taskQueuePrefix ?? client.taskQueuePrefix;
-  const query = statsQuery({ workflowTypes: [...byType.keys()], taskQueues: PRIORITIES.map((p) => taskQueueName(prefix, p)), since, now });
+  const query = statsQuery({
+    workflowTypes: [...byType.keys()],
+    taskQueues: PRIORITIES.map((p) => taskQueueName(prefix, p)),
+    since,
+    now,
+  });
   for await (const run of client.temporal.workflow.list({ query, pageSize: 1000 })) {
     const row = byType.get(run.type);
     if (!row) continue; // the query already restricts the types
@@ -81,7 +86,12 @@ export async function jobStats(client: JobClient, options: JobStatsOptions): Pro
   for (const row of byType.values()) {
     const total = row.completed + row.failed;
     if (total === 0 && options.job === undefined) continue;
-    const stats: JobStats = { job: row.job, completed: row.completed, failed: row.failed, failureRate: total === 0 ? 0 : row.failed / total };
+    const stats: JobStats = {
+      job: row.job,
+      completed: row.completed,
+      failed: row.failed,
+      failureRate: total === 0 ? 0 : row.failed / total,
+    };
     if (row.durations.length > 0) {
       stats.averageMs = Math.round(row.durations.reduce((sum, d) => sum + d, 0) / row.durations.length);
       stats.p95Ms = percentile(row.durations, 95);
@@ -92,7 +102,12 @@ export async function jobStats(client: JobClient, options: JobStatsOptions): Pro
 }
 
 /** The visibility query `jobStats` runs; see there. */
-export function statsQuery(q: { workflowTypes: readonly string[]; taskQueues: readonly string[]; since: Date; now?: Date }): string {
+export function statsQuery(q: {
+  workflowTypes: readonly string[];
+  taskQueues: readonly string[];
+  since: Date;
+  now?: Date;
+}): string {
   const clauses = [
     `WorkflowType IN (${q.workflowTypes.map(quote).join(', ')})`,
     `TaskQueue IN (${q.taskQueues.map(quote).join(', ')})`,

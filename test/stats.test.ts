@@ -19,7 +19,8 @@ describe('parseSince', () => {
     expect(parseSince(text)).toBe(ms);
   });
 
-  it.each(['', 'nonsense', '1', 'h', '0m', '-1h', '1.5h', '1w', '1 h', ' 1h', '1H', '1hh', '99999999999999d'])('rejects %j', (text) => {
+  const invalid = ['', 'nonsense', '1', 'h', '0m', '-1h', '1.5h', '1w', '1 h', ' 1h', '1H', '1hh', '99999999999999d'];
+  it.each(invalid)('rejects %j', (text) => {
     expect(() => parseSince(text)).toThrow(new TypeError('--since must be a duration like 30m, 1h or 2d'));
   });
 });
@@ -49,7 +50,8 @@ describe('stats helpers', () => {
       }),
     ).toBe(
       "WorkflowType IN ('invoiceGenerationWorkflow', 'noopWorkflow') AND TaskQueue IN ('it\\'s-default', 'jobs-low') " +
-        "AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') AND CloseTime >= '2026-11-28T10:00:00.000Z' AND CloseTime <= '2026-11-28T11:00:00.000Z'",
+        "AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') " +
+        "AND CloseTime >= '2026-11-28T10:00:00.000Z' AND CloseTime <= '2026-11-28T11:00:00.000Z'",
     );
   });
 });
@@ -129,18 +131,26 @@ describe('jobStats and jobctl stats', () => {
   }, 120_000);
   afterAll(() => h?.close());
 
-  it('counts exactly this deployment’s completed and failed runs, with failure rate, average and nearest-rank p95', () => {
-    const mean = Math.round(durations.reduce((a, b) => a + b, 0) / durations.length);
-    expect(settled).toEqual([{ job: 'invoice-generation', completed: 3, failed: 2, failureRate: 0.4, averageMs: mean, p95Ms: Math.max(...durations) }]);
-    const [row] = settled;
-    expect(row!.averageMs).toBeGreaterThan(0);
-    expect(row!.p95Ms).toBeGreaterThanOrEqual(row!.averageMs!);
-    expect(row!.p95Ms).toBeLessThan(Date.now() - since.getTime());
-  });
+  it(
+    'counts exactly this deployment’s completed and failed runs, with failure rate, average and nearest-rank p95',
+    () => {
+      const mean = Math.round(durations.reduce((a, b) => a + b, 0) / durations.length);
+      const p95Ms = Math.max(...durations);
+      expect(settled).toEqual([
+        { job: 'invoice-generation', completed: 3, failed: 2, failureRate: 0.4, averageMs: mean, p95Ms },
+      ]);
+      const [row] = settled;
+      expect(row!.averageMs).toBeGreaterThan(0);
+      expect(row!.p95Ms).toBeGreaterThanOrEqual(row!.averageMs!);
+      expect(row!.p95Ms).toBeLessThan(Date.now() - since.getTime());
+    },
+  );
 
   it('lists only jobs that had runs; a job named explicitly gets a row even with none', async () => {
     expect(await jobStats(h.client, { since })).toEqual(settled);
-    expect(await jobStats(h.client, { since, job: 'send-welcome-email' })).toEqual([{ job: 'send-welcome-email', completed: 0, failed: 0, failureRate: 0 }]);
+    expect(await jobStats(h.client, { since, job: 'send-welcome-email' })).toEqual([
+      { job: 'send-welcome-email', completed: 0, failed: 0, failureRate: 0 },
+    ]);
   });
 
   it('is scoped to a deployment’s task queues and to the window', async () => {
@@ -173,7 +183,10 @@ describe('jobStats and jobctl stats', () => {
   });
 
   it.each([
-    { args: ['stats', '--since', 'nonsense'], says: /--since .*'nonsense' is invalid\. must be a duration like 30m, 1h or 2d/ },
+    {
+      args: ['stats', '--since', 'nonsense'],
+      says: /--since .*'nonsense' is invalid\. must be a duration like 30m, 1h or 2d/,
+    },
     { args: ['stats', '--job', 'no-such-job'], says: /Unknown job "no-such-job"/ },
   ])('jobctl $args.1 $args.2 exits 1 with one line', async ({ args, says }) => {
     const run = await jobctl(args, env);

@@ -41,7 +41,14 @@ export const batch: Scenario<BatchOptions> = {
     const exportId = parseInt(env.runId, 16);
     await db
       .insertInto('exports')
-      .values({ id: exportId, start_date: CREATED_ON, end_date: CREATED_ON, slice_size: options.slice, created_at: now, updated_at: now })
+      .values({
+        id: exportId,
+        start_date: CREATED_ON,
+        end_date: CREATED_ON,
+        slice_size: options.slice,
+        created_at: now,
+        updated_at: now,
+      })
       .execute();
     log(`Seeded in ${formatDuration(performance.now() - seedStart)}; exporting…`);
 
@@ -51,10 +58,22 @@ export const batch: Scenario<BatchOptions> = {
     const { workflowId } = await env.client.enqueue(largeDataExport, { exportId });
     const stopProgress = env.progress(() => {
       const p = lastProgress;
-      return p ? `${p.done + p.failed}/${p.total} slices (${p.percent}%), ${p.ratePerSecond} slices/s, ETA ${p.etaSeconds === undefined ? '?' : formatDuration(p.etaSeconds * 1000)}, rss ${mb(process.memoryUsage().rss)} MB` : 'starting';
+      if (!p) return 'starting';
+      const eta = p.etaSeconds === undefined ? '?' : formatDuration(p.etaSeconds * 1000);
+      return (
+        `${p.done + p.failed}/${p.total} slices (${p.percent}%), ${p.ratePerSecond} slices/s, ETA ${eta},` +
+        ` rss ${mb(process.memoryUsage().rss)} MB`
+      );
     });
     let lastProgress: Awaited<ReturnType<typeof env.client.progress>>;
-    const poller = setInterval(() => void env.client.progress(workflowId).then((p) => (lastProgress = p ?? lastProgress)).catch(() => {}), 1000);
+    const poller = setInterval(
+      () =>
+        void env.client
+          .progress(workflowId)
+          .then((p) => (lastProgress = p ?? lastProgress))
+          .catch(() => {}),
+      1000,
+    );
     try {
       await env.client.temporal.workflow.getHandle(workflowId).result();
     } finally {
@@ -105,7 +124,8 @@ export const batch: Scenario<BatchOptions> = {
     const recordsPerSecond = options.users / wallSeconds;
     return {
       lines: [
-        `batch: ${options.users} users in slices of ${options.slice} exported in ${formatDuration(wallSeconds * 1000)} = ${recordsPerSecond.toFixed(0)} records/s`,
+        `batch: ${options.users} users in slices of ${options.slice} exported in` +
+          ` ${formatDuration(wallSeconds * 1000)} = ${recordsPerSecond.toFixed(0)} records/s`,
         `  exactly once      ${exactlyOnce} (missing ${missing}, duplicated ${duplicated}, unknown ${extra})`,
         `  peak worker RSS   ${mb(peakRss)} MB`,
         `  parent history    largest run ${maxHistory} events, ${runs} runs (continue-as-new)`,
@@ -118,7 +138,9 @@ export const batch: Scenario<BatchOptions> = {
         peakWorkerRssMb: peakRss / 2 ** 20,
         maxParentHistoryLength: maxHistory,
       },
-      problems: exactlyOnce ? [] : [`export not exactly once: ${missing} missing, ${duplicated} duplicated, ${extra} unknown ids`],
+      problems: exactlyOnce
+        ? []
+        : [`export not exactly once: ${missing} missing, ${duplicated} duplicated, ${extra} unknown ids`],
     };
   },
 };

@@ -36,7 +36,10 @@ export const priority: Scenario<PriorityOptions> = {
     const now = new Date().toISOString();
     await db.insertInto('users').values({ id: 1, email: 'u1@example.com', name: 'User 1', created_at: now }).execute();
     for (let id = 1; id <= options.critical * 2; id++) {
-      await db.insertInto('payments').values({ id, user_id: 1, amount_cents: 1000 + id, currency: 'EUR', created_at: now }).execute();
+      await db
+        .insertInto('payments')
+        .values({ id, user_id: 1, amount_cents: 1000 + id, currency: 'EUR', created_at: now })
+        .execute();
     }
 
     log(`Idle: ${options.critical} critical payments…`);
@@ -72,8 +75,10 @@ export const priority: Scenario<PriorityOptions> = {
       lines: [
         `priority: critical enqueue→start, ${options.critical} payments per phase`,
         `  idle    p50 ${formatDuration(idleP50)}   p95 ${formatDuration(idleP95)}`,
-        `  flood   p50 ${formatDuration(floodP50)}   p95 ${formatDuration(floodP95)}   p99 ${formatDuration(floodP99)}   (${ratio.toFixed(2)}× idle p95; goal ≤ 1.5×)`,
-        `  low queue: ${options.low} jobs at ${lowJobsPerSecond.toFixed(1)} jobs/s (${lowDoneDuringFlood} done ${formatDuration(lowMs)} in, when the critical phase ended)`,
+        `  flood   p50 ${formatDuration(floodP50)}   p95 ${formatDuration(floodP95)}` +
+          `   p99 ${formatDuration(floodP99)}   (${ratio.toFixed(2)}× idle p95; goal ≤ 1.5×)`,
+        `  low queue: ${options.low} jobs at ${lowJobsPerSecond.toFixed(1)} jobs/s` +
+          ` (${lowDoneDuringFlood} done ${formatDuration(lowMs)} in, when the critical phase ended)`,
       ],
       metrics: {
         idleP50Ms: idleP50,
@@ -104,6 +109,8 @@ async function criticalLatencies(client: JobClient, firstId: number, count: numb
 }
 
 async function countClosed(client: JobClient, workflowType: string): Promise<number> {
-  const query = `WorkflowType = '${workflowType}' AND TaskQueue = '${client.taskQueuePrefix}-low' AND ExecutionStatus = 'Completed'`;
+  const query =
+    `WorkflowType = '${workflowType}' AND TaskQueue = '${client.taskQueuePrefix}-low'` +
+    ` AND ExecutionStatus = 'Completed'`;
   return (await client.temporal.workflow.count(query)).count;
 }

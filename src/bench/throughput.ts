@@ -26,7 +26,12 @@ export const throughput: Scenario<ThroughputOptions> = {
     command
       .option('--jobs <n>', 'jobs to enqueue', positiveInt, 1000)
       .option('--in-flight <n>', 'enqueue calls in flight at once', positiveInt, 50)
-      .option('--timeout <seconds>', 'give up waiting for completions this long after the last enqueue', positiveInt, 300),
+      .option(
+        '--timeout <seconds>',
+        'give up waiting for completions this long after the last enqueue',
+        positiveInt,
+        300,
+      ),
 
   uninstrumented: true,
 
@@ -49,17 +54,25 @@ export const throughput: Scenario<ThroughputOptions> = {
       metrics: { ...metrics, uninstrumentedJobsPerSecond: plainJobsPerSecond },
       problems,
       lines: [
-        `throughput: ${completed} of ${n} noop jobs completed in ${formatDuration(seconds * 1000)}; ${jobsPerSecond.toFixed(1)} jobs/s (mean of 2 runs of ${n})`,
+        `throughput: ${completed} of ${n} noop jobs completed in ${formatDuration(seconds * 1000)};` +
+          ` ${jobsPerSecond.toFixed(1)} jobs/s (mean of 2 runs of ${n})`,
         `  enqueue → start   p50 ${formatDuration(metrics.startP50Ms)}   p95 ${formatDuration(metrics.startP95Ms)}`,
-        `  end to end        p50 ${formatDuration(metrics.endToEndP50Ms)}   p95 ${formatDuration(metrics.endToEndP95Ms)}`,
-        `  without instrumentation ${plainJobsPerSecond.toFixed(1)} jobs/s: instrumentation costs ${overhead.toFixed(1)}% (goal ≤ 5%)`,
+        `  end to end        p50 ${formatDuration(metrics.endToEndP50Ms)}` +
+          `   p95 ${formatDuration(metrics.endToEndP95Ms)}`,
+        `  without instrumentation ${plainJobsPerSecond.toFixed(1)} jobs/s:` +
+          ` instrumentation costs ${overhead.toFixed(1)}% (goal ≤ 5%)`,
       ],
     };
   },
 };
 
 /** One measured run of N noop jobs through `client`; `tag` keeps its job ids apart from another run's. */
-async function measure(env: BenchEnvironment, client: JobClient, tag: string, { jobs: n, inFlight, timeout }: ThroughputOptions) {
+async function measure(
+  env: BenchEnvironment,
+  client: JobClient,
+  tag: string,
+  { jobs: n, inFlight, timeout }: ThroughputOptions,
+) {
     const idOf = (i: number) => `bench-${env.runId}-${tag}-${i}`;
     const indexOf = new Map(Array.from({ length: n }, (_, i) => [idOf(i), i]));
     const enqueuedAt: number[] = new Array(n).fill(Number.NaN);
@@ -78,7 +91,11 @@ async function measure(env: BenchEnvironment, client: JobClient, tag: string, { 
 
     let enqueued = 0;
     let completed = 0;
-    const stopProgress = env.progress(() => `${tag}: enqueued ${enqueued}/${n}, started ${startCounts.filter((c) => c > 0).length}, completed ${completed}`);
+    const stopProgress = env.progress(
+      () =>
+        `${tag}: enqueued ${enqueued}/${n}, started ${startCounts.filter((c) => c > 0).length},` +
+        ` completed ${completed}`,
+    );
 
     const completions: Array<Promise<void>> = [];
     // Cancels the result() long polls left after a timeout, so closing the client does not wait for them.
@@ -96,7 +113,8 @@ async function measure(env: BenchEnvironment, client: JobClient, tag: string, { 
             .then(
               () => void ((completedAt[i] = performance.now()), completed++),
               (err: unknown) => {
-                if (!giveUp.signal.aborted) problems.push(`${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`);
+                if (giveUp.signal.aborted) return;
+                problems.push(`${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`);
               },
             ),
         );
@@ -116,11 +134,15 @@ async function measure(env: BenchEnvironment, client: JobClient, tag: string, { 
     }
 
     const indexes = [...Array(n).keys()];
-    const listIds = (is: number[]) => is.slice(0, LIST_LIMIT).map(idOf).join(', ') + (is.length > LIST_LIMIT ? `, and ${is.length - LIST_LIMIT} more` : '');
+    const listIds = (is: number[]) =>
+      is.slice(0, LIST_LIMIT).map(idOf).join(', ') +
+      (is.length > LIST_LIMIT ? `, and ${is.length - LIST_LIMIT} more` : '');
     const neverStarted = indexes.filter((i) => startCounts[i] === 0);
     const startedTwice = indexes.filter((i) => startCounts[i]! > 1);
     if (neverStarted.length > 0) problems.push(`${neverStarted.length} jobs never started: ${listIds(neverStarted)}`);
-    if (startedTwice.length > 0) problems.push(`${startedTwice.length} jobs started more than once: ${listIds(startedTwice)}`);
+    if (startedTwice.length > 0) {
+      problems.push(`${startedTwice.length} jobs started more than once: ${listIds(startedTwice)}`);
+    }
     if (unexpected.size > 0) problems.push(`${unexpected.size} noop activities started that this run did not enqueue`);
 
     const firstEnqueue = enqueuedAt.reduce((a, b) => Math.min(a, b), Infinity);
