@@ -1,6 +1,7 @@
 import type { JobClient } from './client';
 import type { DeclaredJob } from './job-definition';
 import { findJobOrThrow, jobs } from './jobs';
+import { percentile } from './percentile';
 import { PRIORITIES, taskQueueName } from './queues';
 
 /** One job's runs that closed in a window. */
@@ -60,7 +61,12 @@ export async function jobStats(client: JobClient, options: JobStatsOptions): Pro
   for (const job of selected) byType.set(job.workflowType, { job: job.name, completed: 0, failed: 0, durations: [] });
 
   const prefix = options.taskQueuePrefix ?? client.taskQueuePrefix;
-  const query = statsQuery({ workflowTypes: [...byType.keys()], taskQueues: PRIORITIES.map((p) => taskQueueName(prefix, p)), since, now });
+  const query = statsQuery({
+    workflowTypes: [...byType.keys()],
+    taskQueues: PRIORITIES.map((p) => taskQueueName(prefix, p)),
+    since,
+    now,
+  });
   for await (const run of client.temporal.workflow.list({ query, pageSize: 1000 })) {
     const row = byType.get(run.type);
     if (!row) continue; // the query already restricts the types
@@ -74,7 +80,12 @@ export async function jobStats(client: JobClient, options: JobStatsOptions): Pro
   for (const row of byType.values()) {
     const total = row.completed + row.failed;
     if (total === 0 && options.job === undefined) continue;
-    const stats: JobStats = { job: row.job, completed: row.completed, failed: row.failed, failureRate: total === 0 ? 0 : row.failed / total };
+    const stats: JobStats = {
+      job: row.job,
+      completed: row.completed,
+      failed: row.failed,
+      failureRate: total === 0 ? 0 : row.failed / total,
+    };
     if (row.durations.length > 0) {
       stats.averageMs = Math.round(row.durations.reduce((sum, d) => sum + d, 0) / row.durations.length);
       stats.p95Ms = percentile(row.durations, 95);
@@ -85,7 +96,12 @@ export async function jobStats(client: JobClient, options: JobStatsOptions): Pro
 }
 
 /** The visibility query `jobStats` runs; see there. */
-export function statsQuery(q: { workflowTypes: readonly string[]; taskQueues: readonly string[]; since: Date; now?: Date }): string {
+export function statsQuery(q: {
+  workflowTypes: readonly string[];
+  taskQueues: readonly string[];
+  since: Date;
+  now?: Date;
+}): string {
   const clauses = [
     `WorkflowType IN (${q.workflowTypes.map(quote).join(', ')})`,
     `TaskQueue IN (${q.taskQueues.map(quote).join(', ')})`,
@@ -94,18 +110,6 @@ export function statsQuery(q: { workflowTypes: readonly string[]; taskQueues: re
   ];
   if (q.now) clauses.push(`CloseTime <= ${quote(q.now.toISOString())}`);
   return clauses.join(' AND ');
-}
-
-/**
- * The p-th percentile by the nearest-rank method: the smallest value such that at least p% of the values are at or
- * below it (sorted ascending, the value at rank ⌈p/100 × n⌉). Always one of the values; undefined for none.
- */
-export function percentile(values: readonly number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  if (!(p > 0 && p <= 100)) throw new RangeError('percentile must be in (0, 100]');
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
 const SINCE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -117,19 +121,6 @@ export function parseSince(value: string): number {
   // Beyond ±8.64e15 ms a Date is invalid; no useful window is anywhere near that.
   if (!(ms > 0 && ms <= 8.64e15)) throw new TypeError('--since must be a duration like 30m, 1h or 2d');
   return ms;
-}
-
-/** A duration for people: `850 ms`, `12.3 s`, `754 s`. */
-export function formatDuration(ms: number | undefined): string {
-  if (ms === undefined) return '-';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 100_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.round(ms / 1000)} s`;
-}
-
-/** A failure rate as a percentage with one decimal: `40.0%`. */
-export function formatRate(rate: number): string {
-  return `${(rate * 100).toFixed(1)}%`;
 }
 
 /** A string literal of a visibility query. */

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceGeneration } from '../workflows';
-import { formatDuration, formatRate, jobStats, parseSince, percentile, statsQuery, type JobStats } from '../src/stats';
+import { percentile } from '../src/percentile';
+import { formatDuration, formatPercent } from '../src/format';
+import { jobStats, parseSince, statsQuery, type JobStats } from '../src/stats';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 
@@ -17,7 +19,8 @@ describe('parseSince', () => {
     expect(parseSince(text)).toBe(ms);
   });
 
-  it.each(['', 'nonsense', '1', 'h', '0m', '-1h', '1.5h', '1w', '1 h', ' 1h', '1H', '1hh', '99999999999999d'])('rejects %j', (text) => {
+  const invalid = ['', 'nonsense', '1', 'h', '0m', '-1h', '1.5h', '1w', '1 h', ' 1h', '1H', '1hh', '99999999999999d'];
+  it.each(invalid)('rejects %j', (text) => {
     expect(() => parseSince(text)).toThrow(new TypeError('--since must be a duration like 30m, 1h or 2d'));
   });
 });
@@ -33,9 +36,8 @@ describe('stats helpers', () => {
     expect(percentile([...hundred, 101], 95)).toBe(96); // rank ⌈95.95⌉ = 96
   });
 
-  it('formats durations and rates', () => {
-    expect([formatDuration(undefined), formatDuration(0), formatDuration(850), formatDuration(12_345), formatDuration(754_400)]).toEqual(['-', '0 ms', '850 ms', '12.3 s', '754 s']);
-    expect([formatRate(0), formatRate(0.4), formatRate(1 / 3), formatRate(1)]).toEqual(['0.0%', '40.0%', '33.3%', '100.0%']);
+  it('formats failure rates as percentages', () => {
+    expect([0, 0.4, 1 / 3, 1, 0.0025].map(formatPercent)).toEqual(['0%', '40%', '33.3%', '100%', '0.25%']);
   });
 
   it('builds one visibility query for the job types and the deployment queues', () => {
@@ -48,8 +50,37 @@ describe('stats helpers', () => {
       }),
     ).toBe(
       "WorkflowType IN ('invoiceGenerationWorkflow', 'noopWorkflow') AND TaskQueue IN ('it\\'s-default', 'jobs-low') " +
-        "AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') AND CloseTime >= '2026-11-28T10:00:00.000Z' AND CloseTime <= '2026-11-28T11:00:00.000Z'",
+        "AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') " +
+        "AND CloseTime >= '2026-11-28T10:00:00.000Z' AND CloseTime <= '2026-11-28T11:00:00.000Z'",
     );
+  });
+});
+
+describe('formatDuration: one scale for durations in ms (stats, watch, benchmarks)', () => {
+  it.each([
+    [undefined, '-'],
+    [Number.NaN, '-'],
+    [Number.POSITIVE_INFINITY, '-'],
+    [0, '0 ms'],
+    [4.256, '4.26 ms'],
+    [12.34, '12.3 ms'],
+    [850, '850 ms'],
+    [999.4, '999 ms'],
+    [999.6, '1 s'], // rounds up into the next unit, never `1000 ms`
+    [1234, '1.23 s'],
+    [12_345, '12.3 s'],
+    [59_949, '59.9 s'],
+    [59_950, '1 min'],
+    [180_000, '3 min'],
+    [200_400, '3 min 20 s'],
+    [3_599_400, '59 min 59 s'],
+    [3_599_500, '1 h'],
+    [7_200_000, '2 h'],
+    [7_529_000, '2 h 5 min'],
+    [86_460_000, '24 h 1 min'],
+    [-1500, '-1.5 s'],
+  ])('%s ms is %j', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
   });
 });
 
@@ -100,18 +131,26 @@ describe('jobStats and jobctl stats', () => {
   }, 120_000);
   afterAll(() => h?.close());
 
-  it('counts exactly this deployment’s completed and failed runs, with failure rate, average and nearest-rank p95', () => {
-    const mean = Math.round(durations.reduce((a, b) => a + b, 0) / durations.length);
-    expect(settled).toEqual([{ job: 'invoice-generation', completed: 3, failed: 2, failureRate: 0.4, averageMs: mean, p95Ms: Math.max(...durations) }]);
-    const [row] = settled;
-    expect(row!.averageMs).toBeGreaterThan(0);
-    expect(row!.p95Ms).toBeGreaterThanOrEqual(row!.averageMs!);
-    expect(row!.p95Ms).toBeLessThan(Date.now() - since.getTime());
-  });
+  it(
+    'counts exactly this deployment’s completed and failed runs, with failure rate, average and nearest-rank p95',
+    () => {
+      const mean = Math.round(durations.reduce((a, b) => a + b, 0) / durations.length);
+      const p95Ms = Math.max(...durations);
+      expect(settled).toEqual([
+        { job: 'invoice-generation', completed: 3, failed: 2, failureRate: 0.4, averageMs: mean, p95Ms },
+      ]);
+      const [row] = settled;
+      expect(row!.averageMs).toBeGreaterThan(0);
+      expect(row!.p95Ms).toBeGreaterThanOrEqual(row!.averageMs!);
+      expect(row!.p95Ms).toBeLessThan(Date.now() - since.getTime());
+    },
+  );
 
   it('lists only jobs that had runs; a job named explicitly gets a row even with none', async () => {
     expect(await jobStats(h.client, { since })).toEqual(settled);
-    expect(await jobStats(h.client, { since, job: 'send-welcome-email' })).toEqual([{ job: 'send-welcome-email', completed: 0, failed: 0, failureRate: 0 }]);
+    expect(await jobStats(h.client, { since, job: 'send-welcome-email' })).toEqual([
+      { job: 'send-welcome-email', completed: 0, failed: 0, failureRate: 0 },
+    ]);
   });
 
   it('is scoped to a deployment’s task queues and to the window', async () => {
@@ -137,14 +176,17 @@ describe('jobStats and jobctl stats', () => {
     const lines = human.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^JOB\s+COMPLETED\s+FAILED\s+FAILURE RATE\s+AVG\s+P95$/);
-    expect(lines[1]).toMatch(/^invoice-generation\s+3\s+2\s+40\.0%\s+\d+(\.\d)? m?s\s+\d+(\.\d)? m?s$/);
+    expect(lines[1]).toMatch(/^invoice-generation\s+3\s+2\s+40%\s+\d+(\.\d{1,2})? m?s\s+\d+(\.\d{1,2})? m?s$/);
 
     const none = await jobctl(['stats', '--since', '5m'], { ...env, JOBS_TASK_QUEUE_PREFIX: `test-${randomUUID()}` });
     expect(none).toMatchObject({ code: 0, stdout: 'No job runs closed in the last 5m.\n' });
   });
 
   it.each([
-    { args: ['stats', '--since', 'nonsense'], says: /--since .*'nonsense' is invalid\. must be a duration like 30m, 1h or 2d/ },
+    {
+      args: ['stats', '--since', 'nonsense'],
+      says: /--since .*'nonsense' is invalid\. must be a duration like 30m, 1h or 2d/,
+    },
     { args: ['stats', '--job', 'no-such-job'], says: /Unknown job "no-such-job"/ },
   ])('jobctl $args.1 $args.2 exits 1 with one line', async ({ args, says }) => {
     const run = await jobctl(args, env);

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { JobRunStatus } from '../src/client';
-import { formatDuration, formatProgress, formatStatus, watchJob, type OutputStream, type WatchSource } from '../src/cli/watch';
+import { formatProgress, formatStatus } from '../src/cli/status-text';
+import { watchJob } from '../src/cli/watch';
+import type { OutputStream } from '../src/cli/watch-display';
+import type { WatchSource } from '../src/cli/watch-source';
+import { formatNumber } from '../src/format';
 import { JobNotFoundError } from '../src/errors';
 import { computeProgress, type JobProgress } from '../src/progress';
 import { createHarness, type Harness } from './harness';
@@ -18,24 +22,29 @@ const progress = (over: Partial<JobProgress> = {}): JobProgress => ({
   ...over,
 });
 
+/** The progress line of `progress()`. */
+const PROGRESS_LINE = '412/1000 slices (41.5%), 3 failed, 12.5 slices/s, ETA 47 s, phase running';
+
 describe('formatProgress', () => {
   it('shows done/total, percent, failed, rate, ETA and phase', () => {
-    expect(formatProgress(progress())).toBe('412/1000 slices (41.5%), 3 failed, 12.5 slices/s, ETA 47 s, phase running');
+    expect(formatProgress(progress())).toBe(PROGRESS_LINE);
   });
 
   it('leaves out what is not known or zero', () => {
-    expect(formatProgress(progress({ failed: 0, ratePerSecond: 0, etaSeconds: undefined, done: 0, percent: 0, phase: 'preparing' }))).toBe(
-      '0/1000 slices (0%), phase preparing',
-    );
+    const starting = { failed: 0, ratePerSecond: 0, etaSeconds: undefined, done: 0, percent: 0, phase: 'preparing' };
+    expect(formatProgress(progress(starting))).toBe('0/1000 slices (0%), phase preparing');
     expect(formatProgress(progress({ total: 0, done: 5, failed: 0, percent: 0, etaSeconds: undefined }))).toBe(
       '5 slices (total not known yet), 12.5 slices/s, phase running',
     );
   });
 
   it('formats rates and durations of any size', () => {
-    expect(formatProgress(progress({ ratePerSecond: 1234.56, etaSeconds: 200 }))).toContain('1235 slices/s, ETA 3 min 20 s');
-    expect(formatProgress(progress({ ratePerSecond: 0.25, etaSeconds: 7500 }))).toContain('0.25 slices/s, ETA 2 h 5 min');
-    expect([0, 59.6, 60, 3600, 86_400 + 60].map(formatDuration)).toEqual(['0 s', '1 min', '1 min', '1 h', '24 h 1 min']);
+    const line = (over: Partial<JobProgress>) => formatProgress(progress(over));
+    expect(line({ ratePerSecond: 1234.56, etaSeconds: 200 })).toContain('1235 slices/s, ETA 3 min 20 s');
+    expect(line({ ratePerSecond: 0.25, etaSeconds: 7500 })).toContain('0.25 slices/s, ETA 2 h 5 min');
+    expect(line({ ratePerSecond: 12.5, etaSeconds: 3600 })).toContain('12.5 slices/s, ETA 1 h');
+    const numbers = [1234.56, 99.96, 12.54, 9.996, 0.254, 0];
+    expect(numbers.map(formatNumber)).toEqual(['1235', '100', '12.5', '10', '0.25', '0']);
   });
 
   it('formats what computeProgress builds', () => {
@@ -47,7 +56,7 @@ describe('formatProgress', () => {
 
   it('is the progress line of the status block', () => {
     const status: JobRunStatus = { ...runStatus('Running'), progress: progress() };
-    expect(formatStatus(status)).toContain('\n  progress  412/1000 slices (41.5%), 3 failed, 12.5 slices/s, ETA 47 s, phase running\n');
+    expect(formatStatus(status)).toContain(`\n  progress  ${PROGRESS_LINE}\n`);
     expect(formatStatus(runStatus('Running'))).not.toContain('progress');
   });
 });
@@ -65,7 +74,9 @@ function runStatus(status: JobRunStatus['status'], over: Partial<JobRunStatus> =
 }
 
 /** A job seen through a scripted source: each poll takes the next step; the last step repeats. */
-function scripted(steps: Array<{ progress?: JobProgress | Error; closed?: JobRunStatus; notFound?: true }>): WatchSource & { polls: number } {
+function scripted(
+  steps: Array<{ progress?: JobProgress | Error; closed?: JobRunStatus; notFound?: true }>,
+): WatchSource & { polls: number } {
   const source = {
     polls: 0,
     step() {
@@ -105,15 +116,22 @@ function capture(isTTY: boolean): OutputStream & { text: string } {
 
 describe('watchJob (scripted job)', () => {
   const completed = runStatus('Completed', { closeTime: '2026-11-28T10:05:00.000Z', result: { rows: 100_000 } });
-  const failed = runStatus('Failed', { closeTime: '2026-11-28T10:05:00.000Z', failure: { type: 'SliceFailed', message: 'slice 3 failed' } });
+  const failed = runStatus('Failed', {
+    closeTime: '2026-11-28T10:05:00.000Z',
+    failure: { type: 'SliceFailed', message: 'slice 3 failed' },
+  });
 
   it('on a terminal: draws a bar with the progress, then prints the final status; exit 0', async () => {
     const stdout = capture(false);
     const stderr = capture(true);
-    const source = scripted([{ progress: progress({ done: 100, percent: 10 }) }, { progress: progress() }, { closed: completed }]);
+    const source = scripted([
+      { progress: progress({ done: 100, percent: 10 }) },
+      { progress: progress() },
+      { closed: completed },
+    ]);
     expect(await watchJob(source, 'large-data-export/7', { intervalMs: 150, stdout, stderr })).toBe(0);
     expect(stderr.text).toContain('█'.repeat(10)); // 41.5% of 24 cells
-    expect(stderr.text).toContain('large-data-export/7  412/1000 slices (41.5%), 3 failed, 12.5 slices/s, ETA 47 s, phase running');
+    expect(stderr.text).toContain(`large-data-export/7  ${PROGRESS_LINE}`);
     expect(stderr.text).toContain('\x1b[?25h'); // cursor shown again
     expect(stdout.text).toBe(`${formatStatus(completed)}\n`);
     expect(stdout.text).toContain('result    {"rows":100000}');
@@ -135,18 +153,31 @@ describe('watchJob (scripted job)', () => {
     const source = scripted([...steps, { closed: completed }]);
     expect(await watchJob(source, 'large-data-export/7', { intervalMs: 20, stdout, stderr })).toBe(0);
     expect(source.polls).toBe(10);
-    expect(stderr.text).toBe('large-data-export/7  0/1000 slices (0.3%), 3 failed, 12.5 slices/s, ETA 47 s, phase running\n');
+    expect(stderr.text).toBe(
+      'large-data-export/7  0/1000 slices (0.3%), 3 failed, 12.5 slices/s, ETA 47 s, phase running\n',
+    );
     expect(stderr.text).not.toMatch(/\x1b/);
 
     const often = capture(false);
-    await watchJob(scripted([...steps, { closed: completed }]), 'large-data-export/7', { intervalMs: 20, stdout, stderr: often, plainLineIntervalMs: 0 });
+    await watchJob(scripted([...steps, { closed: completed }]), 'large-data-export/7', {
+      intervalMs: 20,
+      stdout,
+      stderr: often,
+      plainLineIntervalMs: 0,
+    });
     expect(often.text.trim().split('\n')).toHaveLength(10);
   });
 
   it('keeps the last progress when a query goes unanswered', async () => {
     const stderr = capture(false);
-    const source = scripted([{ progress: new Error('query timed out') }, { progress: progress() }, { progress: new Error('query timed out') }, { closed: completed }]);
-    expect(await watchJob(source, 'large-data-export/7', { intervalMs: 10, stdout: capture(false), stderr, plainLineIntervalMs: 0 })).toBe(0);
+    const source = scripted([
+      { progress: new Error('query timed out') },
+      { progress: progress() },
+      { progress: new Error('query timed out') },
+      { closed: completed },
+    ]);
+    const options = { intervalMs: 10, stdout: capture(false), stderr, plainLineIntervalMs: 0 };
+    expect(await watchJob(source, 'large-data-export/7', options)).toBe(0);
     expect(stderr.text.trim().split('\n')).toEqual([
       'large-data-export/7  Running, 5 s elapsed (no worker has answered yet)',
       expect.stringContaining('412/1000 slices'),
@@ -160,7 +191,8 @@ describe('watchJob (scripted job)', () => {
     expect(stdout.text).toContain('failure   SliceFailed: slice 3 failed');
     expect(stderr.text).toBe('jobctl: large-data-export/7 failed: SliceFailed: slice 3 failed\n');
     for (const status of ['TimedOut', 'Terminated', 'Canceled'] as const) {
-      expect(await watchJob(scripted([{ closed: runStatus(status) }]), 'x/1', { stdout: capture(false), stderr: capture(false) })).toBe(1);
+      const options = { stdout: capture(false), stderr: capture(false) };
+      expect(await watchJob(scripted([{ closed: runStatus(status) }]), 'x/1', options)).toBe(1);
     }
   });
 
@@ -168,7 +200,8 @@ describe('watchJob (scripted job)', () => {
     const stdout = capture(false);
     const stderr = capture(true);
     const source = scripted([{ progress: progress() }, { closed: failed }]);
-    expect(await watchJob(source, 'large-data-export/7', { intervalMs: 10, json: true, stdout, stderr, extraJson: { duplicate: false } })).toBe(1);
+    const options = { intervalMs: 10, json: true, stdout, stderr, extraJson: { duplicate: false } };
+    expect(await watchJob(source, 'large-data-export/7', options)).toBe(1);
     expect(JSON.parse(stdout.text)).toEqual({ ...failed, duplicate: false });
     expect(stdout.text.trim().split('\n')).toHaveLength(1);
     expect(stderr.text).toBe('');
@@ -176,7 +209,8 @@ describe('watchJob (scripted job)', () => {
 
   it('an unknown workflow ID throws before anything is drawn', async () => {
     const stderr = capture(true);
-    await expect(watchJob(scripted([{ notFound: true }]), 'nope/1', { stdout: capture(false), stderr })).rejects.toThrow(JobNotFoundError);
+    const watching = watchJob(scripted([{ notFound: true }]), 'nope/1', { stdout: capture(false), stderr });
+    await expect(watching).rejects.toThrow(JobNotFoundError);
     expect(stderr.text).toBe('');
   });
 
@@ -186,9 +220,13 @@ describe('watchJob (scripted job)', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
     const started = Date.now();
-    expect(await watchJob(scripted([{ progress: progress() }]), 'large-data-export/7', { intervalMs: 10_000, stdout, stderr, signal: controller.signal })).toBe(130);
+    const options = { intervalMs: 10_000, stdout, stderr, signal: controller.signal };
+    expect(await watchJob(scripted([{ progress: progress() }]), 'large-data-export/7', options)).toBe(130);
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(stderr.text).toContain('jobctl: stopped watching large-data-export/7; the job itself keeps running (jobctl status large-data-export/7)\n');
+    expect(stderr.text).toContain(
+      'jobctl: stopped watching large-data-export/7; ' +
+        'the job itself keeps running (jobctl status large-data-export/7)\n',
+    );
     expect(stdout.text).toBe('');
   });
 });
@@ -199,7 +237,11 @@ describe('jobctl watch and enqueue --wait (real server)', () => {
   beforeAll(async () => {
     h = await createHarness();
     await h.startWorkers();
-    env = { TEMPORAL_ADDRESS: inject('temporalAddress'), JOBS_TASK_QUEUE_PREFIX: h.taskQueuePrefix, TEMPORAL_UI_URL: 'http://ui.test' };
+    env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      JOBS_TASK_QUEUE_PREFIX: h.taskQueuePrefix,
+      TEMPORAL_UI_URL: 'http://ui.test',
+    };
   });
   afterAll(() => h?.close());
 
@@ -209,9 +251,12 @@ describe('jobctl watch and enqueue --wait (real server)', () => {
   it('enqueue --wait prints the enqueue lines, then the completed status with its result; exit 0', async () => {
     const { invoiceId } = await h.createInvoice();
     const workflowId = `invoice-generation/${invoiceId}`;
-    const run = await jobctl(['enqueue', 'invoice-generation', JSON.stringify({ invoiceId }), '--wait', '--interval', '200'], env);
+    const args = ['enqueue', 'invoice-generation', JSON.stringify({ invoiceId }), '--wait', '--interval', '200'];
+    const run = await jobctl(args, env);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`^Enqueued ${workflowId}\\n  run .*\\n  web ui .*\\n${workflowId}  Completed\\n`));
+    expect(run.stdout).toMatch(
+      new RegExp(`^Enqueued ${workflowId}\\n  run .*\\n  web ui .*\\n${workflowId}  Completed\\n`),
+    );
     expect(run.stdout).toContain(`"invoiceId":${invoiceId}`);
     expect(run.stdout).toContain('"alreadyGenerated":false');
     expect(run.stderr).not.toMatch(/failed|\x1b/); // not a TTY: at most plain lines
@@ -239,8 +284,9 @@ describe('jobctl watch and enqueue --wait (real server)', () => {
     expect(run.stdout).toMatch(new RegExp(`^${workflowId}  Failed\\n`));
     expect(run.stdout).toContain(`failure   RecordNotFound: invoice ${invoiceId} does not exist`);
     const stderr = run.stderr.trim().split('\n');
-    expect(stderr.filter((line) => line.startsWith('jobctl:'))).toEqual([`jobctl: ${workflowId} failed: RecordNotFound: invoice ${invoiceId} does not exist`]);
-    expect(stderr.at(-1)).toBe(`jobctl: ${workflowId} failed: RecordNotFound: invoice ${invoiceId} does not exist`);
+    const failureLine = `jobctl: ${workflowId} failed: RecordNotFound: invoice ${invoiceId} does not exist`;
+    expect(stderr.filter((line) => line.startsWith('jobctl:'))).toEqual([failureLine]);
+    expect(stderr.at(-1)).toBe(failureLine);
   });
 
   it('enqueue --wait on a job that fails exits 1 with the failure line', async () => {
@@ -248,7 +294,9 @@ describe('jobctl watch and enqueue --wait (real server)', () => {
     const run = await jobctl(['enqueue', 'invoice-generation', JSON.stringify({ invoiceId }), '--wait'], env);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^Enqueued invoice-generation\/\d+\n/);
-    expect(run.stderr.trim().split('\n').at(-1)).toBe(`jobctl: invoice-generation/${invoiceId} failed: RecordNotFound: invoice ${invoiceId} does not exist`);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(
+      `jobctl: invoice-generation/${invoiceId} failed: RecordNotFound: invoice ${invoiceId} does not exist`,
+    );
   });
 
   it('watch --json prints exactly one JSON object, the final status', async () => {
@@ -259,7 +307,12 @@ describe('jobctl watch and enqueue --wait (real server)', () => {
     expect(run).toMatchObject({ code: 1, stderr: '' });
     expect(run.stdout.trim().split('\n')).toHaveLength(1);
     const status = JSON.parse(run.stdout);
-    expect(status).toMatchObject({ workflowId, job: 'invoice-generation', status: 'Failed', failure: { type: 'RecordNotFound', message: `invoice ${invoiceId} does not exist` } });
+    expect(status).toMatchObject({
+      workflowId,
+      job: 'invoice-generation',
+      status: 'Failed',
+      failure: { type: 'RecordNotFound', message: `invoice ${invoiceId} does not exist` },
+    });
     expect(status).toEqual(JSON.parse((await jobctl(['status', workflowId, '--json'], env)).stdout));
   });
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
+import { formatDuration } from '../format';
 import { largeDataExport } from '../../workflows';
 import { positiveInt, type Scenario } from './harness';
 
@@ -40,9 +41,16 @@ export const batch: Scenario<BatchOptions> = {
     const exportId = parseInt(env.runId, 16);
     await db
       .insertInto('exports')
-      .values({ id: exportId, start_date: CREATED_ON, end_date: CREATED_ON, slice_size: options.slice, created_at: now, updated_at: now })
+      .values({
+        id: exportId,
+        start_date: CREATED_ON,
+        end_date: CREATED_ON,
+        slice_size: options.slice,
+        created_at: now,
+        updated_at: now,
+      })
       .execute();
-    log(`Seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s; exporting…`);
+    log(`Seeded in ${formatDuration(performance.now() - seedStart)}; exporting…`);
 
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
@@ -50,10 +58,22 @@ export const batch: Scenario<BatchOptions> = {
     const { workflowId } = await env.client.enqueue(largeDataExport, { exportId });
     const stopProgress = env.progress(() => {
       const p = lastProgress;
-      return p ? `${p.done + p.failed}/${p.total} slices (${p.percent}%), ${p.ratePerSecond} slices/s, ETA ${p.etaSeconds ?? '?'} s, rss ${mb(process.memoryUsage().rss)} MB` : 'starting';
+      if (!p) return 'starting';
+      const eta = p.etaSeconds === undefined ? '?' : formatDuration(p.etaSeconds * 1000);
+      return (
+        `${p.done + p.failed}/${p.total} slices (${p.percent}%), ${p.ratePerSecond} slices/s, ETA ${eta},` +
+        ` rss ${mb(process.memoryUsage().rss)} MB`
+      );
     });
     let lastProgress: Awaited<ReturnType<typeof env.client.progress>>;
-    const poller = setInterval(() => void env.client.progress(workflowId).then((p) => (lastProgress = p ?? lastProgress)).catch(() => {}), 1000);
+    const poller = setInterval(
+      () =>
+        void env.client
+          .progress(workflowId)
+          .then((p) => (lastProgress = p ?? lastProgress))
+          .catch(() => {}),
+      1000,
+    );
     try {
       await env.client.temporal.workflow.getHandle(workflowId).result();
     } finally {
@@ -104,7 +124,8 @@ export const batch: Scenario<BatchOptions> = {
     const recordsPerSecond = options.users / wallSeconds;
     return {
       lines: [
-        `batch: ${options.users} users in slices of ${options.slice} exported in ${wallSeconds.toFixed(1)} s = ${recordsPerSecond.toFixed(0)} records/s`,
+        `batch: ${options.users} users in slices of ${options.slice} exported in` +
+          ` ${formatDuration(wallSeconds * 1000)} = ${recordsPerSecond.toFixed(0)} records/s`,
         `  exactly once      ${exactlyOnce} (missing ${missing}, duplicated ${duplicated}, unknown ${extra})`,
         `  peak worker RSS   ${mb(peakRss)} MB`,
         `  parent history    largest run ${maxHistory} events, ${runs} runs (continue-as-new)`,
@@ -117,7 +138,9 @@ export const batch: Scenario<BatchOptions> = {
         peakWorkerRssMb: peakRss / 2 ** 20,
         maxParentHistoryLength: maxHistory,
       },
-      problems: exactlyOnce ? [] : [`export not exactly once: ${missing} missing, ${duplicated} duplicated, ${extra} unknown ids`],
+      problems: exactlyOnce
+        ? []
+        : [`export not exactly once: ${missing} missing, ${duplicated} duplicated, ${extra} unknown ids`],
     };
   },
 };

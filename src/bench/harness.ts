@@ -64,16 +64,6 @@ export interface Scenario<Options> {
   run(env: BenchEnvironment, options: Options & CommonOptions): Promise<ScenarioOutcome>;
 }
 
-/** Value at percentile `p` (0–100), interpolating linearly between the two nearest ranks; NaN when empty. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p / 100) * (sorted.length - 1);
-  const low = Math.floor(rank);
-  const high = Math.ceil(rank);
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (rank - low);
-}
-
 export function round1(value: number): number {
   return Math.round(value * 10) / 10;
 }

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import type { JobClient } from '../client';
 import { processPayment, updateSearchIndex } from '../../workflows';
-import { forEachLimited, percentile, positiveInt, type Scenario } from './harness';
+import { formatDuration } from '../format';
+import { percentile } from '../percentile';
+import { forEachLimited, positiveInt, type Scenario } from './harness';
 
 interface PriorityOptions {
   low: number;
@@ -34,7 +36,10 @@ export const priority: Scenario<PriorityOptions> = {
     const now = new Date().toISOString();
     await db.insertInto('users').values({ id: 1, email: 'u1@example.com', name: 'User 1', created_at: now }).execute();
     for (let id = 1; id <= options.critical * 2; id++) {
-      await db.insertInto('payments').values({ id, user_id: 1, amount_cents: 1000 + id, currency: 'EUR', created_at: now }).execute();
+      await db
+        .insertInto('payments')
+        .values({ id, user_id: 1, amount_cents: 1000 + id, currency: 'EUR', created_at: now })
+        .execute();
     }
 
     log(`Idle: ${options.critical} critical payments…`);
@@ -47,7 +52,7 @@ export const priority: Scenario<PriorityOptions> = {
     });
     const flood = await criticalLatencies(env.client, options.critical + 1, options.critical);
     const lowDoneDuringFlood = await countClosed(env.client, 'updateSearchIndexWorkflow');
-    const lowSeconds = (Date.now() - floodStart) / 1000;
+    const lowMs = Date.now() - floodStart;
     // Visibility counts rather than 10,000 concurrent result() long-polls, which exhaust the client's channel.
     let lowDone = lowDoneDuringFlood;
     const stopProgress = env.progress(() => `low queue draining: ${lowDone}/${options.low} done`);
@@ -58,22 +63,29 @@ export const priority: Scenario<PriorityOptions> = {
     stopProgress();
     const lowJobsPerSecond = options.low / ((Date.now() - floodStart) / 1000);
 
-    const idleP95 = percentile(idle, 95);
-    const floodP95 = percentile(flood, 95);
+    // Nearest rank, as in `jobctl stats`. Each phase measured every payment (or threw), so none is undefined; NaN
+    // would stand for "no values" (null in the JSON line).
+    const idleP50 = percentile(idle, 50) ?? Number.NaN;
+    const idleP95 = percentile(idle, 95) ?? Number.NaN;
+    const floodP50 = percentile(flood, 50) ?? Number.NaN;
+    const floodP95 = percentile(flood, 95) ?? Number.NaN;
+    const floodP99 = percentile(flood, 99) ?? Number.NaN;
     const ratio = floodP95 / idleP95;
     return {
       lines: [
         `priority: critical enqueue→start, ${options.critical} payments per phase`,
-        `  idle    p50 ${percentile(idle, 50).toFixed(1)} ms   p95 ${idleP95.toFixed(1)} ms`,
-        `  flood   p50 ${percentile(flood, 50).toFixed(1)} ms   p95 ${floodP95.toFixed(1)} ms   p99 ${percentile(flood, 99).toFixed(1)} ms   (${ratio.toFixed(2)}× idle p95; goal ≤ 1.5×)`,
-        `  low queue: ${options.low} jobs at ${lowJobsPerSecond.toFixed(1)} jobs/s (${lowDoneDuringFlood} done ${lowSeconds.toFixed(0)} s in, when the critical phase ended)`,
+        `  idle    p50 ${formatDuration(idleP50)}   p95 ${formatDuration(idleP95)}`,
+        `  flood   p50 ${formatDuration(floodP50)}   p95 ${formatDuration(floodP95)}` +
+          `   p99 ${formatDuration(floodP99)}   (${ratio.toFixed(2)}× idle p95; goal ≤ 1.5×)`,
+        `  low queue: ${options.low} jobs at ${lowJobsPerSecond.toFixed(1)} jobs/s` +
+          ` (${lowDoneDuringFlood} done ${formatDuration(lowMs)} in, when the critical phase ended)`,
       ],
       metrics: {
-        idleP50Ms: percentile(idle, 50),
+        idleP50Ms: idleP50,
         idleP95Ms: idleP95,
-        floodP50Ms: percentile(flood, 50),
+        floodP50Ms: floodP50,
         floodP95Ms: floodP95,
-        floodP99Ms: percentile(flood, 99),
+        floodP99Ms: floodP99,
         lowJobsPerSecond,
       },
       problems: ratio > 1.5 ? [`critical p95 under the flood is ${ratio.toFixed(2)}× its idle p95 (goal ≤ 1.5×)`] : [],
@@ -97,6 +109,8 @@ async function criticalLatencies(client: JobClient, firstId: number, count: numb
 }
 
 async function countClosed(client: JobClient, workflowType: string): Promise<number> {
-  const query = `WorkflowType = '${workflowType}' AND TaskQueue = '${client.taskQueuePrefix}-low' AND ExecutionStatus = 'Completed'`;
+  const query =
+    `WorkflowType = '${workflowType}' AND TaskQueue = '${client.taskQueuePrefix}-low'` +
+    ` AND ExecutionStatus = 'Completed'`;
   return (await client.temporal.workflow.count(query)).count;
 }

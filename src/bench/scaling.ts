@@ -4,6 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError } from 'commander';
 import { JobClient } from '../client';
+import { formatDuration } from '../format';
 import { noop } from '../../workflows';
 import { bundleWorkflows } from '../worker';
 import { forEachLimited, positiveInt, type Scenario } from './harness';
@@ -45,7 +46,9 @@ export const scaling: Scenario<ScalingOptions> = {
     for (const count of options.processes) {
       const prefix = `${env.settings.taskQueuePrefix}-p${count}`;
       log(`${count} worker process(es): starting…`);
-      const workers = await Promise.all(Array.from({ length: count }, () => startWorker(env.settings, prefix, options.perProcess, bundleFile)));
+      const workers = await Promise.all(
+        Array.from({ length: count }, () => startWorker(env.settings, prefix, options.perProcess, bundleFile)),
+      );
       try {
         const client = new JobClient({ client: env.client.temporal, taskQueuePrefix: prefix });
         let completed = 0;
@@ -61,8 +64,14 @@ export const scaling: Scenario<ScalingOptions> = {
             Promise.allSettled(results),
             new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), options.timeout * 1000).unref()),
           ]);
-          if (outcome === 'timeout') problems.push(`${count} process(es): ${options.jobs - completed} jobs not completed after ${options.timeout} s`);
-          else for (const r of outcome) if (r.status === 'rejected') problems.push(`${count} process(es): a job failed: ${String(r.reason)}`);
+          if (outcome === 'timeout') {
+            const missing = options.jobs - completed;
+            problems.push(`${count} process(es): ${missing} jobs not completed after ${options.timeout} s`);
+          } else {
+            for (const r of outcome) {
+              if (r.status === 'rejected') problems.push(`${count} process(es): a job failed: ${String(r.reason)}`);
+            }
+          }
         } finally {
           stop();
         }
@@ -72,16 +81,27 @@ export const scaling: Scenario<ScalingOptions> = {
         const meanRss = rssMb.reduce((a, b) => a + b, 0) / Math.max(1, rssMb.length);
         metrics[`p${count}JobsPerSecond`] = jobsPerSecond;
         metrics[`p${count}WorkerRssMb`] = meanRss;
-        lines.push(`  ${String(count).padStart(2)} process(es): ${completed}/${options.jobs} jobs in ${seconds.toFixed(1)} s = ${jobsPerSecond.toFixed(1)} jobs/s; worker RSS ${meanRss.toFixed(0)} MB each`);
+        lines.push(
+          `  ${String(count).padStart(2)} process(es): ${completed}/${options.jobs} jobs in` +
+            ` ${formatDuration(seconds * 1000)} = ${jobsPerSecond.toFixed(1)} jobs/s;` +
+            ` worker RSS ${meanRss.toFixed(0)} MB each`,
+        );
       } finally {
         await Promise.all(workers.map((w) => w.stop()));
       }
     }
-    return { metrics, problems, lines: [`scaling: ${options.jobs} noop jobs per worker count, ${options.perProcess} slots per process, one server`, ...lines] };
+    const heading =
+      `scaling: ${options.jobs} noop jobs per worker count, ${options.perProcess} slots per process, one server`;
+    return { metrics, problems, lines: [heading, ...lines] };
   },
 };
 
-async function startWorker(settings: { temporalAddress: string; temporalNamespace: string; sqlitePath: string; mailOutboxDir: string }, prefix: string, slots: number, bundleFile: string) {
+async function startWorker(
+  settings: { temporalAddress: string; temporalNamespace: string; sqlitePath: string; mailOutboxDir: string },
+  prefix: string,
+  slots: number,
+  bundleFile: string,
+) {
   const child: ChildProcess = spawn(process.execPath, [JOBCTL, 'worker', '--queues', `default:${slots}`], {
     stdio: ['ignore', 'ignore', 'pipe'], // job log lines (stdout) would only cost the terminal
     env: {

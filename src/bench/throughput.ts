@@ -2,7 +2,9 @@ import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { noop } from '../../workflows';
 import type { JobClient } from '../client';
-import { forEachLimited, percentile, positiveInt, type BenchEnvironment, type Scenario } from './harness';
+import { formatDuration } from '../format';
+import { percentile } from '../percentile';
+import { forEachLimited, positiveInt, type BenchEnvironment, type Scenario } from './harness';
 
 export interface ThroughputOptions {
   jobs: number;
@@ -24,7 +26,12 @@ export const throughput: Scenario<ThroughputOptions> = {
     command
       .option('--jobs <n>', 'jobs to enqueue', positiveInt, 1000)
       .option('--in-flight <n>', 'enqueue calls in flight at once', positiveInt, 50)
-      .option('--timeout <seconds>', 'give up waiting for completions this long after the last enqueue', positiveInt, 300),
+      .option(
+        '--timeout <seconds>',
+        'give up waiting for completions this long after the last enqueue',
+        positiveInt,
+        300,
+      ),
 
   uninstrumented: true,
 
@@ -43,22 +50,29 @@ export const throughput: Scenario<ThroughputOptions> = {
     const problems = [plainA, run, runB, plainB].flatMap((r) => r.problems);
     const overhead = (1 - jobsPerSecond / plainJobsPerSecond) * 100;
     const n = options.jobs;
-    const ms = (value: number) => `${value.toFixed(1)} ms`;
     return {
       metrics: { ...metrics, uninstrumentedJobsPerSecond: plainJobsPerSecond },
       problems,
       lines: [
-        `throughput: ${completed} of ${n} noop jobs completed in ${seconds.toFixed(2)} s; ${jobsPerSecond.toFixed(1)} jobs/s (mean of 2 runs of ${n})`,
-        `  enqueue → start   p50 ${ms(metrics.startP50Ms)}   p95 ${ms(metrics.startP95Ms)}`,
-        `  end to end        p50 ${ms(metrics.endToEndP50Ms)}   p95 ${ms(metrics.endToEndP95Ms)}`,
-        `  without instrumentation ${plainJobsPerSecond.toFixed(1)} jobs/s: instrumentation costs ${overhead.toFixed(1)}% (goal ≤ 5%)`,
+        `throughput: ${completed} of ${n} noop jobs completed in ${formatDuration(seconds * 1000)};` +
+          ` ${jobsPerSecond.toFixed(1)} jobs/s (mean of 2 runs of ${n})`,
+        `  enqueue → start   p50 ${formatDuration(metrics.startP50Ms)}   p95 ${formatDuration(metrics.startP95Ms)}`,
+        `  end to end        p50 ${formatDuration(metrics.endToEndP50Ms)}` +
+          `   p95 ${formatDuration(metrics.endToEndP95Ms)}`,
+        `  without instrumentation ${plainJobsPerSecond.toFixed(1)} jobs/s:` +
+          ` instrumentation costs ${overhead.toFixed(1)}% (goal ≤ 5%)`,
       ],
     };
   },
 };
 
 /** One measured run of N noop jobs through `client`; `tag` keeps its job ids apart from another run's. */
-async function measure(env: BenchEnvironment, client: JobClient, tag: string, { jobs: n, inFlight, timeout }: ThroughputOptions) {
+async function measure(
+  env: BenchEnvironment,
+  client: JobClient,
+  tag: string,
+  { jobs: n, inFlight, timeout }: ThroughputOptions,
+) {
     const idOf = (i: number) => `bench-${env.runId}-${tag}-${i}`;
     const indexOf = new Map(Array.from({ length: n }, (_, i) => [idOf(i), i]));
     const enqueuedAt: number[] = new Array(n).fill(Number.NaN);
@@ -77,7 +91,11 @@ async function measure(env: BenchEnvironment, client: JobClient, tag: string, { 
 
     let enqueued = 0;
     let completed = 0;
-    const stopProgress = env.progress(() => `${tag}: enqueued ${enqueued}/${n}, started ${startCounts.filter((c) => c > 0).length}, completed ${completed}`);
+    const stopProgress = env.progress(
+      () =>
+        `${tag}: enqueued ${enqueued}/${n}, started ${startCounts.filter((c) => c > 0).length},` +
+        ` completed ${completed}`,
+    );
 
     const completions: Array<Promise<void>> = [];
     // Cancels the result() long polls left after a timeout, so closing the client does not wait for them.
@@ -95,7 +113,8 @@ async function measure(env: BenchEnvironment, client: JobClient, tag: string, { 
             .then(
               () => void ((completedAt[i] = performance.now()), completed++),
               (err: unknown) => {
-                if (!giveUp.signal.aborted) problems.push(`${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`);
+                if (giveUp.signal.aborted) return;
+                problems.push(`${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`);
               },
             ),
         );
@@ -115,11 +134,15 @@ async function measure(env: BenchEnvironment, client: JobClient, tag: string, { 
     }
 
     const indexes = [...Array(n).keys()];
-    const listIds = (is: number[]) => is.slice(0, LIST_LIMIT).map(idOf).join(', ') + (is.length > LIST_LIMIT ? `, and ${is.length - LIST_LIMIT} more` : '');
+    const listIds = (is: number[]) =>
+      is.slice(0, LIST_LIMIT).map(idOf).join(', ') +
+      (is.length > LIST_LIMIT ? `, and ${is.length - LIST_LIMIT} more` : '');
     const neverStarted = indexes.filter((i) => startCounts[i] === 0);
     const startedTwice = indexes.filter((i) => startCounts[i]! > 1);
     if (neverStarted.length > 0) problems.push(`${neverStarted.length} jobs never started: ${listIds(neverStarted)}`);
-    if (startedTwice.length > 0) problems.push(`${startedTwice.length} jobs started more than once: ${listIds(startedTwice)}`);
+    if (startedTwice.length > 0) {
+      problems.push(`${startedTwice.length} jobs started more than once: ${listIds(startedTwice)}`);
+    }
     if (unexpected.size > 0) problems.push(`${unexpected.size} noop activities started that this run did not enqueue`);
 
     const firstEnqueue = enqueuedAt.reduce((a, b) => Math.min(a, b), Infinity);
@@ -129,12 +152,13 @@ async function measure(env: BenchEnvironment, client: JobClient, tag: string, { 
     const jobsPerSecond = completed / seconds;
     const startLatency = indexes.map((i) => startedAt[i]! - enqueuedAt[i]!).filter((ms) => !Number.isNaN(ms));
     const endToEnd = indexes.map((i) => completedAt[i]! - enqueuedAt[i]!).filter((ms) => !Number.isNaN(ms));
+    // Nearest rank, as in `jobctl stats`; NaN (null in the JSON line) when no job started or completed in time.
     return { completed, seconds, problems, metrics: {
       jobs: n,
       jobsPerSecond,
-      startP50Ms: percentile(startLatency, 50),
-      startP95Ms: percentile(startLatency, 95),
-      endToEndP50Ms: percentile(endToEnd, 50),
-      endToEndP95Ms: percentile(endToEnd, 95),
+      startP50Ms: percentile(startLatency, 50) ?? Number.NaN,
+      startP95Ms: percentile(startLatency, 95) ?? Number.NaN,
+      endToEndP50Ms: percentile(endToEnd, 50) ?? Number.NaN,
+      endToEndP95Ms: percentile(endToEnd, 95) ?? Number.NaN,
     } };
 }

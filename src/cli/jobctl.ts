@@ -10,7 +10,8 @@ import { UnknownJobError } from '../errors';
 import type { PriorityKey } from '../job-definition';
 import { findJob, jobs } from '../jobs';
 import { PRIORITIES, taskQueueName, type Priority } from '../queues';
-import { formatDuration, formatRate, jobStats, parseSince } from '../stats';
+import { formatDuration, formatPercent } from '../format';
+import { jobStats, parseSince } from '../stats';
 import { buildHttpService } from '../http/server';
 import { codecEndpointOptions } from '../http/codec';
 import { dataConverterFor, Keyring } from '../encryption';
@@ -25,7 +26,8 @@ import { fail, fields, print, table } from './output';
 import { runDev } from './dev';
 import { generateJob } from './new-job';
 import { parseFraction, parsePort, parsePositiveInt, parsePriorityKey, parseStatus } from './parsers';
-import { formatStatus, watchFromCli } from './watch';
+import { formatStatus } from './status-text';
+import { watchFromCli } from './watch';
 
 const program = new Command('jobctl')
   .description('Start, inspect and run durable background jobs on Temporal.')
@@ -149,7 +151,14 @@ program
           ? `No job runs closed in the last ${opts.since.text}.`
           : table(
               ['JOB', 'COMPLETED', 'FAILED', 'FAILURE RATE', 'AVG', 'P95'],
-              rows.map((r) => [r.job, String(r.completed), String(r.failed), formatRate(r.failureRate), formatDuration(r.averageMs), formatDuration(r.p95Ms)]),
+              rows.map((r) => [
+                r.job,
+                String(r.completed),
+                String(r.failed),
+                formatPercent(r.failureRate),
+                formatDuration(r.averageMs),
+                formatDuration(r.p95Ms),
+              ]),
             ),
       );
     } finally {

@@ -1,9 +1,16 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { Format, SingleBar, type Options as BarOptions } from 'cli-progress';
 import type { JobClient, JobRunStatus } from '../client';
-import { JobNotFoundError } from '../errors';
-import type { JobProgress } from '../progress';
-import { fields } from './output';
+import { failureLine, formatStatus } from './status-text';
+import {
+  NO_PROGRESS,
+  PlainDisplay,
+  SILENT_DISPLAY,
+  TerminalDisplay,
+  UNANSWERED,
+  type Answer,
+  type Display,
+  type OutputStream,
+} from './watch-display';
+import { jobClientSource, type WatchSource } from './watch-source';
 
 /**
  * `jobctl watch` and `jobctl enqueue --wait`: follow a job until its run closes. While the run is open, stderr shows a
@@ -11,125 +18,6 @@ import { fields } from './output';
  * a terminal, a plain line at most every ~2 s instead. When it closes, stdout gets the same status block as
  * `jobctl status`, and the exit code says how it ended.
  */
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Formatting
-
-/** `412/1000 slices (41.2%), 3 failed, 12.5 slices/s, ETA 47 s, phase running` — `jobctl status` and plain watch lines. */
-export function formatProgress(p: JobProgress): string {
-  const unit = p.unit || 'units';
-  const parts = [p.total > 0 ? `${p.done}/${p.total} ${unit} (${formatNumber(p.percent, 1)}%)` : `${p.done} ${unit} (total not known yet)`];
-  if (p.failed > 0) parts.push(`${p.failed} failed`);
-  if (p.ratePerSecond > 0) parts.push(`${formatRate(p.ratePerSecond)} ${unit}/s`);
-  if (p.etaSeconds !== undefined && Number.isFinite(p.etaSeconds) && p.etaSeconds >= 0) parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
-  if (p.phase) parts.push(`phase ${p.phase}`);
-  return parts.join(', ');
-}
-
-/** `47 s`, `3 min 20 s`, `2 h 5 min`. */
-export function formatDuration(totalSeconds: number): string {
-  const s = Math.max(0, Math.round(totalSeconds));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
-  const minutes = Math.floor((s % 3600) / 60);
-  return minutes ? `${Math.floor(s / 3600)} h ${minutes} min` : `${Math.floor(s / 3600)} h`;
-}
-
-/** Rates of any size readably: 1234, 12.5, 0.25. */
-function formatRate(rate: number): string {
-  return formatNumber(rate, rate >= 100 ? 0 : rate >= 10 ? 1 : 2);
-}
-
-function formatNumber(n: number, decimals: number): string {
-  return String(Number(n.toFixed(decimals)));
-}
-
-/** The human form of a run's status: what `jobctl status` prints, and `jobctl watch` once the run closes. */
-export function formatStatus(s: JobRunStatus): string {
-  return [
-    `${s.workflowId}  ${s.status}`,
-    fields([
-      ['job', s.job],
-      ['run', s.runId],
-      ['started', s.startTime],
-      ['closed', s.closeTime],
-      ['progress', s.progress ? formatProgress(s.progress) : undefined],
-      ['result', s.result === undefined ? undefined : JSON.stringify(s.result)],
-      ['failure', s.failure ? `${s.failure.type ?? 'Error'}: ${s.failure.message}` : undefined],
-      ['web ui', s.url],
-    ]),
-  ].join('\n');
-}
-
-/** `<workflowId> failed: <type>: <message>` for a run that closed unsuccessfully (written after `jobctl: `). */
-export function failureLine(s: JobRunStatus): string {
-  const type = s.failure?.type ?? s.status;
-  const message = (s.failure?.message ?? `the run closed as ${s.status}`).replace(/\s*\n\s*/g, ' ');
-  return `${s.workflowId} failed: ${type}: ${message}`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// What watch reads
-
-/** The latest run of a workflow ID, as far as watching needs it. */
-export interface RunState {
-  /** True while the run is open (a continued-as-new run is followed into its successor). */
-  open: boolean;
-  startTime: Date;
-}
-
-/** What `watchJob` reads about a job. `jobClientSource` is the real one; tests can script one. */
-export interface WatchSource {
-  /** State of the latest run; throws `JobNotFoundError` for an unknown workflow ID. */
-  state(workflowId: string): Promise<RunState>;
-  /** The workflow's answer to the progress query; undefined when it has no progress handler. */
-  progress(workflowId: string): Promise<JobProgress | undefined>;
-  /** The full status, read once the run has closed. */
-  status(workflowId: string): Promise<JobRunStatus>;
-}
-
-/** How long one progress query may take before this poll goes without it (a busy or absent worker answers late). */
-const PROGRESS_QUERY_TIMEOUT_MS = 5_000;
-
-/** Reads through a JobClient; `signal` cancels the RPCs in flight (Ctrl-C does not wait for a slow query). */
-export function jobClientSource(client: JobClient, signal?: AbortSignal): WatchSource {
-  const cancellable = async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (!signal) return fn();
-    // A signal per call: the SDK adds an abort listener per RPC and never removes it, so the long-lived one would leak.
-    const call = new AbortController();
-    const onAbort = () => call.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await client.temporal.withAbortSignal(call.signal, fn);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  };
-  return {
-    state: (workflowId) =>
-      cancellable(async () => {
-        try {
-          const d = await client.temporal.workflow.getHandle(workflowId).describe();
-          return { open: d.status.name === 'RUNNING' || d.status.name === 'CONTINUED_AS_NEW', startTime: d.startTime };
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) throw new JobNotFoundError(workflowId);
-          throw err;
-        }
-      }),
-    progress: (workflowId) => cancellable(() => client.temporal.withDeadline(Date.now() + PROGRESS_QUERY_TIMEOUT_MS, () => client.progress(workflowId))),
-    status: (workflowId) => cancellable(() => client.status(workflowId)),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Watching
-
-/** A stream as watch writes to it; stderr's `isTTY` and `columns` choose between redrawing and plain lines. */
-export interface OutputStream {
-  write(chunk: string): unknown;
-  isTTY?: boolean;
-  columns?: number;
-}
 
 export interface WatchOptions {
   /** Poll every this many ms. @default 1000 */
@@ -155,19 +43,25 @@ export const WATCH_EXIT = { completed: 0, failed: 1, interrupted: 130 } as const
  * Follows a job's latest run until it closes; returns the process exit code. Errors reading the run (an unknown
  * workflow ID, an unreachable server) are thrown before anything was drawn, or after the display was cleared.
  */
-export async function watchJob(client: JobClient | WatchSource, workflowId: string, options: WatchOptions = {}): Promise<number> {
+export async function watchJob(
+  client: JobClient | WatchSource,
+  workflowId: string,
+  options: WatchOptions = {},
+): Promise<number> {
   const source = 'temporal' in client ? jobClientSource(client, options.signal) : client;
   const intervalMs = options.intervalMs ?? 1000;
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const display: Display = options.json
-    ? { open() {}, answer() {}, stop() {} }
+    ? SILENT_DISPLAY
     : stderr.isTTY
       ? new TerminalDisplay(workflowId, stderr)
       : new PlainDisplay(workflowId, stderr, options.plainLineIntervalMs ?? 2000);
   const interrupted = () => {
     display.stop();
-    stderr.write(`jobctl: stopped watching ${workflowId}; the job itself keeps running (jobctl status ${workflowId})\n`);
+    stderr.write(
+      `jobctl: stopped watching ${workflowId}; the job itself keeps running (jobctl status ${workflowId})\n`,
+    );
     return WATCH_EXIT.interrupted;
   };
 
@@ -212,151 +106,18 @@ async function readState(source: WatchSource, workflowId: string): Promise<State
   if (state.open) return { startTime: state.startTime };
   const status = await source.status(workflowId);
   // A new run may have started in between (a retry): then keep following that one.
-  if (status.status === 'Running' || status.status === 'ContinuedAsNew') return { startTime: new Date(status.startTime) };
+  if (status.status === 'Running' || status.status === 'ContinuedAsNew') {
+    return { startTime: new Date(status.startTime) };
+  }
   return { closed: status };
 }
 
-/** The workflow has no progress handler. */
-const NO_PROGRESS = 'no progress';
-/** The query failed or timed out (no worker polling, or a busy one): whatever is shown stays. */
-const UNANSWERED = 'unanswered';
-type Answer = JobProgress | typeof NO_PROGRESS | typeof UNANSWERED;
-
-/** The line shown while there is no progress to show. */
-function runningText(workflowId: string, startTime: Date, answer: Answer | undefined): string {
-  const why = answer === NO_PROGRESS ? ' (no progress reported)' : answer === UNANSWERED ? ' (no worker has answered yet)' : '';
-  return `${workflowId}  Running, ${formatDuration((Date.now() - startTime.getTime()) / 1000)} elapsed${why}`;
-}
-
-/**
- * Writing the run's progress to stderr while it is open. One of: a redrawn bar or spinner line (TTY), plain lines (CI
- * logs), nothing (--json).
- */
-interface Display {
-  /** The run is open; called on every poll before its progress is queried. */
-  open(startTime: Date): void;
-  /** What the progress query answered. */
-  answer(startTime: Date, answer: Answer): void;
-  /** Stops redrawing (the bar's last state stays on screen, a spinner line is cleared); idempotent. */
-  stop(): void;
-}
-
-const SPINNER_FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-
-/** A cli-progress bar while the workflow reports progress, a spinner with the elapsed time while it does not. */
-class TerminalDisplay implements Display {
-  private bar: SingleBar | undefined;
-  private spinner: { bar: SingleBar; timer: NodeJS.Timeout; startTime: Date; answer: Answer | undefined; frame: number } | undefined;
-
-  constructor(
-    private readonly workflowId: string,
-    private readonly stream: OutputStream,
-  ) {}
-
-  open(startTime: Date): void {
-    if (this.bar) return;
-    if (this.spinner) this.spinner.startTime = startTime;
-    else this.startSpinner(startTime, undefined);
-  }
-
-  answer(startTime: Date, answer: Answer): void {
-    if (typeof answer === 'object') return this.showProgress(answer);
-    if (answer === UNANSWERED && this.bar) return; // keep the last progress
-    this.stopBar();
-    if (!this.spinner) return this.startSpinner(startTime, answer);
-    this.spinner.startTime = startTime;
-    this.spinner.answer = answer;
-  }
-
-  stop(): void {
-    this.stopSpinner();
-    this.stopBar();
-  }
-
-  private showProgress(progress: JobProgress): void {
-    this.stopSpinner();
-    const payload = { text: `${this.workflowId}  ${formatProgress(progress)}`, ratio: progress.total > 0 ? progress.percent / 100 : 0 };
-    if (this.bar) return this.bar.update(0, payload);
-    this.bar = new SingleBar({
-      ...this.barOptions(),
-      barsize: 24,
-      barCompleteChar: '█',
-      barIncompleteChar: '░',
-      format: (options, _params, p: typeof payload) => `${Format.BarFormat(Math.min(1, Math.max(0, p.ratio)), options)} ${p.text}`,
-    });
-    this.bar.start(1, 0, payload);
-  }
-
-  private startSpinner(startTime: Date, answer: Answer | undefined): void {
-    const bar = new SingleBar({ ...this.barOptions(), clearOnComplete: true, format: (_o, _p, p: { text: string }) => p.text });
-    const text = () => `${SPINNER_FRAMES[spinner.frame % SPINNER_FRAMES.length]} ${runningText(this.workflowId, spinner.startTime, spinner.answer)}`;
-    const spinner = {
-      bar,
-      startTime,
-      answer,
-      frame: 0,
-      timer: setInterval(() => {
-        spinner.frame++;
-        bar.update(0, { text: text() });
-      }, 100),
-    };
-    this.spinner = spinner;
-    bar.start(1, 0, { text: text() });
-  }
-
-  private barOptions(): BarOptions {
-    return { stream: this.stream as NodeJS.WritableStream, hideCursor: true, linewrap: false, fps: 10, gracefulExit: false };
-  }
-
-  private stopSpinner(): void {
-    if (!this.spinner) return;
-    clearInterval(this.spinner.timer);
-    this.spinner.bar.stop();
-    this.spinner = undefined;
-  }
-
-  private stopBar(): void {
-    this.bar?.stop();
-    this.bar = undefined;
-  }
-}
-
-/**
- * Plain lines for logs, one per query answer at most every `minIntervalMs`; a line that says nothing new (the same
- * progress, or only a longer elapsed time) at most every 30 s.
- */
-class PlainDisplay implements Display {
-  private lastKey: string | undefined;
-  private lastAt = 0;
-
-  constructor(
-    private readonly workflowId: string,
-    private readonly stream: OutputStream,
-    private readonly minIntervalMs: number,
-    private readonly repeatIntervalMs = 30_000,
-  ) {}
-
-  open(): void {}
-
-  answer(startTime: Date, answer: Answer): void {
-    if (answer === UNANSWERED && this.lastKey !== undefined && this.lastKey !== NO_PROGRESS) return; // keep the last progress
-    const now = Date.now();
-    const key = typeof answer === 'object' ? formatProgress(answer) : answer;
-    const since = now - this.lastAt;
-    if (this.lastKey !== undefined && (since < this.minIntervalMs || (key === this.lastKey && since < this.repeatIntervalMs))) return;
-    this.stream.write(`${typeof answer === 'object' ? `${this.workflowId}  ${key}` : runningText(this.workflowId, startTime, answer)}\n`);
-    this.lastKey = key;
-    this.lastAt = now;
-  }
-
-  stop(): void {}
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// CLI glue
-
 /** `watchJob` with Ctrl-C wired to stop watching; what `jobctl watch` and `jobctl enqueue --wait` run. */
-export async function watchFromCli(client: JobClient, workflowId: string, options: Omit<WatchOptions, 'signal'>): Promise<number> {
+export async function watchFromCli(
+  client: JobClient,
+  workflowId: string,
+  options: Omit<WatchOptions, 'signal'>,
+): Promise<number> {
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
