@@ -14,6 +14,10 @@ import {
  * Pure: the client runs it before any RPC, and the job's workflow runs it again at its door (argument-validation.ts).
  */
 export function validateJobArguments<Args extends SafeObject>(job: JobDefinition<Args>, raw: unknown): Args {
+  if (raw === undefined) {
+    // A raw start with no input at all (the Temporal CLI without --input, the Web UI with an empty field).
+    throw new InvalidJobArgumentsError(job.name, [{ path: ROOT_PATH, message: 'are missing: pass one object of named fields' }]);
+  }
   const unsafe = findUnsafeValues(raw, job.maxArgumentBytes);
   if (unsafe.length > 0) throw new InvalidJobArgumentsError(job.name, unsafe);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {

@@ -1,11 +1,16 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { ApplicationFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { jobStats } from '../src/stats';
+import { resolveTemporalCli } from '../src/temporal-cli';
+import { invoiceGenerationWorkflow } from '../workflows';
 import { createHarness, eventually, type Harness } from './harness';
 
 const EventType = temporal.api.enums.v1.EventType;
+const execFileAsync = promisify(execFile);
 
 /**
  * A job guards its own door: a run started by any client other than ours — here the plain `@temporalio/client`, by
@@ -28,8 +33,8 @@ describe('validation at the workflow door', () => {
     await h?.close();
   });
 
-  const startRaw = (workflowType: string, args: unknown[]) =>
-    raw.workflow.start(workflowType, { taskQueue: `${h.taskQueuePrefix}-default`, workflowId: `raw-${randomUUID()}`, args });
+  const startRaw = (workflow: string | ((...args: any[]) => Promise<unknown>), args: unknown[]) =>
+    raw.workflow.start(workflow, { taskQueue: `${h.taskQueuePrefix}-default`, workflowId: `raw-${randomUUID()}`, args });
 
   const eventTypes = async (workflowId: string) =>
     ((await raw.workflow.getHandle(workflowId).fetchHistory()).events ?? []).map((e) => e.eventType);
@@ -52,6 +57,20 @@ describe('validation at the workflow door', () => {
     expect(h.calls.get('generateInvoice')).toBeUndefined();
   });
 
+  it('fails a run started with the Temporal CLI the same way', async () => {
+    const cli = await resolveTemporalCli({ build: false });
+    const workflowId = `raw-cli-${randomUUID()}`;
+    const started = await execFileAsync(cli!.path, [
+      'workflow', 'start', '--address', inject('temporalAddress'), '--type', 'invoiceGenerationWorkflow',
+      '--task-queue', `${h.taskQueuePrefix}-default`, '--workflow-id', workflowId, '--input', '{"invoiceId":"bad"}',
+    ]);
+    expect(started.stderr).toBe('');
+    await expect(raw.workflow.getHandle(workflowId).result()).rejects.toMatchObject({
+      cause: { type: 'InvalidJobArguments', message: expect.stringMatching(/invoiceId: /) },
+    });
+    expect(await eventTypes(workflowId)).not.toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+  });
+
   it('names every bad field, an unknown one, and a start with no arguments at all', async () => {
     const extra = await startRaw('generateReportWorkflow', [{ userId: -1, reportType: 'weekly', startDate: '2026-02-30', endDate: '2026-01-01', x: 1 }]);
     const failure = (await extra.result().catch((e: WorkflowFailedError) => e.cause)) as ApplicationFailure;
@@ -59,13 +78,13 @@ describe('validation at the workflow door', () => {
     expect(issues.map((i) => i.path).sort()).toEqual(['reportType', 'startDate', 'userId', 'x']);
 
     const none = await startRaw('sendWelcomeEmailWorkflow', []);
-    await expect(none.result()).rejects.toMatchObject({ cause: { type: 'InvalidJobArguments', message: expect.stringMatching(/\(arguments\): must be an object/) } });
+    await expect(none.result()).rejects.toMatchObject({ cause: { type: 'InvalidJobArguments', message: expect.stringMatching(/\(arguments\): are missing: pass one object of named fields/) } });
     expect(await eventTypes(none.workflowId)).not.toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
   });
 
   it('runs the same raw start with good arguments to completion, and its run is listed, counted and retried as its job', async () => {
     const { invoiceId } = await h.createInvoice();
-    const good = await startRaw('invoiceGenerationWorkflow', [{ invoiceId }]);
+    const good = await startRaw(invoiceGenerationWorkflow, [{ invoiceId }]); // by workflow function, samples-style
     expect(await good.result()).toMatchObject({ invoiceId, alreadyGenerated: false });
     expect(await eventTypes(good.workflowId)).toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
 

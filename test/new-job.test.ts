@@ -47,6 +47,12 @@ describe('jobctl new <job-name>', () => {
     }
     const typecheck = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.'], dir);
     expect(typecheck.stdout + typecheck.stderr).toBe('');
+    // The generated files pass the project's lint and formatter as they are.
+    const files = ['workflows/sync-crm-contact.ts', 'activities/sync-crm-contact.ts', 'test/sync-crm-contact.test.ts'];
+    const lint = await run(process.execPath, [path.join(ROOT, 'node_modules/eslint/bin/eslint.js'), ...files], dir);
+    expect(lint).toMatchObject({ code: 0, stdout: '' });
+    const format = await run(process.execPath, [path.join(ROOT, 'node_modules/prettier/bin/prettier.cjs'), '--check', ...files], dir);
+    expect(format.code, format.stdout + format.stderr).toBe(0);
   }, 180_000);
 
   it('refuses a taken name or a bad one, writing nothing', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forEachLimited } from '../src/bench/harness';
 import { processPayment, updateSearchIndex } from '../workflows';
-import { createHarness, eventually, type Harness } from './harness';
+import { createHarness, type Harness } from './harness';
 
 describe('priority queues', () => {
   describe('a flood of low work never holds up critical work', () => {

@@ -14,7 +14,7 @@ import { formatDuration, formatPercent } from '../format';
 import { jobStats, parseSince } from '../stats';
 import { buildHttpService } from '../http/server';
 import { codecEndpointOptions } from '../http/codec';
-import { dataConverterFor, Keyring } from '../encryption';
+import { Keyring } from '../encryption';
 import { createJobLogger } from '../instrumentation/logger';
 import { installHealthCheckSchedule } from '../schedules';
 import { resolveTemporalCli } from '../temporal-cli';
