@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { openApp } from '../../app';
+import { JobClient } from '../../client';
+import { readSettings } from '../../config';
+import { seedDemoData } from '../../db/seed';
+import { Keyring } from '../../encryption';
+import { PRIORITIES, type Priority } from '../../queues';
+import { installHealthCheckSchedule } from '../../schedules';
+import { resolveTemporalCli } from '../../temporal-cli';
+import { bundleWorkflows } from '../../worker';
+import { generateJob } from '../new-job';
+import { parsePositiveInt } from '../parsers';
+
+/** Setting a project up: new, seed, bundle, keygen, alerts schedule, install-temporal. */
+export function addSetupCommands(program: Command): void {
+  program
+    .command('alerts')
+    .description('failure-rate alerts')
+    .command('schedule')
+    .description('create or update the Temporal Schedule that runs the health check')
+    .option('--every <interval>', 'how often, e.g. 1m, 5m', '1m')
+    .option('--window <minutes>', 'failure rate over this many minutes', parsePositiveInt, 15)
+    .action(async (opts: { every: string; window: number }) => {
+      const client = await JobClient.connect();
+      try {
+        const id = await installHealthCheckSchedule(client, { every: opts.every, windowMinutes: opts.window });
+        process.stdout.write(`Schedule ${id}: health check every ${opts.every} over the last ${opts.window} min\n`);
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
+    .command('seed')
+    .description('create demo users and invoices (ids 1..N) if the database is empty')
+    .option('--count <n>', 'how many', parsePositiveInt, 100)
+    .action(async (opts: { count: number }) => {
+      const app = await openApp(readSettings());
+      try {
+        const seeded = await seedDemoData(app.database.db, opts.count);
+        process.stderr.write(seeded.users ? `Seeded ${seeded.users} users, invoices and webhook payloads in ${app.database.location}\n` : 'Database already has data; nothing seeded.\n');
+      } finally {
+        await app.close();
+      }
+    });
+
+  program
+    .command('bundle')
+    .description('write the workflow bundle, so worker processes load it (JOBS_WORKFLOW_BUNDLE) instead of bundling at start')
+    .option('--out <file>', 'where to write it', 'workflow-bundle.js')
+    .action(async (opts: { out: string }) => {
+      const { code } = await bundleWorkflows();
+      const file = path.resolve(opts.out);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, code);
+      process.stderr.write(`Workflow bundle written to ${file} (${(code.length / 1024).toFixed(0)} KiB); run workers with JOBS_WORKFLOW_BUNDLE=${file}\n`);
+    });
+
+  program
+    .command('new')
+    .description('add a job: writes workflows/<job>.ts, activities/<job>.ts and test/<job>.test.ts, and lists it in both indexes')
+    .argument('<job-name>', 'kebab-case, e.g. sync-crm-contact')
+    .addOption(new Option('--queue <queue>', 'priority queue it runs on').choices(PRIORITIES).default('default'))
+    .action((name: string, opts: { queue: Priority }) => {
+      const root = path.resolve(__dirname, '../../..'); // the project this jobctl belongs to
+      const { created, updated } = generateJob(name, { root, queue: opts.queue });
+      process.stdout.write(
+        [...created.map((f) => `created  ${f}`), ...updated.map((f) => `updated  ${f}`), '', `Next: fill in the TODOs, then npm test.`, ''].join('\n'),
+      );
+    });
+
+  program
+    .command('keygen')
+    .description('print a new AES-256 key as id:base64 for JOBS_ENCRYPTION_KEYS (put it first to rotate)')
+    .argument('[id]', 'key id stored with every payload it encrypts', `key-${new Date().toISOString().slice(0, 10)}`)
+    .action((id: string) => {
+      process.stdout.write(`${Keyring.generate(id)}\n`);
+    });
+
+  program
+    .command('install-temporal')
+    .description('find or build the Temporal CLI (dev server) and print its path')
+    .action(async () => {
+      const cli = await resolveTemporalCli();
+      if (!cli) throw new Error('no Temporal CLI found and Go is not installed; `jobctl server` will download one through the Temporal SDK');
+      process.stdout.write(`${cli.path}\n`);
+    });
+}
