@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { resolveTemporalCli, TEMPORAL_CLI_VERSION } from './temporal-cli';
+import { DEFAULT_SETTINGS } from './config';
 
 export interface DevServerOptions {
   /** gRPC port; 0 picks a free one. @default 7233 */
@@ -17,7 +18,7 @@ export interface DevServerOptions {
   dbFilename?: string;
   /** @default '127.0.0.1' */
   ip?: string;
-  /** @default 'default' */
+  /** @default DEFAULT_SETTINGS.temporalNamespace ('default') */
   namespace?: string;
   /** Server log level. @default 'warn' */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
@@ -57,7 +58,7 @@ export interface DevServer {
  */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
-  const namespace = options.namespace ?? 'default';
+  const namespace = options.namespace ?? DEFAULT_SETTINGS.temporalNamespace;
   const port = options.port === 0 ? await freePort() : (options.port ?? 7233);
   const uiPort = options.uiPort === 0 ? await freePort() : (options.uiPort ?? port + 1000);
   const address = `${ip}:${port}`;

@@ -15,9 +15,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import pino from 'pino';
-import { createActivities } from '../src/app';
 import { JobClient } from '../src/client';
-import { openDatabase } from '../src/db/database';
+import { readSettings } from '../src/config';
 import { startDevServer } from '../src/dev-server';
 import {
   generateReport,
@@ -30,11 +29,9 @@ import {
   sendWelcomeEmail,
   updateSearchIndex,
 } from '../workflows';
-import { FileOutboxTransport } from '../src/mail';
 import { PRIORITIES } from '../src/queues';
-import { PaymentGatewayClient, VendorClient } from '../src/vendor/client';
 import { FakeVendor } from '../src/vendor/fake-vendor';
-import { createWorkers, runWorkers } from '../src/worker';
+import { startWorkerProcess } from '../src/worker-process';
 
 const HISTORIES_DIR = path.resolve(__dirname, 'histories');
 /**
@@ -57,26 +54,27 @@ async function main(): Promise<void> {
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
   const vendor = new FakeVendor();
   const gateway = new FakeVendor({ path: '/v1/charges' });
-  const database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite') });
-  const { db } = database;
   const client = new JobClient({ client: env.client, taskQueuePrefix: 'record' });
-  const activities = createActivities({
-    db,
-    mail: new FileOutboxTransport(path.join(dir, 'outbox')),
-    vendor: new VendorClient({ baseUrl: await vendor.start(), timeoutMs: 2_000 }),
-    gateway: new PaymentGatewayClient({ baseUrl: await gateway.start(), timeoutMs: 2_000 }),
-    jobs: client,
-  });
-  const workers = await createWorkers({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueuePrefix: 'record',
+  const worker = await startWorkerProcess({
+    settings: {
+      ...readSettings({}),
+      temporalAddress: server.address,
+      taskQueuePrefix: 'record',
+      sqlitePath: path.join(dir, 'app.sqlite'),
+      mailOutboxDir: path.join(dir, 'outbox'),
+      vendorApiUrl: await vendor.start(),
+      paymentGatewayUrl: await gateway.start(),
+      vendorTimeoutMs: 2_000,
+    },
     queues: PRIORITIES.map((queue) => ({ queue, concurrency: 20 })),
-    activities,
+    connection: env.nativeConnection,
+    client,
     shutdownGraceTime: '5s',
     logger: pino({ level: 'silent' }),
   });
-  const running = runWorkers(workers);
+  const { db } = worker.app.database;
+  const { workers } = worker;
+  const running = worker.run();
 
   try {
     let nextId = 1;
@@ -173,7 +171,7 @@ async function main(): Promise<void> {
     await env.teardown();
     await vendor.stop();
     await gateway.stop();
-    await database.close();
+    await worker.close();
     await server.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
