@@ -15,6 +15,13 @@ const VERSION = /<artifactId>temporal-test-server<\/artifactId>\s*<version>([^<]
 const ARTIFACTS = path.resolve(__dirname, '.artifacts');
 export const TEST_LOG_DIR = path.join(ARTIFACTS, 'logs');
 
+/**
+ * The server logs through java.util.logging. In the chaos test it logs one error hundreds to thousands of times, an
+ * IllegalStateException ("Unbalanced lock and unlock calls") whose message is its whole time-lock history (over 100 KB
+ * and growing): up to 260 MB per run. Each record is cut to its first 3,000 characters, enough to tell what failed.
+ */
+const LOG_RECORD_FORMAT = '%1$tF %1$tT %4$s %3$s: %5$.1000s%6$.2000s%n';
+
 /** Per-user cache of the resolved classpath, shared by every checkout. */
 export function timeSkippingServerCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.DURABLE_JOBS_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'durable-jobs');
@@ -44,7 +51,7 @@ export function timeSkippingServerPath(): string {
   // The Java server's first argument is its port, which names the log. `exec` keeps the PID the SDK kills on teardown.
   const script = [
     '#!/bin/sh',
-    `exec java -cp "$(cat '${classpathFile}')" io.temporal.testserver.TestServer "$@" >'${TEST_LOG_DIR}/time-skipping-server-'"$1"'.log' 2>&1`,
+    `exec java -Djava.util.logging.SimpleFormatter.format='${LOG_RECORD_FORMAT}' -cp "$(cat '${classpathFile}')" io.temporal.testserver.TestServer "$@" >'${TEST_LOG_DIR}/time-skipping-server-'"$1"'.log' 2>&1`,
     '',
   ].join('\n');
   const temp = `${wrapper}.${process.pid}.tmp`;
