@@ -35,6 +35,12 @@ export interface DevServerOptions {
    * The caller must stop it (`stop()`, and on exit). @default false
    */
   ownProcessGroup?: boolean;
+  /**
+   * File that receives the server's own stdout and stderr (replaced at each start), e.g. for the test suite. Otherwise
+   * only their last lines are kept, for the error when the server fails to start. Not used when the Temporal SDK
+   * downloads the CLI (no Temporal CLI and no Go): that server's output goes where the SDK sends it.
+   */
+  logFile?: string;
   /** Extra `temporal server start-dev` arguments. */
   extraArgs?: string[];
   /** Progress lines (Go build, fallbacks). @default stderr */
@@ -82,15 +88,24 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   }
   args.push(...(options.extraArgs ?? []));
 
+  const logFile = options.logFile ? path.resolve(options.logFile) : undefined;
+  if (logFile) fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  // Opened before the spawn, so a path that cannot be written fails the start with its own error.
+  const logStream = logFile ? fs.createWriteStream(logFile, { fd: fs.openSync(logFile, 'w') }) : undefined;
   const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup ?? false });
   let output = '';
-  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8000);
+    logStream?.write(chunk);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close' comes after both pipes are drained, so the file ends with the server's last line.
+  child.once('close', () => logStream?.end());
 
   try {
-    await waitUntilServing(address, options.readyTimeoutMs ?? 60_000, exited, () => output);
+    await waitUntilServing(address, options.readyTimeoutMs ?? 60_000, exited, () => (logFile ? `${output}\n(full log: ${logFile})` : output));
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

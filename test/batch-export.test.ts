@@ -1,7 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { largeDataExport } from '../workflows';
+import type { temporal } from '@temporalio/proto';
+import { HISTORY_EVENTS_BEFORE_CONTINUE, largeDataExport, SLICES_IN_FLIGHT } from '../workflows';
 import type { JobProgress } from '../src/progress';
 import { createHarness, type Harness } from './harness';
+
+/**
+ * The most events one run of the export can have. A run checks its history length whenever a child completes; past
+ * HISTORY_EVENTS_BEFORE_CONTINUE it drains the children in flight and continues-as-new. After its last check under the
+ * limit, events come only from: the children then in flight (at most SLICES_IN_FLIGHT) and those started to refill
+ * behind a planning activity before the next check (at most SLICES_IN_FLIGHT more), each at most 9 events (start
+ * initiated, started, completed, and a 3-event workflow task for each of the last two); at most three activities (two
+ * planning, one finalizing), each 3 events and a 3-event workflow task; and that check's WorkflowTaskCompleted and the
+ * run's closing event. No slice fails in that test, so no recordSliceFailure activity adds to it.
+ */
+const MAX_RUN_HISTORY = HISTORY_EVENTS_BEFORE_CONTINUE + 2 * SLICES_IN_FLIGHT * 9 + 3 * 6 + 2;
 
 /**
  * The batch pattern on the real dev server: 10,000 users exported in slices of 100 by child workflows, one slice
@@ -80,18 +92,43 @@ describe('large-data-export', () => {
   it('continues-as-new when its history grows, without duplicating or skipping a slice', async () => {
     const exportId = await h.createExport({ startDate: '2026-06-15', endDate: '2026-06-15', sliceSize: 5 });
 
-    const { workflowId } = await h.client.enqueue(largeDataExport, { exportId });
+    const { workflowId, runId: firstRunId } = await h.client.enqueue(largeDataExport, { exportId });
     const outcome = await h.env.client.workflow.getHandle(workflowId).result();
 
     const ids = await exportedIds(exportId);
     expect(ids.length).toBe(new Set(ids).size);
     expect(new Set(ids)).toEqual(new Set(lateUserIds));
     expect(outcome).toMatchObject({ exportedUsers: 2_500, failedSlices: [] });
-    const runs: Array<{ status: string; historyLength: number }> = [];
-    for await (const run of h.env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ status: run.status.name, historyLength: run.historyLength });
-    expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
-    expect(Math.max(...runs.map((r) => r.historyLength))).toBeLessThan(10_000);
+
+    // The chain of runs, read from the histories (strongly consistent; visibility may lag behind `result()`).
+    const runs = await continueAsNewChain(workflowId);
+    expect(runs[0]!.runId).toBe(firstRunId);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    for (const [i, run] of runs.entries()) {
+      const last = run.events[run.events.length - 1]!;
+      expect(run.events.length, `run ${i + 1} of ${runs.length}`).toBeLessThanOrEqual(MAX_RUN_HISTORY);
+      if (i === runs.length - 1) {
+        expect(last.workflowExecutionCompletedEventAttributes, `last run ${run.runId}`).toBeTruthy();
+      } else {
+        // It continued because its history passed the limit, and handed over to the next run of the chain.
+        expect(run.events.length).toBeGreaterThan(HISTORY_EVENTS_BEFORE_CONTINUE);
+        expect(last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId, `run ${run.runId}`).toBe(runs[i + 1]!.runId);
+      }
+    }
   }, 180_000);
+
+  /** The runs of `workflowId`, first to last, following each run's `continuedExecutionRunId` back from the latest. */
+  async function continueAsNewChain(workflowId: string): Promise<Array<{ runId: string; events: temporal.api.history.v1.IHistoryEvent[] }>> {
+    const runs = [];
+    let runId = (await h.env.client.workflow.getHandle(workflowId).describe()).runId;
+    for (;;) {
+      const { events } = await h.env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      runs.unshift({ runId, events: events ?? [] });
+      const previous = events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+      if (!previous) return runs;
+      runId = previous;
+    }
+  }
 
   it("with on_slice_failure = 'fail', a slice that exhausts its retries fails the export", async () => {
     const exportId = await h.createExport({ startDate: '2026-03-10', endDate: '2026-03-10', sliceSize: 2_000, onSliceFailure: 'fail' });

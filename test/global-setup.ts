@@ -4,7 +4,7 @@ import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import
 import { startDevServer, type DevServer } from '../src/dev-server';
 import { resolveTemporalCli } from '../src/temporal-cli';
 import { bundleWorkflows } from '../src/worker';
-import { timeSkippingServerPath } from './time-skipping-server';
+import { TEST_LOG_DIR, timeSkippingServerPath } from './time-skipping-server';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,12 +18,13 @@ let server: DevServer | undefined;
 
 /**
  * Starts ONE real Temporal dev server for the run and bundles the workflows once. The binary is resolved (or built
- * with Go) first, so the server start itself is quick.
+ * with Go) first, so the server start itself is quick. The servers' own logs go to test/.artifacts/logs/, not to the
+ * test output.
  */
 export default async function setup(project: TestProject) {
   await resolveTemporalCli();
   const timeSkippingServer = timeSkippingServerPath();
-  server = await startDevServer({ port: 0, headless: true, readyTimeoutMs: 60_000 });
+  server = await startDevServer({ port: 0, headless: true, readyTimeoutMs: 60_000, logFile: path.join(TEST_LOG_DIR, 'temporal-dev-server.log') });
   let bundle;
   try {
     bundle = await bundleWorkflows();
