@@ -46,7 +46,14 @@ export function createGenerateReportActivities({ db }: GenerateReportDeps) {
       const content = JSON.stringify({ user: user.name, reportType, startDate, endDate, ...figures });
       await db
         .insertInto('reports')
-        .values({ user_id: userId, report_type: reportType, start_date: startDate, end_date: endDate, content, created_at: new Date().toISOString() })
+        .values({
+          user_id: userId,
+          report_type: reportType,
+          start_date: startDate,
+          end_date: endDate,
+          content,
+          created_at: new Date().toISOString(),
+        })
         .onConflict((oc) => oc.columns(['user_id', 'report_type', 'start_date', 'end_date']).doNothing())
         .execute();
       const stored = await db

@@ -26,7 +26,14 @@ export function createInvoiceGenerationActivities({ db, afterInvoiceCommitted }:
         const invoice = await trx
           .selectFrom('invoices')
           .innerJoin('users', 'users.id', 'invoices.user_id')
-          .select(['invoices.id', 'invoices.amount_cents', 'invoices.currency', 'invoices.generated_at', 'users.name', 'users.email'])
+          .select([
+            'invoices.id',
+            'invoices.amount_cents',
+            'invoices.currency',
+            'invoices.generated_at',
+            'users.name',
+            'users.email',
+          ])
           .where('invoices.id', '=', invoiceId)
           .executeTakeFirst();
         if (!invoice) throw recordNotFound('invoice', invoiceId);
@@ -62,7 +69,19 @@ export function createInvoiceGenerationActivities({ db, afterInvoiceCommitted }:
   };
 }
 
-function renderInvoice(i: { id: number; name: string; email: string; amount_cents: number; currency: string; generatedAt: string }): string {
+function renderInvoice(i: {
+  id: number;
+  name: string;
+  email: string;
+  amount_cents: number;
+  currency: string;
+  generatedAt: string;
+}): string {
   const amount = (Number(i.amount_cents) / 100).toFixed(2);
-  return [`INVOICE #${i.id}`, `Bill to: ${i.name} <${i.email}>`, `Amount: ${amount} ${i.currency}`, `Issued: ${i.generatedAt}`].join('\n');
+  return [
+    `INVOICE #${i.id}`,
+    `Bill to: ${i.name} <${i.email}>`,
+    `Amount: ${amount} ${i.currency}`,
+    `Issued: ${i.generatedAt}`,
+  ].join('\n');
 }

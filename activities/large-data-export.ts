@@ -47,7 +47,11 @@ export function createLargeDataExportActivities({ db, beforeExportSlice }: Large
     return row;
   }
   const setStatus = (exportId: number, values: Record<string, unknown>) =>
-    db.updateTable('exports').set({ ...values, updated_at: new Date().toISOString() }).where('id', '=', exportId).execute();
+    db
+      .updateTable('exports')
+      .set({ ...values, updated_at: new Date().toISOString() })
+      .where('id', '=', exportId)
+      .execute();
 
   return {
     /** preparing → running: counts the users to export. */
@@ -66,7 +70,12 @@ export function createLargeDataExportActivities({ db, beforeExportSlice }: Large
     },
 
     /** The next slices after `afterUserId`, by keyset pagination on user id. Empty when every user is planned. */
-    async planSlices(exportId: number, afterUserId: number, firstSliceNo: number, maxSlices: number): Promise<SliceRange[]> {
+    async planSlices(
+      exportId: number,
+      afterUserId: number,
+      firstSliceNo: number,
+      maxSlices: number,
+    ): Promise<SliceRange[]> {
       const row = await loadExport(exportId);
       const [from, until] = createdBetween(row.start_date, row.end_date);
       const ids = await db
@@ -81,7 +90,11 @@ export function createLargeDataExportActivities({ db, beforeExportSlice }: Large
       const slices: SliceRange[] = [];
       for (let i = 0; i < ids.length; i += Number(row.slice_size)) {
         const chunk = ids.slice(i, i + Number(row.slice_size));
-        slices.push({ sliceNo: firstSliceNo + slices.length, fromUserId: chunk[0]!.id, toUserId: chunk[chunk.length - 1]!.id });
+        slices.push({
+          sliceNo: firstSliceNo + slices.length,
+          fromUserId: chunk[0]!.id,
+          toUserId: chunk[chunk.length - 1]!.id,
+        });
       }
       return slices;
     },
@@ -101,7 +114,13 @@ export function createLargeDataExportActivities({ db, beforeExportSlice }: Large
         .orderBy('id')
         .execute();
       const content = users.map((u) => `${u.id},${csv(u.email)},${csv(u.name)},${u.created_at}\n`).join('');
-      const part = { status: 'done' as const, user_count: users.length, content, error: null, updated_at: new Date().toISOString() };
+      const part = {
+        status: 'done' as const,
+        user_count: users.length,
+        content,
+        error: null,
+        updated_at: new Date().toISOString(),
+      };
       await db
         .insertInto('export_slices')
         .values({ export_id: exportId, slice_no: slice.sliceNo, ...part })
@@ -112,7 +131,13 @@ export function createLargeDataExportActivities({ db, beforeExportSlice }: Large
 
     /** Records a slice that exhausted its retries, with its error. */
     async recordSliceFailure(exportId: number, sliceNo: number, error: string): Promise<void> {
-      const part = { status: 'failed' as const, user_count: 0, content: '', error, updated_at: new Date().toISOString() };
+      const part = {
+        status: 'failed' as const,
+        user_count: 0,
+        content: '',
+        error,
+        updated_at: new Date().toISOString(),
+      };
       await db
         .insertInto('export_slices')
         .values({ export_id: exportId, slice_no: sliceNo, ...part })
@@ -130,7 +155,7 @@ export function createLargeDataExportActivities({ db, beforeExportSlice }: Large
       const hash = createHash('sha256');
       let exportedUsers = 0;
       const failedSlices: number[] = [];
-      for (let after = -1; ; ) {
+      for (let after = -1; ;) {
         const page = await db
           .selectFrom('export_slices')
           .select(['slice_no', 'status', 'user_count', 'content'])
@@ -149,7 +174,12 @@ export function createLargeDataExportActivities({ db, beforeExportSlice }: Large
         Context.current().heartbeat(after);
       }
       const checksum = hash.digest('hex');
-      await setStatus(exportId, { status: 'done', exported_users: exportedUsers, failed_slices: JSON.stringify(failedSlices), checksum });
+      await setStatus(exportId, {
+        status: 'done',
+        exported_users: exportedUsers,
+        failed_slices: JSON.stringify(failedSlices),
+        checksum,
+      });
       return { exportId, exportedUsers, failedSlices, checksum };
     },
 

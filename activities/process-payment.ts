@@ -18,9 +18,13 @@ export function createProcessPaymentActivities({ db, gateway }: ProcessPaymentDe
     async chargePayment(paymentId: number): Promise<{ reference: string; alreadyCharged: boolean }> {
       const payment = await db.selectFrom('payments').selectAll().where('id', '=', paymentId).executeTakeFirst();
       if (!payment) throw recordNotFound('payment', paymentId);
-      if (payment.status === 'charged' && payment.charge_reference) return { reference: payment.charge_reference, alreadyCharged: true };
+      if (payment.status === 'charged' && payment.charge_reference)
+        return { reference: payment.charge_reference, alreadyCharged: true };
       const charge = await keepAlive(() =>
-        gateway.charge({ paymentId, amountCents: Number(payment.amount_cents), currency: payment.currency }, `payment/${paymentId}`),
+        gateway.charge(
+          { paymentId, amountCents: Number(payment.amount_cents), currency: payment.currency },
+          `payment/${paymentId}`,
+        ),
       );
       await db
         .updateTable('payments')

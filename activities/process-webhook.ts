@@ -19,13 +19,26 @@ export function createProcessWebhookActivities({ db, vendor, beforeMarkWebhookDe
      * Failures are the vendor client's typed errors; the vendor call's retry table decides what follows.
      */
     async processWebhook(webhookPayloadId: number): Promise<{ result: VendorResult; alreadyProcessed: boolean }> {
-      const payload = await db.selectFrom('webhook_payloads').selectAll().where('id', '=', webhookPayloadId).executeTakeFirst();
+      const payload = await db
+        .selectFrom('webhook_payloads')
+        .selectAll()
+        .where('id', '=', webhookPayloadId)
+        .executeTakeFirst();
       if (!payload) throw recordNotFound('webhook payload', webhookPayloadId);
-      if (payload.status === 'processed' && payload.result) return { result: JSON.parse(payload.result), alreadyProcessed: true };
-      const result = await keepAlive(() => vendor.process(JSON.parse(payload.data), `webhook-payload/${webhookPayloadId}`));
+      if (payload.status === 'processed' && payload.result)
+        return { result: JSON.parse(payload.result), alreadyProcessed: true };
+      const result = await keepAlive(() =>
+        vendor.process(JSON.parse(payload.data), `webhook-payload/${webhookPayloadId}`),
+      );
       await db
         .updateTable('webhook_payloads')
-        .set({ status: 'processed', result: JSON.stringify(result), last_error_type: null, last_error: null, updated_at: new Date().toISOString() })
+        .set({
+          status: 'processed',
+          result: JSON.stringify(result),
+          last_error_type: null,
+          last_error: null,
+          updated_at: new Date().toISOString(),
+        })
         .where('id', '=', webhookPayloadId)
         .execute();
       return { result, alreadyProcessed: false };
@@ -36,7 +49,12 @@ export function createProcessWebhookActivities({ db, vendor, beforeMarkWebhookDe
       await beforeMarkWebhookDead?.(webhookPayloadId, Context.current().info.attempt);
       await db
         .updateTable('webhook_payloads')
-        .set({ status: 'dead', last_error_type: error.type, last_error: error.message, updated_at: new Date().toISOString() })
+        .set({
+          status: 'dead',
+          last_error_type: error.type,
+          last_error: error.message,
+          updated_at: new Date().toISOString(),
+        })
         .where('id', '=', webhookPayloadId)
         .where('status', '!=', 'processed')
         .execute();

@@ -8,7 +8,11 @@ export interface UpdateSearchIndexDeps {
   onSearchIndexStarted?: (recordType: string, recordId: number) => void;
 }
 
-export function createUpdateSearchIndexActivities({ db, searchIndexDelayMs, onSearchIndexStarted }: UpdateSearchIndexDeps) {
+export function createUpdateSearchIndexActivities({
+  db,
+  searchIndexDelayMs,
+  onSearchIndexStarted,
+}: UpdateSearchIndexDeps) {
   return {
     /** Reads the record fresh and replaces its search document: re-indexing twice leaves one document. */
     async updateSearchIndex(recordType: 'user' | 'invoice', recordId: number): Promise<{ indexed: boolean }> {
@@ -17,9 +21,17 @@ export function createUpdateSearchIndexActivities({ db, searchIndexDelayMs, onSe
       const document =
         recordType === 'user'
           ? await db.selectFrom('users').select(['name', 'email']).where('id', '=', recordId).executeTakeFirst()
-          : await db.selectFrom('invoices').select(['amount_cents', 'currency', 'generated_at']).where('id', '=', recordId).executeTakeFirst();
+          : await db
+              .selectFrom('invoices')
+              .select(['amount_cents', 'currency', 'generated_at'])
+              .where('id', '=', recordId)
+              .executeTakeFirst();
       if (!document) {
-        await db.deleteFrom('search_index').where('record_type', '=', recordType).where('record_id', '=', recordId).execute();
+        await db
+          .deleteFrom('search_index')
+          .where('record_type', '=', recordType)
+          .where('record_id', '=', recordId)
+          .execute();
         return { indexed: false }; // deleted since enqueue: drop it from the index
       }
       const row = { document: JSON.stringify(document), indexed_at: new Date().toISOString() };

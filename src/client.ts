@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, QueryNotRegisteredError, WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  QueryNotRegisteredError,
+  WorkflowNotFoundError,
+  isGrpcServiceError,
+} from '@temporalio/client';
 import { decodeFromPayloadsAtIndex, encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { DEFAULT_SETTINGS, readSettings, type Settings } from './config';
@@ -21,7 +27,15 @@ export interface EnqueueResult {
   url: string;
 }
 
-export const JOB_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'ContinuedAsNew', 'TimedOut'] as const;
+export const JOB_STATUSES = [
+  'Running',
+  'Completed',
+  'Failed',
+  'Canceled',
+  'Terminated',
+  'ContinuedAsNew',
+  'TimedOut',
+] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export interface JobRunSummary {
@@ -104,7 +118,11 @@ export class JobClient {
   /** Connects with Temporal's environment conventions (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, …). */
   static async connect(settings: Settings = readSettings()): Promise<JobClient> {
     const connection = await connectTemporal(settings);
-    const client = new Client({ connection, namespace: settings.temporalNamespace, dataConverter: dataConverterFor(settings.encryption) });
+    const client = new Client({
+      connection,
+      namespace: settings.temporalNamespace,
+      dataConverter: dataConverterFor(settings.encryption),
+    });
     return new JobClient({ client, taskQueuePrefix: settings.taskQueuePrefix, uiUrl: settings.temporalUiUrl });
   }
 
@@ -113,7 +131,11 @@ export class JobClient {
   }
 
   /** Enqueues a job by its declaration; TypeScript checks the arguments' shape. */
-  async enqueue<Args extends SafeObject>(job: DeclaredJob<Args>, args: NoInfer<Args>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+  async enqueue<Args extends SafeObject>(
+    job: DeclaredJob<Args>,
+    args: NoInfer<Args>,
+    options: EnqueueOptions = {},
+  ): Promise<EnqueueResult> {
     return this.start(job, validateJobArguments(job, args), options);
   }
 
@@ -142,30 +164,48 @@ export class JobClient {
     const input = { payloads: await encodeToPayloads(options.loadedDataConverter, args) };
     try {
       // Bounded: a server that goes away after we connected is an error in seconds, not whenever gRPC gives up.
-      const response = await this.temporal.connection.withDeadline(Date.now() + ENQUEUE_TIMEOUT_MS, () => workflowService.startWorkflowExecution({
-        namespace: this.namespace,
-        identity: options.identity,
-        requestId: randomUUID(),
+      const response = await this.temporal.connection.withDeadline(Date.now() + ENQUEUE_TIMEOUT_MS, () =>
+        workflowService.startWorkflowExecution({
+          namespace: this.namespace,
+          identity: options.identity,
+          requestId: randomUUID(),
+          workflowId,
+          workflowType: { name: job.workflowType },
+          taskQueue: {
+            name: taskQueueName(this.taskQueuePrefix, job.queue),
+            kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL,
+          },
+          input,
+          workflowIdReusePolicy:
+            temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+          workflowIdConflictPolicy:
+            temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+          // The workflow's activities inherit it.
+          priority: priorityKey === undefined ? undefined : { priorityKey },
+        }),
+      );
+      return {
         workflowId,
-        workflowType: { name: job.workflowType },
-        taskQueue: { name: taskQueueName(this.taskQueuePrefix, job.queue), kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-        input,
-        workflowIdReusePolicy: temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-        workflowIdConflictPolicy: temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-        // The workflow's activities inherit it.
-        priority: priorityKey === undefined ? undefined : { priorityKey },
-      }));
-      return { workflowId, runId: response.runId, duplicate: !response.started, url: this.runUrl(workflowId, response.runId) };
+        runId: response.runId,
+        duplicate: !response.started,
+        url: this.runUrl(workflowId, response.runId),
+      };
     } catch (err) {
       if (isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS) {
-        const { workflowExecutionInfo } = await this.temporal.workflow.getHandle(workflowId).describe().then((d) => d.raw);
+        const { workflowExecutionInfo } = await this.temporal.workflow
+          .getHandle(workflowId)
+          .describe()
+          .then((d) => d.raw);
         const runId = workflowExecutionInfo?.execution?.runId ?? '';
         return { workflowId, runId, duplicate: true, url: this.runUrl(workflowId, runId) };
       }
       if (isGrpcServiceError(err) && (err.code === GRPC_UNAVAILABLE || err.code === GRPC_DEADLINE_EXCEEDED)) {
         const { connection } = this.temporal;
         const address = connection instanceof Connection ? connection.options.address : 'the Temporal server';
-        const outcome = err.code === GRPC_UNAVAILABLE ? 'nothing was enqueued' : `no answer within ${ENQUEUE_TIMEOUT_MS / 1000} s, so it may or may not have started; enqueueing again is safe (same workflow ID)`;
+        const outcome =
+          err.code === GRPC_UNAVAILABLE
+            ? 'nothing was enqueued'
+            : `no answer within ${ENQUEUE_TIMEOUT_MS / 1000} s, so it may or may not have started; enqueueing again is safe (same workflow ID)`;
         throw new TemporalUnavailableError(address, err, `${workflowId}: ${outcome}`);
       }
       throw err;
@@ -184,12 +224,20 @@ export class JobClient {
     }
     const summary = this.summarize(description);
     if (summary.status === 'Completed') return { ...summary, result: await handle.result() };
-    if (summary.status === 'Failed' || summary.status === 'TimedOut' || summary.status === 'Terminated' || summary.status === 'Canceled') {
+    if (
+      summary.status === 'Failed' ||
+      summary.status === 'TimedOut' ||
+      summary.status === 'Terminated' ||
+      summary.status === 'Canceled'
+    ) {
       try {
         await handle.result();
       } catch (err) {
         const cause = rootCause(err);
-        return { ...summary, failure: { message: cause.message, type: (cause as { type?: string }).type ?? cause.name } };
+        return {
+          ...summary,
+          failure: { message: cause.message, type: (cause as { type?: string }).type ?? cause.name },
+        };
       }
     }
     if (summary.status === 'Running') {
@@ -204,7 +252,11 @@ export class JobClient {
     try {
       return await this.temporal.workflow.getHandle(workflowId).query<JobProgress>(PROGRESS_QUERY);
     } catch (err) {
-      if (err instanceof QueryNotRegisteredError || /did not register a handler|not registered/i.test(String((err as Error).message))) return undefined;
+      if (
+        err instanceof QueryNotRegisteredError ||
+        /did not register a handler|not registered/i.test(String((err as Error).message))
+      )
+        return undefined;
       throw err;
     }
   }
@@ -265,7 +317,14 @@ export class JobClient {
     return `${this.uiUrl}/namespaces/${encodeURIComponent(this.namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
   }
 
-  private summarize(info: { workflowId: string; runId: string; type: string; status: { name: string }; startTime: Date; closeTime?: Date }): JobRunSummary {
+  private summarize(info: {
+    workflowId: string;
+    runId: string;
+    type: string;
+    status: { name: string };
+    startTime: Date;
+    closeTime?: Date;
+  }): JobRunSummary {
     return {
       workflowId: info.workflowId,
       runId: info.runId,
@@ -297,7 +356,6 @@ function rootCause(err: unknown): Error {
   while (current.cause instanceof Error) current = current.cause;
   return current;
 }
-
 
 /** Opens a connection with a bounded wait, turning "unreachable" into one clear error. */
 export async function connectTemporal(settings: Settings): Promise<Connection> {

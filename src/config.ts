@@ -108,6 +108,9 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
 function parseCodecToken(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   // It may travel in a URL path (the Web UI cannot send headers without SSO), so: URL-safe, and long enough.
-  if (!/^[A-Za-z0-9._~-]{24,}$/.test(value)) throw new TypeError('JOBS_CODEC_TOKEN must be at least 24 URL-safe characters (letters, digits, ".", "_", "~", "-")');
+  if (!/^[A-Za-z0-9._~-]{24,}$/.test(value))
+    throw new TypeError(
+      'JOBS_CODEC_TOKEN must be at least 24 URL-safe characters (letters, digits, ".", "_", "~", "-")',
+    );
   return value;
 }

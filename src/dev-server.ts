@@ -75,7 +75,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const cli = await resolveTemporalCli({ log });
   if (!cli) return startWithSdkDownload({ ...options, ip, port, uiPort, namespace, log });
 
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', options.logLevel ?? 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    options.logLevel ?? 'warn',
+  ];
   // Priority keys order tasks within a queue only with the new matcher on server 1.29.
   args.push('--dynamic-config-value', 'matching.useNewMatcher=true');
   if (options.headless) args.push('--headless');
@@ -84,7 +95,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   if (options.dbFilename) {
     // WAL with synchronous=NORMAL: still crash-safe for the database file, without an fsync per transaction
     // (the default made the server wait on the disk, not the CPU, and capped throughput).
-    args.push('--db-filename', path.resolve(options.dbFilename), '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
+    args.push(
+      '--db-filename',
+      path.resolve(options.dbFilename),
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=normal',
+    );
   }
   args.push(...(options.extraArgs ?? []));
 
@@ -92,7 +110,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   if (logFile) fs.mkdirSync(path.dirname(logFile), { recursive: true });
   // Opened before the spawn, so a path that cannot be written fails the start with its own error.
   const logStream = logFile ? fs.createWriteStream(logFile, { fd: fs.openSync(logFile, 'w') }) : undefined;
-  const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup ?? false });
+  const child = spawn(cli.path, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownProcessGroup ?? false,
+  });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-8000);
@@ -105,7 +126,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   child.once('close', () => logStream?.end());
 
   try {
-    await waitUntilServing(address, options.readyTimeoutMs ?? 60_000, exited, () => (logFile ? `${output}\n(full log: ${logFile})` : output));
+    await waitUntilServing(address, options.readyTimeoutMs ?? 60_000, exited, () =>
+      logFile ? `${output}\n(full log: ${logFile})` : output,
+    );
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
@@ -125,13 +148,19 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
 }
 
-async function waitUntilServing(address: string, timeoutMs: number, exited: Promise<number | null>, output: () => string) {
+async function waitUntilServing(
+  address: string,
+  timeoutMs: number,
+  exited: Promise<number | null>,
+  output: () => string,
+) {
   const deadline = Date.now() + timeoutMs;
   let died: number | null | undefined;
   void exited.then((code) => (died = code));
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (died !== undefined) throw new Error(`Temporal dev server exited with code ${died} before it was ready:\n${output()}`);
+    if (died !== undefined)
+      throw new Error(`Temporal dev server exited with code ${died} before it was ready:\n${output()}`);
     try {
       const connection = await Connection.connect({ address, connectTimeout: '1s' });
       try {
@@ -145,11 +174,15 @@ async function waitUntilServing(address: string, timeoutMs: number, exited: Prom
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  throw new Error(`Temporal dev server at ${address} not ready after ${timeoutMs} ms: ${String(lastError)}\n${output()}`);
+  throw new Error(
+    `Temporal dev server at ${address} not ready after ${timeoutMs} ms: ${String(lastError)}\n${output()}`,
+  );
 }
 
 /** For machines without Go: the SDK downloads a Temporal CLI release (needs internet). */
-async function startWithSdkDownload(o: Required<Pick<DevServerOptions, 'ip' | 'port' | 'uiPort' | 'namespace' | 'log'>> & DevServerOptions): Promise<DevServer> {
+async function startWithSdkDownload(
+  o: Required<Pick<DevServerOptions, 'ip' | 'port' | 'uiPort' | 'namespace' | 'log'>> & DevServerOptions,
+): Promise<DevServer> {
   o.log(`No Temporal CLI and no Go found: downloading Temporal CLI ${TEMPORAL_CLI_VERSION} through the Temporal SDK.`);
   const env = await TestWorkflowEnvironment.createLocal({
     server: {

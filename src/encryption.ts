@@ -39,8 +39,10 @@ export class Keyring {
     if (keys.length === 0) throw new TypeError('a keyring needs at least one key');
     const byId = new Map<string, EncryptionKey>();
     for (const k of keys) {
-      if (!KEY_ID_PATTERN.test(k.id)) throw new TypeError(`encryption key id "${k.id}" must be 1–64 letters, digits, ".", "_" or "-"`);
-      if (k.key.length !== KEY_BYTES) throw new TypeError(`encryption key "${k.id}" must be ${KEY_BYTES} bytes (AES-256), got ${k.key.length}`);
+      if (!KEY_ID_PATTERN.test(k.id))
+        throw new TypeError(`encryption key id "${k.id}" must be 1–64 letters, digits, ".", "_" or "-"`);
+      if (k.key.length !== KEY_BYTES)
+        throw new TypeError(`encryption key "${k.id}" must be ${KEY_BYTES} bytes (AES-256), got ${k.key.length}`);
       if (byId.has(k.id)) throw new TypeError(`encryption key id "${k.id}" is listed twice`);
       byId.set(k.id, k);
     }
@@ -53,11 +55,15 @@ export class Keyring {
    * Keys are never echoed in an error.
    */
   static parse(spec: string, source = 'JOBS_ENCRYPTION_KEYS'): Keyring {
-    const entries = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const entries = spec
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     if (entries.length === 0) throw new TypeError(`${source} has no keys; expected "id:base64key[,id:base64key…]"`);
     const keys = entries.map((entry, i) => {
       const colon = entry.indexOf(':');
-      if (colon <= 0) throw new TypeError(`${source} entry ${i + 1} must be "id:base64key" (generate one with \`jobctl keygen\`)`);
+      if (colon <= 0)
+        throw new TypeError(`${source} entry ${i + 1} must be "id:base64key" (generate one with \`jobctl keygen\`)`);
       const id = entry.slice(0, colon);
       const encoded = entry.slice(colon + 1);
       if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw new TypeError(`${source}: key "${id}" is not base64`);
@@ -122,7 +128,10 @@ export class EncryptionCodec implements PayloadCodec {
     const rawId = payload.metadata?.[KEY_ID_METADATA];
     if (!rawId) throw new PayloadDecryptionError(`encrypted payload has no ${KEY_ID_METADATA} metadata`);
     const id = fromUtf8.decode(rawId);
-    if (!this.keyring) throw new PayloadDecryptionError(`payload is encrypted (key "${id}") and this process has no keys: set JOBS_ENCRYPTION_KEYS to read it`);
+    if (!this.keyring)
+      throw new PayloadDecryptionError(
+        `payload is encrypted (key "${id}") and this process has no keys: set JOBS_ENCRYPTION_KEYS to read it`,
+      );
     const found = this.keyring.get(id);
     if (!found) {
       throw new PayloadDecryptionError(
@@ -131,7 +140,8 @@ export class EncryptionCodec implements PayloadCodec {
       );
     }
     const data = payload.data ?? new Uint8Array();
-    if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadDecryptionError(`encrypted payload (key "${id}") is truncated`);
+    if (data.length < IV_BYTES + TAG_BYTES)
+      throw new PayloadDecryptionError(`encrypted payload (key "${id}") is truncated`);
     const decipher = createDecipheriv(ALGORITHM, found.key, data.subarray(0, IV_BYTES));
     decipher.setAAD(utf8.encode(id));
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
@@ -139,7 +149,9 @@ export class EncryptionCodec implements PayloadCodec {
     try {
       plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
     } catch {
-      throw new PayloadDecryptionError(`encrypted payload (key "${id}") failed authentication: altered, or a different key under the same id`);
+      throw new PayloadDecryptionError(
+        `encrypted payload (key "${id}") failed authentication: altered, or a different key under the same id`,
+      );
     }
     return temporal.api.common.v1.Payload.decode(plain) as Payload;
   }

@@ -24,7 +24,10 @@ export abstract class ExternalServiceError extends Error {
 export class NetworkTimeoutError extends ExternalServiceError {
   readonly type = ErrorType.NetworkTimeout;
   override readonly name = 'NetworkTimeoutError';
-  constructor(service: string, readonly timeoutMs: number) {
+  constructor(
+    service: string,
+    readonly timeoutMs: number,
+  ) {
     super(service, `${service} did not answer within ${timeoutMs} ms`);
   }
 }
@@ -33,8 +36,14 @@ export class NetworkTimeoutError extends ExternalServiceError {
 export class RateLimitedError extends ExternalServiceError {
   readonly type = ErrorType.RateLimited;
   override readonly name = 'RateLimitedError';
-  constructor(service: string, readonly retryAfterMs: number | undefined) {
-    super(service, `${service} rate-limited the request${retryAfterMs === undefined ? '' : `; retry after ${retryAfterMs} ms`}`);
+  constructor(
+    service: string,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(
+      service,
+      `${service} rate-limited the request${retryAfterMs === undefined ? '' : `; retry after ${retryAfterMs} ms`}`,
+    );
   }
 }
 
@@ -42,7 +51,11 @@ export class RateLimitedError extends ExternalServiceError {
 export class ClientError extends ExternalServiceError {
   readonly type = ErrorType.ClientError;
   override readonly name = 'ClientError';
-  constructor(service: string, readonly status: number, detail: string) {
+  constructor(
+    service: string,
+    readonly status: number,
+    detail: string,
+  ) {
     super(service, `${service} rejected the request with HTTP ${status}: ${detail}`);
   }
 }
@@ -51,7 +64,11 @@ export class ClientError extends ExternalServiceError {
 export class ServerError extends ExternalServiceError {
   readonly type = ErrorType.ServerError;
   override readonly name = 'ServerError';
-  constructor(service: string, readonly status: number, detail: string) {
+  constructor(
+    service: string,
+    readonly status: number,
+    detail: string,
+  ) {
     super(service, `${service} failed with HTTP ${status}: ${detail}`);
   }
 }
@@ -60,7 +77,11 @@ export class ServerError extends ExternalServiceError {
 export class ConnectionFailedError extends ExternalServiceError {
   readonly type = ErrorType.ConnectionFailed;
   override readonly name = 'ConnectionFailedError';
-  constructor(service: string, readonly code: string | undefined, options?: { cause?: unknown }) {
+  constructor(
+    service: string,
+    readonly code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
     super(service, `connection to ${service} failed${code ? ` (${code})` : ''}`, options);
   }
 }

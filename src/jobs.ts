@@ -21,7 +21,11 @@ export function findJob(name: string): DeclaredJob<any> | undefined {
 /** The job by name, or `UnknownJobError` listing the known ones. */
 export function findJobOrThrow(name: string): DeclaredJob<any> {
   const job = findJob(name);
-  if (!job) throw new UnknownJobError(name, jobs.map((j) => j.name));
+  if (!job)
+    throw new UnknownJobError(
+      name,
+      jobs.map((j) => j.name),
+    );
   return job;
 }
 

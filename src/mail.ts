@@ -46,7 +46,9 @@ export class FileOutboxTransport implements MailTransport {
     } catch {
       return [];
     }
-    const all = await Promise.all(names.map(async (n) => JSON.parse(await fs.readFile(path.join(this.directory, n), 'utf8'))));
+    const all = await Promise.all(
+      names.map(async (n) => JSON.parse(await fs.readFile(path.join(this.directory, n), 'utf8'))),
+    );
     return all.sort((a, b) => a.sentAt.localeCompare(b.sentAt));
   }
 }

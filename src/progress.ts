@@ -22,7 +22,14 @@ export interface JobProgress {
 }
 
 /** Builds the progress figures from counts and the elapsed time (in workflow time, which is replay-safe). */
-export function computeProgress(phase: string, unit: string, total: number, done: number, failed: number, elapsedMs: number): JobProgress {
+export function computeProgress(
+  phase: string,
+  unit: string,
+  total: number,
+  done: number,
+  failed: number,
+  elapsedMs: number,
+): JobProgress {
   const finished = done + failed;
   const ratePerSecond = elapsedMs > 0 ? Math.round((finished / (elapsedMs / 1000)) * 100) / 100 : 0;
   return {

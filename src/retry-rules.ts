@@ -63,7 +63,8 @@ export function decideRetry(table: RetryTable, attempt: number, error: Error, ji
   if (attempt >= cap) return { action: 'exhausted', type, reason: `gave up after ${attempt} attempts` };
   const delay = rule.delayMs(attempt, error);
   if (delay === 'discard') return { action: 'discard', type, reason: `${type} discarded after attempt ${attempt}` };
-  if (!Number.isFinite(delay) || delay < 0) throw new TypeError(`retry rule for ${type} returned an invalid delay: ${delay}`);
+  if (!Number.isFinite(delay) || delay < 0)
+    throw new TypeError(`retry rule for ${type} returned an invalid delay: ${delay}`);
   return { action: 'retry', type, delayMs: Math.round(delay * (1 + (table.jitter ?? 0) * jitterFraction(jitterKey))) };
 }
 

@@ -14,7 +14,10 @@ export interface HealthCheckScheduleOptions {
  * Creates (or updates) the Temporal Schedule that runs the health check. One per deployment (task queue prefix);
  * a tick is skipped while the previous check still runs. Returns the schedule ID.
  */
-export async function installHealthCheckSchedule(client: JobClient, options: HealthCheckScheduleOptions = {}): Promise<string> {
+export async function installHealthCheckSchedule(
+  client: JobClient,
+  options: HealthCheckScheduleOptions = {},
+): Promise<string> {
   const scheduleId = `${client.taskQueuePrefix}-health-check`;
   const windowMinutes = options.windowMinutes ?? 15;
   const definition = {

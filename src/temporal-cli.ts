@@ -19,7 +19,8 @@ export interface ResolvedTemporalCli {
 
 /** Per-user cache shared by every checkout, so fresh clones reuse one build. */
 export function temporalCliCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.DURABLE_JOBS_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'durable-jobs');
+  const base =
+    env.DURABLE_JOBS_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'durable-jobs');
   return path.join(base, 'temporal-cli', TEMPORAL_CLI_VERSION);
 }
 
@@ -27,7 +28,9 @@ export function temporalCliCacheDir(env: NodeJS.ProcessEnv = process.env): strin
  * Finds a Temporal CLI binary, in order: `TEMPORAL_CLI_PATH`; `temporal` on PATH; the per-user cache; a Go build into
  * that cache. Returns undefined when none is possible (no Go): callers then fall back to the SDK's own download.
  */
-export async function resolveTemporalCli(options: { build?: boolean; log?: (line: string) => void } = {}): Promise<ResolvedTemporalCli | undefined> {
+export async function resolveTemporalCli(
+  options: { build?: boolean; log?: (line: string) => void } = {},
+): Promise<ResolvedTemporalCli | undefined> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const fromEnv = process.env.TEMPORAL_CLI_PATH;
   if (fromEnv) {
@@ -68,7 +71,9 @@ async function buildWithGo(target: string, log: (line: string) => void): Promise
         for (const line of text.split('\n')) if (line.trim()) log(`  ${line.trim()}`);
       });
       child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install failed (exit ${code}):\n${lastLines}`))));
+      child.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`go install failed (exit ${code}):\n${lastLines}`)),
+      );
     });
     fs.renameSync(path.join(staging, 'temporal'), target);
     log(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)} s: ${target}`);

@@ -16,7 +16,9 @@ import {
 export function validateJobArguments<Args extends SafeObject>(job: JobDefinition<Args>, raw: unknown): Args {
   if (raw === undefined) {
     // A raw start with no input at all (the Temporal CLI without --input, the Web UI with an empty field).
-    throw new InvalidJobArgumentsError(job.name, [{ path: ROOT_PATH, message: 'are missing: pass one object of named fields' }]);
+    throw new InvalidJobArgumentsError(job.name, [
+      { path: ROOT_PATH, message: 'are missing: pass one object of named fields' },
+    ]);
   }
   const unsafe = findUnsafeValues(raw, job.maxArgumentBytes);
   if (unsafe.length > 0) throw new InvalidJobArgumentsError(job.name, unsafe);

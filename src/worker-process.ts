@@ -74,19 +74,22 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     const logger = options.logger ?? createJobLogger();
     const app = options.app ?? (await openApp(settings, { jobs: client, alertLogger: logger, ...options.deps }));
     if (!options.app) owned.push(() => app.close());
-    const workers = options.queues.length === 0 ? [] : await createWorkers({
-      connection,
-      namespace: settings.temporalNamespace,
-      taskQueuePrefix: settings.taskQueuePrefix,
-      queues: options.queues,
-      activities: app.activities,
-      workflowBundle,
-      logger,
-      instrumentation: options.instrumentation,
-      shutdownGraceTime: options.shutdownGraceTime,
-      maxCachedWorkflows: options.maxCachedWorkflows,
-      dataConverter: dataConverterFor(settings.encryption),
-    });
+    const workers =
+      options.queues.length === 0
+        ? []
+        : await createWorkers({
+            connection,
+            namespace: settings.temporalNamespace,
+            taskQueuePrefix: settings.taskQueuePrefix,
+            queues: options.queues,
+            activities: app.activities,
+            workflowBundle,
+            logger,
+            instrumentation: options.instrumentation,
+            shutdownGraceTime: options.shutdownGraceTime,
+            maxCachedWorkflows: options.maxCachedWorkflows,
+            dataConverter: dataConverterFor(settings.encryption),
+          });
     const served = options.queues
       .map((q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`)
       .join(', ');

@@ -1,6 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import type { DataConverter, Duration } from '@temporalio/common';
 import { DEFAULT_SETTINGS, type Settings } from './config';
 import { retryTableInterceptor, retryTablesByActivity } from './retry-interceptor';
@@ -52,8 +59,14 @@ export const DEFAULT_CONCURRENCY = 10;
  * Parses `critical:5,default:3,low:1` (or `critical default`, with `defaultConcurrency`) into queue capacities.
  * Throws a TypeError naming the bad part.
  */
-export function parseQueueSpec(spec: string | string[] | undefined, defaultConcurrency = DEFAULT_CONCURRENCY): QueueCapacity[] {
-  const parts = (Array.isArray(spec) ? spec : spec ? [spec] : [...PRIORITIES]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+export function parseQueueSpec(
+  spec: string | string[] | undefined,
+  defaultConcurrency = DEFAULT_CONCURRENCY,
+): QueueCapacity[] {
+  const parts = (Array.isArray(spec) ? spec : spec ? [spec] : [...PRIORITIES])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
   const seen = new Set<string>();
   return parts.map((part) => {
     const [name, count] = part.split(':');
@@ -61,7 +74,8 @@ export function parseQueueSpec(spec: string | string[] | undefined, defaultConcu
     if (seen.has(name)) throw new TypeError(`queue "${name}" is listed twice`);
     seen.add(name);
     const concurrency = count === undefined ? defaultConcurrency : Number(count);
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`concurrency of queue "${name}" must be a positive integer, got "${count}"`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new TypeError(`concurrency of queue "${name}" must be a positive integer, got "${count}"`);
     return { queue: name, concurrency };
   });
 }
@@ -73,7 +87,8 @@ export function parseQueueSpec(spec: string | string[] | undefined, defaultConcu
  * in; instrumentation (outermost, so it logs a run refused at the door as a failure) only when asked.
  */
 export async function bundleWorkflows(options: { instrumentation?: boolean } = {}): Promise<WorkflowBundle> {
-  const instrumentation = options.instrumentation === false ? [] : [path.resolve(__dirname, 'instrumentation/workflow-interceptors.ts')];
+  const instrumentation =
+    options.instrumentation === false ? [] : [path.resolve(__dirname, 'instrumentation/workflow-interceptors.ts')];
   return bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
     workflowInterceptorModules: [...instrumentation, path.resolve(__dirname, 'argument-validation.ts')],
@@ -92,11 +107,15 @@ export function loadWorkflowBundle(file: string): WorkflowBundle {
   try {
     code = fs.readFileSync(file, 'utf8');
   } catch {
-    throw new Error(`JOBS_WORKFLOW_BUNDLE: no workflow bundle at ${file} (write one with \`jobctl bundle --out ${file}\`)`);
+    throw new Error(
+      `JOBS_WORKFLOW_BUNDLE: no workflow bundle at ${file} (write one with \`jobctl bundle --out ${file}\`)`,
+    );
   }
   const missing = jobs.map((j) => j.workflowType as string).filter((type) => !code.includes(type));
   if (missing.length > 0) {
-    throw new Error(`JOBS_WORKFLOW_BUNDLE: ${file} was built from other code: it lacks ${missing.join(', ')}; rebuild it with \`jobctl bundle\``);
+    throw new Error(
+      `JOBS_WORKFLOW_BUNDLE: ${file} was built from other code: it lacks ${missing.join(', ')}; rebuild it with \`jobctl bundle\``,
+    );
   }
   return { code };
 }
@@ -157,11 +176,18 @@ export async function runWorkers(workers: Worker[], signal?: AbortSignal): Promi
  * when the server does. Also sets up the process's Temporal runtime: its log level and, with `metricsPort`, the
  * Prometheus endpoint (SDK series plus the job series).
  */
-export async function connectWorker(settings: Settings, options: { metricsPort?: number; signal?: AbortSignal } = {}): Promise<NativeConnection> {
+export async function connectWorker(
+  settings: Settings,
+  options: { metricsPort?: number; signal?: AbortSignal } = {},
+): Promise<NativeConnection> {
   Runtime.install({
     logger: new DefaultLogger(settings.logLevel),
     ...(options.metricsPort
-      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${options.metricsPort}`, countersTotalSuffix: true } } } }
+      ? {
+          telemetryOptions: {
+            metrics: { prometheus: { bindAddress: `0.0.0.0:${options.metricsPort}`, countersTotalSuffix: true } },
+          },
+        }
       : {}),
   });
   for (let delayMs = 1000; ; delayMs = Math.min(delayMs * 2, 30_000)) {
@@ -173,7 +199,9 @@ export async function connectWorker(settings: Settings, options: { metricsPort?:
       });
     } catch (err) {
       if (options.signal?.aborted) throw err;
-      process.stderr.write(`worker: cannot reach Temporal at ${settings.temporalAddress} (${(err as Error).message}); retrying in ${delayMs / 1000} s\n`);
+      process.stderr.write(
+        `worker: cannot reach Temporal at ${settings.temporalAddress} (${(err as Error).message}); retrying in ${delayMs / 1000} s\n`,
+      );
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }

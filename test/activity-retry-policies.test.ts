@@ -31,14 +31,19 @@ describe('retry policy per activity', () => {
     const webhookPayloadId = await h.createWebhook();
     h.vendor.script(`webhook-payload/${webhookPayloadId}`, ['client_error', 'client_error']); // 4xx, retried once in 10 s, then discarded
     const { workflowId } = await h.client.enqueue(processWebhook, { webhookPayloadId });
-    await expect(h.env.client.workflow.getHandle(workflowId).result()).rejects.toMatchObject({ cause: { type: 'ClientError' } });
+    await expect(h.env.client.workflow.getHandle(workflowId).result()).rejects.toMatchObject({
+      cause: { type: 'ClientError' },
+    });
     expect(markDeadAttempts).toEqual([1, 2]);
 
     const events = (await h.env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
     const scheduled = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
-    const byType = (type: string) => scheduled.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type)!;
+    const byType = (type: string) =>
+      scheduled.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type)!;
     // The vendor call runs under the policy compiled from its table; the database step under the database options.
-    expect(byType('processWebhook').activityTaskScheduledEventAttributes?.retryPolicy).toMatchObject({ maximumAttempts: 5 });
+    expect(byType('processWebhook').activityTaskScheduledEventAttributes?.retryPolicy).toMatchObject({
+      maximumAttempts: 5,
+    });
     const markDead = byType('markWebhookDead');
     expect(markDead.activityTaskScheduledEventAttributes?.retryPolicy).toMatchObject({
       maximumAttempts: 10,
@@ -49,14 +54,20 @@ describe('retry policy per activity', () => {
 
     // Its second attempt started after a plain failure: no delay or decision from a retry table.
     const started = events.find(
-      (e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED && e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === markDead.eventId?.toString(),
+      (e) =>
+        e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED &&
+        e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === markDead.eventId?.toString(),
     )!.activityTaskStartedEventAttributes!;
     expect(started.attempt).toBe(2);
     expect(started.lastFailure?.message).toBe('database connection reset');
     expect(started.lastFailure?.applicationFailureInfo?.nextRetryDelay ?? null).toBeNull();
     expect(started.lastFailure?.applicationFailureInfo?.details ?? null).toBeNull();
 
-    const payload = await h.database.db.selectFrom('webhook_payloads').select(['status', 'last_error_type']).where('id', '=', webhookPayloadId).executeTakeFirstOrThrow();
+    const payload = await h.database.db
+      .selectFrom('webhook_payloads')
+      .select(['status', 'last_error_type'])
+      .where('id', '=', webhookPayloadId)
+      .executeTakeFirstOrThrow();
     expect(payload).toEqual({ status: 'dead', last_error_type: 'ClientError' });
   }, 60_000);
 });

@@ -34,7 +34,10 @@ describe('failure-rate alerts', () => {
       },
     });
     h = await createHarness({
-      deps: { alertWebhookUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`, alertLogger: pino(sink) },
+      deps: {
+        alertWebhookUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`,
+        alertLogger: pino(sink),
+      },
     });
     await h.startWorkers(['default', 'high']);
   });
@@ -52,16 +55,28 @@ describe('failure-rate alerts', () => {
     }) as Promise<{ fired: string[]; recovered: string[] }>;
 
   const settle = (completed: number, failed: number) =>
-    eventually(async () => {
-      const [s] = await jobStats(h.client, { since: new Date(Date.now() - 600_000), job: 'invoice-generation' });
-      return s && s.completed === completed && s.failed === failed ? s : undefined;
-    }, 20_000, `visibility to show ${completed} completed and ${failed} failed`);
+    eventually(
+      async () => {
+        const [s] = await jobStats(h.client, { since: new Date(Date.now() - 600_000), job: 'invoice-generation' });
+        return s && s.completed === completed && s.failed === failed ? s : undefined;
+      },
+      20_000,
+      `visibility to show ${completed} completed and ${failed} failed`,
+    );
 
   async function runInvoices(succeed: number, fail: number) {
     const runs = [];
-    for (let i = 0; i < succeed; i++) runs.push(h.client.enqueue(invoiceGeneration, { invoiceId: (await h.createInvoice()).invoiceId }));
+    for (let i = 0; i < succeed; i++)
+      runs.push(h.client.enqueue(invoiceGeneration, { invoiceId: (await h.createInvoice()).invoiceId }));
     for (let i = 0; i < fail; i++) runs.push(h.client.enqueue(invoiceGeneration, { invoiceId: h.unusedId() }));
-    await Promise.all((await Promise.all(runs)).map((r) => h.env.client.workflow.getHandle(r.workflowId).result().catch(() => undefined)));
+    await Promise.all(
+      (await Promise.all(runs)).map((r) =>
+        h.env.client.workflow
+          .getHandle(r.workflowId)
+          .result()
+          .catch(() => undefined),
+      ),
+    );
   }
 
   it('fires once when the failure rate crosses 2%, and says when it recovers', async () => {
@@ -69,7 +84,9 @@ describe('failure-rate alerts', () => {
     await settle(1, 1);
 
     expect(await check()).toEqual({ fired: ['invoice-generation'], recovered: [] });
-    expect(received).toEqual([expect.objectContaining({ kind: 'alert', job: 'invoice-generation', failureRate: 0.5, threshold: 0.02 })]);
+    expect(received).toEqual([
+      expect.objectContaining({ kind: 'alert', job: 'invoice-generation', failureRate: 0.5, threshold: 0.02 }),
+    ]);
     expect(logLines.filter((l) => l.event === 'alert_fired')).toHaveLength(1);
 
     expect(await check()).toEqual({ fired: [], recovered: [] }); // still failing: the same incident, no second alert
@@ -79,7 +96,12 @@ describe('failure-rate alerts', () => {
     await settle(61, 1);
     expect(await check()).toEqual({ fired: [], recovered: ['invoice-generation'] });
     expect(received.map((m) => m.kind)).toEqual(['alert', 'recovered']);
-    expect(received[1]).toMatchObject({ job: 'invoice-generation', completed: 61, failed: 1, text: expect.stringMatching(/recovered/) });
+    expect(received[1]).toMatchObject({
+      job: 'invoice-generation',
+      completed: 61,
+      failed: 1,
+      text: expect.stringMatching(/recovered/),
+    });
     expect(logLines.filter((l) => l.event === 'alert_recovered')).toHaveLength(1);
   }, 120_000);
 
@@ -91,11 +113,18 @@ describe('failure-rate alerts', () => {
     expect(description.action).toMatchObject({ workflowType: healthCheck.workflowType, args: [{ windowMinutes: 15 }] });
 
     await handle.trigger(); // as the minute tick would
-    const run = await eventually(async () => {
-      const d = await handle.describe();
-      return d.info.recentActions[0]?.action.workflow;
-    }, 20_000, 'the schedule to start a health check');
-    await expect(h.env.client.workflow.getHandle(run.workflowId, run.firstExecutionRunId).result()).resolves.toEqual({ fired: [], recovered: [] });
+    const run = await eventually(
+      async () => {
+        const d = await handle.describe();
+        return d.info.recentActions[0]?.action.workflow;
+      },
+      20_000,
+      'the schedule to start a health check',
+    );
+    await expect(h.env.client.workflow.getHandle(run.workflowId, run.firstExecutionRunId).result()).resolves.toEqual({
+      fired: [],
+      recovered: [],
+    });
     expect(await installHealthCheckSchedule(h.client)).toBe(scheduleId); // installing again updates it
     await handle.delete();
   });

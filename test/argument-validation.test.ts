@@ -34,7 +34,11 @@ describe('validation at the workflow door', () => {
   });
 
   const startRaw = (workflow: string | ((...args: any[]) => Promise<unknown>), args: unknown[]) =>
-    raw.workflow.start(workflow, { taskQueue: `${h.taskQueuePrefix}-default`, workflowId: `raw-${randomUUID()}`, args });
+    raw.workflow.start(workflow, {
+      taskQueue: `${h.taskQueuePrefix}-default`,
+      workflowId: `raw-${randomUUID()}`,
+      args,
+    });
 
   const eventTypes = async (workflowId: string) =>
     ((await raw.workflow.getHandle(workflowId).fetchHistory()).events ?? []).map((e) => e.eventType);
@@ -61,8 +65,18 @@ describe('validation at the workflow door', () => {
     const cli = await resolveTemporalCli({ build: false });
     const workflowId = `raw-cli-${randomUUID()}`;
     const started = await execFileAsync(cli!.path, [
-      'workflow', 'start', '--address', inject('temporalAddress'), '--type', 'invoiceGenerationWorkflow',
-      '--task-queue', `${h.taskQueuePrefix}-default`, '--workflow-id', workflowId, '--input', '{"invoiceId":"bad"}',
+      'workflow',
+      'start',
+      '--address',
+      inject('temporalAddress'),
+      '--type',
+      'invoiceGenerationWorkflow',
+      '--task-queue',
+      `${h.taskQueuePrefix}-default`,
+      '--workflow-id',
+      workflowId,
+      '--input',
+      '{"invoiceId":"bad"}',
     ]);
     expect(started.stderr).toBe('');
     await expect(raw.workflow.getHandle(workflowId).result()).rejects.toMatchObject({
@@ -72,13 +86,20 @@ describe('validation at the workflow door', () => {
   });
 
   it('names every bad field, an unknown one, and a start with no arguments at all', async () => {
-    const extra = await startRaw('generateReportWorkflow', [{ userId: -1, reportType: 'weekly', startDate: '2026-02-30', endDate: '2026-01-01', x: 1 }]);
+    const extra = await startRaw('generateReportWorkflow', [
+      { userId: -1, reportType: 'weekly', startDate: '2026-02-30', endDate: '2026-01-01', x: 1 },
+    ]);
     const failure = (await extra.result().catch((e: WorkflowFailedError) => e.cause)) as ApplicationFailure;
     const [{ issues }] = failure.details as [{ issues: Array<{ path: string }> }];
     expect(issues.map((i) => i.path).sort()).toEqual(['reportType', 'startDate', 'userId', 'x']);
 
     const none = await startRaw('sendWelcomeEmailWorkflow', []);
-    await expect(none.result()).rejects.toMatchObject({ cause: { type: 'InvalidJobArguments', message: expect.stringMatching(/\(arguments\): are missing: pass one object of named fields/) } });
+    await expect(none.result()).rejects.toMatchObject({
+      cause: {
+        type: 'InvalidJobArguments',
+        message: expect.stringMatching(/\(arguments\): are missing: pass one object of named fields/),
+      },
+    });
     expect(await eventTypes(none.workflowId)).not.toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
   });
 
@@ -96,7 +117,10 @@ describe('validation at the workflow door', () => {
       const ids = runs.map((r) => r.workflowId);
       return ids.includes(good.workflowId) && ids.includes(bad.workflowId) ? runs : undefined;
     });
-    expect(listed.find((r) => r.workflowId === good.workflowId)).toMatchObject({ job: 'invoice-generation', status: 'Completed' });
+    expect(listed.find((r) => r.workflowId === good.workflowId)).toMatchObject({
+      job: 'invoice-generation',
+      status: 'Completed',
+    });
     const stats = await eventually(async () => {
       const [row] = await jobStats(h.client, { since: new Date(Date.now() - 60_000), job: 'invoice-generation' });
       return row && row.completed >= 1 && row.failed >= 1 ? row : undefined;
@@ -110,8 +134,14 @@ describe('validation at the workflow door', () => {
 
     // Retried by its workflow type, under its own raw ID, once the invoice exists.
     const now = new Date().toISOString();
-    await h.database.db.insertInto('users').values({ id: missingId, email: `u${missingId}@example.com`, name: 'U', created_at: now }).execute();
-    await h.database.db.insertInto('invoices').values({ id: missingId, user_id: missingId, amount_cents: 1, currency: 'EUR', created_at: now }).execute();
+    await h.database.db
+      .insertInto('users')
+      .values({ id: missingId, email: `u${missingId}@example.com`, name: 'U', created_at: now })
+      .execute();
+    await h.database.db
+      .insertInto('invoices')
+      .values({ id: missingId, user_id: missingId, amount_cents: 1, currency: 'EUR', created_at: now })
+      .execute();
     expect(await h.client.retry(bad.workflowId)).toMatchObject({ workflowId: bad.workflowId, retried: true });
     expect(await raw.workflow.getHandle(bad.workflowId).result()).toMatchObject({ invoiceId: missingId });
   });

@@ -33,7 +33,8 @@ describe('large-data-export', () => {
         beforeExportSlice: (exportId, sliceNo, attempt) => {
           attempts.set(`${exportId}/${sliceNo}`, attempt);
           if (failAlways.has(`${exportId}/${sliceNo}`)) throw new Error(`slice ${sliceNo}: storage rejected the write`);
-          if (attempt === 1 && failOnce.has(`${exportId}/${sliceNo}`)) throw new Error(`slice ${sliceNo}: connection reset, once`);
+          if (attempt === 1 && failOnce.has(`${exportId}/${sliceNo}`))
+            throw new Error(`slice ${sliceNo}: connection reset, once`);
         },
       },
     });
@@ -45,12 +46,25 @@ describe('large-data-export', () => {
 
   /** Every exported CSV line's user id, across all slice parts. */
   async function exportedIds(exportId: number): Promise<number[]> {
-    const parts = await h.database.db.selectFrom('export_slices').select('content').where('export_id', '=', exportId).execute();
-    return parts.flatMap((p) => p.content.split('\n').filter(Boolean).map((line) => Number(line.split(',')[0])));
+    const parts = await h.database.db
+      .selectFrom('export_slices')
+      .select('content')
+      .where('export_id', '=', exportId)
+      .execute();
+    return parts.flatMap((p) =>
+      p.content
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => Number(line.split(',')[0])),
+    );
   }
 
   it('exports 10,000 users exactly once, retries a transient slice failure, lists the permanent one, and shows progress moving', async () => {
-    const exportId = await h.createExport({ startDate: '2026-03-01', endDate: '2026-03-31', onSliceFailure: 'complete' });
+    const exportId = await h.createExport({
+      startDate: '2026-03-01',
+      endDate: '2026-03-31',
+      onSliceFailure: 'complete',
+    });
     failOnce.add(`${exportId}/7`);
     failAlways.add(`${exportId}/42`);
 
@@ -74,9 +88,18 @@ describe('large-data-export', () => {
     expect(new Set(ids)).toEqual(new Set(userIds.filter((id) => !lost.has(id))));
     expect(outcome).toMatchObject({ exportId, exportedUsers: 9_900, failedSlices: [42] });
 
-    const row = await h.database.db.selectFrom('exports').selectAll().where('id', '=', exportId).executeTakeFirstOrThrow();
+    const row = await h.database.db
+      .selectFrom('exports')
+      .selectAll()
+      .where('id', '=', exportId)
+      .executeTakeFirstOrThrow();
     expect(row).toMatchObject({ status: 'done', total_users: 10_000, exported_users: 9_900, failed_slices: '[42]' });
-    const failedSlice = await h.database.db.selectFrom('export_slices').select(['status', 'error']).where('export_id', '=', exportId).where('slice_no', '=', 42).executeTakeFirstOrThrow();
+    const failedSlice = await h.database.db
+      .selectFrom('export_slices')
+      .select(['status', 'error'])
+      .where('export_id', '=', exportId)
+      .where('slice_no', '=', 42)
+      .executeTakeFirstOrThrow();
     expect(failedSlice).toEqual({ status: 'failed', error: expect.stringContaining('storage rejected the write') });
     expect(attempts.get(`${exportId}/7`)).toBe(2); // failed once, retried, exported (its users are in `ids`)
     expect(attempts.get(`${exportId}/42`)).toBe(3); // every attempt failed
@@ -112,13 +135,17 @@ describe('large-data-export', () => {
       } else {
         // It continued because its history passed the limit, and handed over to the next run of the chain.
         expect(run.events.length).toBeGreaterThan(HISTORY_EVENTS_BEFORE_CONTINUE);
-        expect(last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId, `run ${run.runId}`).toBe(runs[i + 1]!.runId);
+        expect(last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId, `run ${run.runId}`).toBe(
+          runs[i + 1]!.runId,
+        );
       }
     }
   }, 180_000);
 
   /** The runs of `workflowId`, first to last, following each run's `continuedExecutionRunId` back from the latest. */
-  async function continueAsNewChain(workflowId: string): Promise<Array<{ runId: string; events: temporal.api.history.v1.IHistoryEvent[] }>> {
+  async function continueAsNewChain(
+    workflowId: string,
+  ): Promise<Array<{ runId: string; events: temporal.api.history.v1.IHistoryEvent[] }>> {
     const runs = [];
     let runId = (await h.env.client.workflow.getHandle(workflowId).describe()).runId;
     for (;;) {
@@ -131,14 +158,26 @@ describe('large-data-export', () => {
   }
 
   it("with on_slice_failure = 'fail', a slice that exhausts its retries fails the export", async () => {
-    const exportId = await h.createExport({ startDate: '2026-03-10', endDate: '2026-03-10', sliceSize: 2_000, onSliceFailure: 'fail' });
+    const exportId = await h.createExport({
+      startDate: '2026-03-10',
+      endDate: '2026-03-10',
+      sliceSize: 2_000,
+      onSliceFailure: 'fail',
+    });
     failAlways.add(`${exportId}/1`);
 
     const { workflowId } = await h.client.enqueue(largeDataExport, { exportId });
 
     await expect(h.env.client.workflow.getHandle(workflowId).result()).rejects.toThrow();
-    expect(await h.client.status(workflowId)).toMatchObject({ status: 'Failed', failure: { type: 'ExportSlicesFailed', message: expect.stringMatching(/1 of 5 slices failed/) } });
-    const row = await h.database.db.selectFrom('exports').select(['status', 'error']).where('id', '=', exportId).executeTakeFirstOrThrow();
+    expect(await h.client.status(workflowId)).toMatchObject({
+      status: 'Failed',
+      failure: { type: 'ExportSlicesFailed', message: expect.stringMatching(/1 of 5 slices failed/) },
+    });
+    const row = await h.database.db
+      .selectFrom('exports')
+      .select(['status', 'error'])
+      .where('id', '=', exportId)
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ status: 'failed', error: expect.stringMatching(/1 of 5 slices failed/) });
   });
 });

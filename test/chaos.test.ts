@@ -21,9 +21,13 @@ describe('chaos: 200 webhooks against a faulty vendor', () => {
       weights: { ok: 5, timeout: 1, rate_limit: 1, client_error: 0.5, server_error: 1, reset: 1 },
       timeoutDelayMs: 600,
     });
-    const ids = await Promise.all(Array.from({ length: 200 }, (_, i) => h.createWebhook({ event: 'order.updated', n: i })));
+    const ids = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => h.createWebhook({ event: 'order.updated', n: i })),
+    );
 
-    const runs = await Promise.all(ids.map((webhookPayloadId) => h.client.enqueue(processWebhook, { webhookPayloadId })));
+    const runs = await Promise.all(
+      ids.map((webhookPayloadId) => h.client.enqueue(processWebhook, { webhookPayloadId })),
+    );
     // Drive the server clock in small steps rather than awaiting 200 results at once: a time-skipping server that
     // sees every workflow idle jumps straight to their (10-year) execution timeouts. Each step fires the retries due.
     let pending = ids.length;
@@ -41,7 +45,11 @@ describe('chaos: 200 webhooks against a faulty vendor', () => {
     }
     const outcomes = await Promise.allSettled(runs.map((r) => h.env.client.workflow.getHandle(r.workflowId).result()));
 
-    const payloads = await h.database.db.selectFrom('webhook_payloads').select(['id', 'status', 'last_error_type']).where('id', 'in', ids).execute();
+    const payloads = await h.database.db
+      .selectFrom('webhook_payloads')
+      .select(['id', 'status', 'last_error_type'])
+      .where('id', 'in', ids)
+      .execute();
     const byStatus = (s: string) => payloads.filter((p) => p.status === s);
     expect(payloads).toHaveLength(200);
     expect(byStatus('pending')).toEqual([]);
@@ -50,7 +58,8 @@ describe('chaos: 200 webhooks against a faulty vendor', () => {
     // The job's outcome and the payload's status agree, one for one.
     const completed = new Set(ids.filter((_, i) => outcomes[i]!.status === 'fulfilled'));
     expect(new Set(byStatus('processed').map((p) => p.id))).toEqual(completed);
-    for (const dead of byStatus('dead')) expect(dead.last_error_type).toMatch(/^(NetworkTimeout|RateLimited|ClientError|ServerError|ConnectionFailed)$/);
+    for (const dead of byStatus('dead'))
+      expect(dead.last_error_type).toMatch(/^(NetworkTimeout|RateLimited|ClientError|ServerError|ConnectionFailed)$/);
 
     // The vendor applied each processed payload exactly once, and nothing more than once, whatever it replayed.
     for (const p of byStatus('processed')) expect(h.vendor.effects.get(`webhook-payload/${p.id}`)?.applied).toBe(1);
@@ -61,6 +70,8 @@ describe('chaos: 200 webhooks against a faulty vendor', () => {
     expect(requests).toBeGreaterThan(200);
     expect([...h.vendor.effects.values()].some((e) => e.replayed > 0)).toBe(true);
     expect(byStatus('dead').length).toBeGreaterThan(0);
-    console.log(`chaos: ${byStatus('processed').length} processed, ${byStatus('dead').length} dead, ${requests} vendor requests`);
+    console.log(
+      `chaos: ${byStatus('processed').length} processed, ${byStatus('dead').length} dead, ${requests} vendor requests`,
+    );
   }, 180_000);
 });

@@ -21,7 +21,9 @@ describe('jobctl dead and jobctl retry', () => {
       h.vendor.script(`webhook-payload/${id}`, ['client_error', 'client_error']); // then the vendor accepts it
       deadIds.push(id);
     }
-    const runs = await Promise.all(deadIds.map((webhookPayloadId) => h.client.enqueue(processWebhook, { webhookPayloadId })));
+    const runs = await Promise.all(
+      deadIds.map((webhookPayloadId) => h.client.enqueue(processWebhook, { webhookPayloadId })),
+    );
     for (const run of runs) await expect(h.env.client.workflow.getHandle(run.workflowId).result()).rejects.toThrow();
   }, 60_000);
   afterAll(() => h?.close());
@@ -40,9 +42,16 @@ describe('jobctl dead and jobctl retry', () => {
       return list.length === 2 ? list : undefined;
     });
     expect(dead.map((d) => d.workflowId).sort()).toEqual(deadIds.map((id) => `process-webhook/${id}`).sort());
-    expect(dead[0]).toMatchObject({ errorType: 'ClientError', message: expect.stringMatching(/HTTP 422.*discarded after attempt 2/) });
+    expect(dead[0]).toMatchObject({
+      errorType: 'ClientError',
+      message: expect.stringMatching(/HTTP 422.*discarded after attempt 2/),
+    });
     expect(await deadList('--error', 'ServerError')).toEqual([]);
-    const payloads = await h.database.db.selectFrom('webhook_payloads').select(['status', 'last_error_type']).where('id', 'in', deadIds).execute();
+    const payloads = await h.database.db
+      .selectFrom('webhook_payloads')
+      .select(['status', 'last_error_type'])
+      .where('id', 'in', deadIds)
+      .execute();
     expect(payloads).toEqual([
       { status: 'dead', last_error_type: 'ClientError' },
       { status: 'dead', last_error_type: 'ClientError' },
@@ -51,8 +60,14 @@ describe('jobctl dead and jobctl retry', () => {
 
   it('retry runs a dead webhook again once; retrying it twice does not process it twice', async () => {
     const workflowId = `process-webhook/${deadIds[0]}`;
-    const [first, second] = await Promise.all([jobctl(['retry', workflowId, '--json'], env), jobctl(['retry', workflowId, '--json'], env)]);
-    const results = [...JSON.parse(first.stdout), ...JSON.parse(second.stdout)] as Array<{ retried: boolean; runId: string }>;
+    const [first, second] = await Promise.all([
+      jobctl(['retry', workflowId, '--json'], env),
+      jobctl(['retry', workflowId, '--json'], env),
+    ]);
+    const results = [...JSON.parse(first.stdout), ...JSON.parse(second.stdout)] as Array<{
+      retried: boolean;
+      runId: string;
+    }>;
     expect(results.filter((r) => r.retried)).toHaveLength(1);
     expect(new Set(results.map((r) => r.runId)).size).toBe(1); // the second attached to the first retry's run
 
@@ -60,13 +75,21 @@ describe('jobctl dead and jobctl retry', () => {
     const again = JSON.parse((await jobctl(['retry', workflowId, '--json'], env)).stdout);
     expect(again).toMatchObject([{ retried: false, status: 'Completed' }]);
     expect(h.vendor.effects.get(`webhook-payload/${deadIds[0]}`)?.applied).toBe(1);
-    expect(await h.database.db.selectFrom('webhook_payloads').select('status').where('id', '=', deadIds[0]!).executeTakeFirst()).toEqual({ status: 'processed' });
+    expect(
+      await h.database.db
+        .selectFrom('webhook_payloads')
+        .select('status')
+        .where('id', '=', deadIds[0]!)
+        .executeTakeFirst(),
+    ).toEqual({ status: 'processed' });
   });
 
   it('bulk retry by job and error type runs the remaining dead webhook, and dead no longer lists either', async () => {
     const run = await jobctl(['retry', '--job', 'process-webhook', '--error', 'ClientError', '--json'], env);
     expect(run.code).toBe(0);
-    const retried = (JSON.parse(run.stdout) as Array<{ workflowId: string; retried: boolean }>).filter((r) => r.retried);
+    const retried = (JSON.parse(run.stdout) as Array<{ workflowId: string; retried: boolean }>).filter(
+      (r) => r.retried,
+    );
     expect(retried.map((r) => r.workflowId)).toContain(`process-webhook/${deadIds[1]}`);
     await h.env.client.workflow.getHandle(`process-webhook/${deadIds[1]}`).result();
     expect(await deadList()).toEqual([]);

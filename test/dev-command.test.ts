@@ -36,7 +36,17 @@ describe('jobctl dev (npm start)', () => {
     const [port, uiPort, httpPort] = [await freePort(), await freePort(), await freePort()];
     const token = randomBytes(24).toString('base64url');
     dev = spawnJobctl(
-      ['dev', '--port', String(port), '--ui-port', String(uiPort), '--http-port', String(httpPort), '--db-filename', path.join(dir, 'temporal.sqlite')],
+      [
+        'dev',
+        '--port',
+        String(port),
+        '--ui-port',
+        String(uiPort),
+        '--http-port',
+        String(httpPort),
+        '--db-filename',
+        path.join(dir, 'temporal.sqlite'),
+      ],
       {
         JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
         JOBS_MAIL_OUTBOX_DIR: path.join(dir, 'outbox'),
@@ -50,27 +60,52 @@ describe('jobctl dev (npm start)', () => {
       { detached: true }, // its own process group, like a shell job
     );
     const output = dev.output;
-    await eventually(async () => (output().includes('Ctrl-C stops everything') ? true : undefined), 90_000, `jobctl dev to start:\n${output()}`);
+    await eventually(
+      async () => (output().includes('Ctrl-C stops everything') ? true : undefined),
+      90_000,
+      `jobctl dev to start:\n${output()}`,
+    );
     expect(output()).toContain('encrypted with key "dev"; the Web UI decrypts them through /codec');
 
     const http = `http://127.0.0.1:${httpPort}`;
-    const posted = await fetch(`${http}/jobs/invoice-generation`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"invoiceId":1}' });
+    const posted = await fetch(`${http}/jobs/invoice-generation`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"invoiceId":1}',
+    });
     expect(posted.status).toBe(202);
     const { statusUrl } = (await posted.json()) as { statusUrl: string };
-    const done = await eventually(async () => {
-      const status = (await (await fetch(`${http}${statusUrl}`)).json()) as { status: string; result?: { invoiceId: number } };
-      return status.status === 'Completed' ? status : undefined;
-    }, 30_000, 'the seeded invoice to be generated');
+    const done = await eventually(
+      async () => {
+        const status = (await (await fetch(`${http}${statusUrl}`)).json()) as {
+          status: string;
+          result?: { invoiceId: number };
+        };
+        return status.status === 'Completed' ? status : undefined;
+      },
+      30_000,
+      'the seeded invoice to be generated',
+    );
     expect(done.result).toMatchObject({ invoiceId: 1 });
 
-    const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as { Codec: { Endpoint: string } };
+    const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as {
+      Codec: { Endpoint: string };
+    };
     expect(settings.Codec.Endpoint).toBe(`http://localhost:${httpPort}/codec/${token}`);
 
     // Ctrl-C while a webhook's vendor call (3 s) is in flight: the worker finishes it and reports it to the server.
     vendor.script('webhook-payload/1', [{ kind: 'timeout', delayMs: 3000 }]);
-    const webhook = await fetch(`${http}/jobs/process-webhook`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"webhookPayloadId":1}' });
+    const webhook = await fetch(`${http}/jobs/process-webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"webhookPayloadId":1}',
+    });
     expect(webhook.status).toBe(202);
-    await eventually(async () => (vendor.requests.get('webhook-payload/1') ? true : undefined), 30_000, 'the vendor call to start');
+    await eventually(
+      async () => (vendor.requests.get('webhook-payload/1') ? true : undefined),
+      30_000,
+      'the vendor call to start',
+    );
     process.kill(-dev.child.pid!, 'SIGINT');
     expect(await dev.exited).toBe(0);
     expect(output()).toMatch(/"event":"activity_succeeded","job":"process-webhook","activity":"processWebhook"/);

@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { readSettings } from '../src/config';
-import { EncryptionCodec, ENCRYPTED_ENCODING, Keyring, KEY_ID_METADATA, PayloadDecryptionError } from '../src/encryption';
+import {
+  EncryptionCodec,
+  ENCRYPTED_ENCODING,
+  Keyring,
+  KEY_ID_METADATA,
+  PayloadDecryptionError,
+} from '../src/encryption';
 
 const text = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? []).toString('utf8');
 const key = (id: string) => ({ id, key: randomBytes(32) });
@@ -47,7 +53,9 @@ describe('EncryptionCodec (AES-256-GCM)', () => {
 
     const withoutK1 = new EncryptionCodec(new Keyring([k2]));
     await expect(withoutK1.decode([old!])).rejects.toThrow(PayloadDecryptionError);
-    await expect(withoutK1.decode([old!])).rejects.toThrow(/encrypted with key "k1", which is not in this process's keyring \(k2\)/);
+    await expect(withoutK1.decode([old!])).rejects.toThrow(
+      /encrypted with key "k1", which is not in this process's keyring \(k2\)/,
+    );
   });
 
   it('without keys: encrypts nothing, and an encrypted payload says which key to configure', async () => {
@@ -55,7 +63,9 @@ describe('EncryptionCodec (AES-256-GCM)', () => {
     const plain = jsonPayload(secret);
     expect(await keyless.encode([plain])).toEqual([plain]);
     const [encrypted] = await codec.encode([plain]);
-    await expect(keyless.decode([encrypted!])).rejects.toThrow(/payload is encrypted \(key "k1"\) and this process has no keys: set JOBS_ENCRYPTION_KEYS/);
+    await expect(keyless.decode([encrypted!])).rejects.toThrow(
+      /payload is encrypted \(key "k1"\) and this process has no keys: set JOBS_ENCRYPTION_KEYS/,
+    );
   });
 
   it('rejects altered ciphertext and a payload relabelled with another key id', async () => {
@@ -105,7 +115,9 @@ describe('Keyring configuration (JOBS_ENCRYPTION_KEYS)', () => {
   });
 
   it('requires a codec token that is long and URL-safe', () => {
-    expect(() => readSettings({ JOBS_CODEC_TOKEN: 'short' })).toThrow(/JOBS_CODEC_TOKEN must be at least 24 URL-safe characters/);
+    expect(() => readSettings({ JOBS_CODEC_TOKEN: 'short' })).toThrow(
+      /JOBS_CODEC_TOKEN must be at least 24 URL-safe characters/,
+    );
     expect(() => readSettings({ JOBS_CODEC_TOKEN: 'has/a/slash/and/is/long/enough' })).toThrow(/URL-safe/);
     expect(readSettings({ JOBS_CODEC_TOKEN: 'a'.repeat(32) }).codecToken).toBe('a'.repeat(32));
   });

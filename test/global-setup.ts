@@ -24,7 +24,12 @@ let server: DevServer | undefined;
 export default async function setup(project: TestProject) {
   await resolveTemporalCli();
   const timeSkippingServer = timeSkippingServerPath();
-  server = await startDevServer({ port: 0, headless: true, readyTimeoutMs: 60_000, logFile: path.join(TEST_LOG_DIR, 'temporal-dev-server.log') });
+  server = await startDevServer({
+    port: 0,
+    headless: true,
+    readyTimeoutMs: 60_000,
+    logFile: path.join(TEST_LOG_DIR, 'temporal-dev-server.log'),
+  });
   let bundle;
   try {
     bundle = await bundleWorkflows();

@@ -41,7 +41,12 @@ export interface Harness {
   /** Inserts `count` users created on `createdAt` (ISO date); returns their ids, ascending. */
   createUsers(count: number, createdAt: string): Promise<number[]>;
   /** Creates an export row (id unique across the run) and returns its id. */
-  createExport(values: { startDate: string; endDate: string; sliceSize?: number; onSliceFailure?: 'fail' | 'complete' }): Promise<number>;
+  createExport(values: {
+    startDate: string;
+    endDate: string;
+    sliceSize?: number;
+    onSliceFailure?: 'fail' | 'complete';
+  }): Promise<number>;
   /** Creates a pending payment for a new user (ids unique across the run) and returns its id. */
   createPayment(amountCents?: number): Promise<number>;
   /** Stores a webhook payload (id unique across the run) and returns its id. */
@@ -75,7 +80,12 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-test-'));
   const ownEnv = !options.env;
   const dataConverter = dataConverterFor(options.encryption);
-  const env = options.env ?? (await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress'), client: { dataConverter } }));
+  const env =
+    options.env ??
+    (await TestWorkflowEnvironment.createFromExistingServer({
+      address: inject('temporalAddress'),
+      client: { dataConverter },
+    }));
   const vendor = new FakeVendor();
   const vendorUrl = await vendor.start();
   const gateway = new FakeVendor({ path: '/v1/charges' });
@@ -119,15 +129,23 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     async createInvoice() {
       const id = nextId++;
       const now = new Date().toISOString();
-      await database.db.insertInto('users').values({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: now }).execute();
-      await database.db.insertInto('invoices').values({ id, user_id: id, amount_cents: 4200, currency: 'EUR', created_at: now }).execute();
+      await database.db
+        .insertInto('users')
+        .values({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: now })
+        .execute();
+      await database.db
+        .insertInto('invoices')
+        .values({ id, user_id: id, amount_cents: 4200, currency: 'EUR', created_at: now })
+        .execute();
       return { userId: id, invoiceId: id };
     },
     async createUsers(count, createdAt) {
       const ids = Array.from({ length: count }, () => nextId++);
       const at = `${createdAt}T12:00:00.000Z`;
       for (let i = 0; i < ids.length; i += 500) {
-        const rows = ids.slice(i, i + 500).map((id) => ({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: at }));
+        const rows = ids
+          .slice(i, i + 500)
+          .map((id) => ({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: at }));
         await database.db.insertInto('users').values(rows).execute();
       }
       return ids;
@@ -137,19 +155,39 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       const now = new Date().toISOString();
       await database.db
         .insertInto('exports')
-        .values({ id, start_date: startDate, end_date: endDate, slice_size: sliceSize, on_slice_failure: onSliceFailure, created_at: now, updated_at: now })
+        .values({
+          id,
+          start_date: startDate,
+          end_date: endDate,
+          slice_size: sliceSize,
+          on_slice_failure: onSliceFailure,
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
       return id;
     },
     async createPayment(amountCents = 1999) {
       const { userId } = await harness.createInvoice();
-      await database.db.insertInto('payments').values({ id: userId, user_id: userId, amount_cents: amountCents, currency: 'EUR', created_at: new Date().toISOString() }).execute();
+      await database.db
+        .insertInto('payments')
+        .values({
+          id: userId,
+          user_id: userId,
+          amount_cents: amountCents,
+          currency: 'EUR',
+          created_at: new Date().toISOString(),
+        })
+        .execute();
       return userId;
     },
     async createWebhook(data = { event: 'invoice.paid', amount: 4200 }) {
       const id = nextId++;
       const now = new Date().toISOString();
-      await database.db.insertInto('webhook_payloads').values({ id, data: JSON.stringify(data), created_at: now, updated_at: now }).execute();
+      await database.db
+        .insertInto('webhook_payloads')
+        .values({ id, data: JSON.stringify(data), created_at: now, updated_at: now })
+        .execute();
       return id;
     },
     async startWorkers(queues = ['default']) {
@@ -215,7 +253,11 @@ function countCalls(activities: Activities, calls: Map<string, number>): Activit
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

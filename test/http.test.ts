@@ -21,7 +21,8 @@ describe('HTTP service', () => {
     await h?.close();
   });
 
-  const post = (path: string, body: string) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const post = (path: string, body: string) =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 
   it('POST /jobs/<name> answers 202 with the run, its status URL and Web UI link; GET reports the result', async () => {
     const { invoiceId } = await h.createInvoice();
@@ -39,19 +40,34 @@ describe('HTTP service', () => {
       const s = (await (await fetch(`${base}${body.statusUrl}`)).json()) as Record<string, any>;
       return s.status === 'Completed' ? s : undefined;
     });
-    expect(status).toMatchObject({ runId: body.runId, job: 'invoice-generation', result: { invoiceId, alreadyGenerated: false } });
+    expect(status).toMatchObject({
+      runId: body.runId,
+      job: 'invoice-generation',
+      result: { invoiceId, alreadyGenerated: false },
+    });
     expect((await fetch(`${base}/jobs/invoice-generation/${invoiceId}`)).status).toBe(200); // the raw ID works too
   });
 
   it('is idempotent like enqueue: the same job posted twice is one run', async () => {
     const { invoiceId } = await h.createInvoice();
-    const [a, b] = (await Promise.all([1, 2].map(async () => (await post('/jobs/invoice-generation', JSON.stringify({ invoiceId }))).json()))) as Array<Record<string, any>>;
+    const [a, b] = (await Promise.all(
+      [1, 2].map(async () => (await post('/jobs/invoice-generation', JSON.stringify({ invoiceId }))).json()),
+    )) as Array<Record<string, any>>;
     expect(a!.runId).toBe(b!.runId);
     expect([a!.duplicate, b!.duplicate].sort()).toEqual([false, true]);
   });
 
   it('answers 400 with field errors for bad arguments, and starts nothing', async () => {
-    const response = await post('/jobs/generate-report', JSON.stringify({ userId: 1, reportType: 'monthly_sales', startDate: '2026-02-30', endDate: '2026-03-01', extra: 1 }));
+    const response = await post(
+      '/jobs/generate-report',
+      JSON.stringify({
+        userId: 1,
+        reportType: 'monthly_sales',
+        startDate: '2026-02-30',
+        endDate: '2026-03-01',
+        extra: 1,
+      }),
+    );
     expect(response.status).toBe(400);
     const body = (await response.json()) as { job: string; issues: unknown[] };
     expect(body.job).toBe('generate-report');

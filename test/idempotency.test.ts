@@ -40,7 +40,9 @@ describe('invoice-generation idempotency', () => {
     const { invoiceId } = await h.createInvoice();
     const callsBefore = h.calls.get('generateInvoice') ?? 0;
 
-    const results = await Promise.all(Array.from({ length: 50 }, () => h.client.enqueue(invoiceGeneration, { invoiceId })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => h.client.enqueue(invoiceGeneration, { invoiceId })),
+    );
 
     expect(new Set(results.map((r) => r.workflowId))).toEqual(new Set([`invoice-generation/${invoiceId}`]));
     expect(new Set(results.map((r) => r.runId)).size).toBe(1);
@@ -85,11 +87,20 @@ describe('invoice-generation idempotency', () => {
     const missingId = h.unusedId();
     const failed = await h.client.enqueue(invoiceGeneration, { invoiceId: missingId });
     await expect(h.env.client.workflow.getHandle(failed.workflowId).result()).rejects.toThrow();
-    expect(await h.client.status(failed.workflowId)).toMatchObject({ status: 'Failed', failure: { type: 'RecordNotFound' } });
+    expect(await h.client.status(failed.workflowId)).toMatchObject({
+      status: 'Failed',
+      failure: { type: 'RecordNotFound' },
+    });
 
     const now = new Date().toISOString();
-    await h.database.db.insertInto('users').values({ id: missingId, email: 'late@example.com', name: 'Late', created_at: now }).execute();
-    await h.database.db.insertInto('invoices').values({ id: missingId, user_id: missingId, amount_cents: 1, currency: 'EUR', created_at: now }).execute();
+    await h.database.db
+      .insertInto('users')
+      .values({ id: missingId, email: 'late@example.com', name: 'Late', created_at: now })
+      .execute();
+    await h.database.db
+      .insertInto('invoices')
+      .values({ id: missingId, user_id: missingId, amount_cents: 1, currency: 'EUR', created_at: now })
+      .execute();
     const again = await h.client.enqueue(invoiceGeneration, { invoiceId: missingId });
 
     expect(again.duplicate).toBe(false);

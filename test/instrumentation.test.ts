@@ -30,7 +30,8 @@ describe('job logs', () => {
   });
   afterAll(() => h?.close());
 
-  const linesOf = (workflowId: string, event?: string) => lines.filter((l) => l.workflowId === workflowId && (!event || l.event === event));
+  const linesOf = (workflowId: string, event?: string) =>
+    lines.filter((l) => l.workflowId === workflowId && (!event || l.event === event));
 
   it('one line per job start and success, with job, IDs, queue, attempt and duration, and no arguments', async () => {
     const { invoiceId } = await h.createInvoice();
@@ -40,7 +41,13 @@ describe('job logs', () => {
     const jobLines = linesOf(workflowId).filter((l) => String(l.event).startsWith('job_'));
     expect(jobLines.map((l) => l.event)).toEqual(['job_started', 'job_succeeded']);
     for (const line of jobLines) {
-      expect(line).toMatchObject({ job: 'invoice-generation', workflowId, runId, task_queue: `${h.taskQueuePrefix}-default`, attempt: 1 });
+      expect(line).toMatchObject({
+        job: 'invoice-generation',
+        workflowId,
+        runId,
+        task_queue: `${h.taskQueuePrefix}-default`,
+        attempt: 1,
+      });
       expect(line).not.toHaveProperty('arguments');
       expect(JSON.stringify(line)).not.toContain(`"invoiceId":${invoiceId}`);
     }
@@ -52,8 +59,16 @@ describe('job logs', () => {
     const { workflowId } = await h.client.enqueue(invoiceGeneration, { invoiceId: h.unusedId() });
     await expect(h.env.client.workflow.getHandle(workflowId).result()).rejects.toThrow();
 
-    expect(linesOf(workflowId).filter((l) => String(l.event).startsWith('job_')).map((l) => l.event)).toEqual(['job_started', 'job_failed']);
-    expect(linesOf(workflowId, 'job_failed')[0]).toMatchObject({ error_type: 'RecordNotFound', error_message: expect.stringMatching(/does not exist/), level: 50 });
+    expect(
+      linesOf(workflowId)
+        .filter((l) => String(l.event).startsWith('job_'))
+        .map((l) => l.event),
+    ).toEqual(['job_started', 'job_failed']);
+    expect(linesOf(workflowId, 'job_failed')[0]).toMatchObject({
+      error_type: 'RecordNotFound',
+      error_message: expect.stringMatching(/does not exist/),
+      level: 50,
+    });
   });
 
   it('a retried attempt shows as activity lines; replays repeat none of the lines', async () => {
@@ -62,8 +77,18 @@ describe('job logs', () => {
     const { workflowId } = await h.client.enqueue(processPayment, { paymentId });
     await h.env.client.workflow.getHandle(workflowId).result();
 
-    expect(linesOf(workflowId).map((l) => l.event)).toEqual(['job_started', 'activity_failed', 'activity_succeeded', 'job_succeeded']);
-    expect(linesOf(workflowId, 'activity_failed')[0]).toMatchObject({ job: 'process-payment', activity: 'chargePayment', attempt: 1, error_type: 'ServerError' });
+    expect(linesOf(workflowId).map((l) => l.event)).toEqual([
+      'job_started',
+      'activity_failed',
+      'activity_succeeded',
+      'job_succeeded',
+    ]);
+    expect(linesOf(workflowId, 'activity_failed')[0]).toMatchObject({
+      job: 'process-payment',
+      activity: 'chargePayment',
+      attempt: 1,
+      error_type: 'ServerError',
+    });
     expect(linesOf(workflowId, 'activity_succeeded')[0]).toMatchObject({ attempt: 2 });
   });
 });
@@ -73,12 +98,20 @@ describe('worker metrics endpoint', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-metrics-'));
     const port = await freePort();
     const prefix = `test-${randomUUID()}`;
-    const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), JOBS_TASK_QUEUE_PREFIX: prefix, JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite') };
+    const env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      JOBS_TASK_QUEUE_PREFIX: prefix,
+      JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
+    };
     expect((await jobctl(['seed', '--count', '3'], env)).code).toBe(0);
-    const worker = spawn(process.execPath, [path.resolve(__dirname, '../bin/jobctl.js'), 'worker', '--queues', 'default:2', '--metrics-port', String(port)], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const worker = spawn(
+      process.execPath,
+      [path.resolve(__dirname, '../bin/jobctl.js'), 'worker', '--queues', 'default:2', '--metrics-port', String(port)],
+      {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     worker.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     try {
@@ -86,15 +119,23 @@ describe('worker metrics endpoint', () => {
       const ok = await jobctl(['enqueue', 'invoice-generation', '{"invoiceId":2}', '--wait', '--json'], env);
       const bad = await jobctl(['enqueue', 'invoice-generation', '{"invoiceId":9}', '--wait', '--json'], env);
       expect([ok.code, bad.code]).toEqual([0, 1]);
-      const metrics = await eventually(async () => {
-        const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
-        return /durable_jobs_job_failed_total\{[^}]*job="invoice-generation"/.test(text) ? text : undefined;
-      }, 30_000, 'job series on /metrics');
+      const metrics = await eventually(
+        async () => {
+          const text = await fetch(`http://127.0.0.1:${port}/metrics`)
+            .then((r) => r.text())
+            .catch(() => '');
+          return /durable_jobs_job_failed_total\{[^}]*job="invoice-generation"/.test(text) ? text : undefined;
+        },
+        30_000,
+        'job series on /metrics',
+      );
       expect(metrics).toMatch(/durable_jobs_job_succeeded_total\{[^}]*job="invoice-generation"[^}]*\} 1/);
       expect(metrics).toMatch(/durable_jobs_job_failed_total\{[^}]*error_type="RecordNotFound"[^}]*\} 1/);
       expect(metrics).toMatch(/durable_jobs_job_duration_bucket\{[^}]*job="invoice-generation"/);
       expect(metrics).toMatch(/temporal_workflow_completed/); // the SDK's own series, same endpoint
-      expect(stdout).toMatch(/"event":"job_succeeded".*"job":"invoice-generation"|"job":"invoice-generation".*"event":"job_succeeded"/);
+      expect(stdout).toMatch(
+        /"event":"job_succeeded".*"job":"invoice-generation"|"job":"invoice-generation".*"event":"job_succeeded"/,
+      );
     } finally {
       worker.kill('SIGTERM');
       await new Promise((r) => worker.once('exit', r));

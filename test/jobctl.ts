@@ -12,9 +12,14 @@ export interface JobctlRun {
 /** Runs jobctl as a user would: a separate process, configured only by its environment. */
 export function jobctl(args: string[], env: Record<string, string>): Promise<JobctlRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [JOBCTL, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [JOBCTL, ...args],
+      { env: { ...process.env, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -35,7 +40,11 @@ export function spawnJobctl(
   env: NodeJS.ProcessEnv,
   options: { detached?: boolean; jobctl?: string } = {},
 ): JobctlProcess {
-  const child = spawn(process.execPath, [options.jobctl ?? JOBCTL, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
+  const child = spawn(process.execPath, [options.jobctl ?? JOBCTL, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -52,7 +61,11 @@ export function spawnJobctl(
 }
 
 /** `jobctl worker --queues <queues>` (of another copy of the project with `jobctl`), once it says it is serving. */
-export async function startJobctlWorker(queues: string, env: NodeJS.ProcessEnv, jobctl = JOBCTL): Promise<JobctlProcess> {
+export async function startJobctlWorker(
+  queues: string,
+  env: NodeJS.ProcessEnv,
+  jobctl = JOBCTL,
+): Promise<JobctlProcess> {
   const worker = spawnJobctl(['worker', '--queues', queues], env, { jobctl });
   const deadline = Date.now() + 60_000;
   while (!worker.output().includes('serving')) {

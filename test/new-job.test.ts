@@ -10,7 +10,12 @@ const ROOT = path.resolve(__dirname, '..');
 /** What a copy of the project needs to be a project; node_modules is linked, not copied. */
 const SKIP = new Set(['node_modules', '.git', '.data', '.artifacts']);
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { cwd, env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -37,21 +42,36 @@ describe('jobctl new <job-name>', () => {
   it('writes the two job files and a test, adds one line to each index, and the project still typechecks', async () => {
     const created = await jobctl(['new', 'sync-crm-contact', '--queue', 'high']);
     expect(created).toMatchObject({ code: 0, stderr: '' });
-    for (const file of ['workflows/sync-crm-contact.ts', 'activities/sync-crm-contact.ts', 'test/sync-crm-contact.test.ts']) {
+    for (const file of [
+      'workflows/sync-crm-contact.ts',
+      'activities/sync-crm-contact.ts',
+      'test/sync-crm-contact.test.ts',
+    ]) {
       expect(created.stdout).toContain(`created  ${file}`);
       expect(fs.existsSync(path.join(dir, file))).toBe(true);
     }
     for (const index of ['workflows/index.ts', 'activities/index.ts']) {
-      const added = fs.readFileSync(path.join(dir, index), 'utf8').split('\n').filter((line) => line.includes('sync-crm-contact'));
+      const added = fs
+        .readFileSync(path.join(dir, index), 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('sync-crm-contact'));
       expect(added).toEqual(["export * from './sync-crm-contact';"]);
     }
-    const typecheck = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.'], dir);
+    const typecheck = await run(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.'],
+      dir,
+    );
     expect(typecheck.stdout + typecheck.stderr).toBe('');
     // The generated files pass the project's lint and formatter as they are.
     const files = ['workflows/sync-crm-contact.ts', 'activities/sync-crm-contact.ts', 'test/sync-crm-contact.test.ts'];
     const lint = await run(process.execPath, [path.join(ROOT, 'node_modules/eslint/bin/eslint.js'), ...files], dir);
     expect(lint).toMatchObject({ code: 0, stdout: '' });
-    const format = await run(process.execPath, [path.join(ROOT, 'node_modules/prettier/bin/prettier.cjs'), '--check', ...files], dir);
+    const format = await run(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/prettier/bin/prettier.cjs'), '--check', ...files],
+      dir,
+    );
     expect(format.code, format.stdout + format.stderr).toBe(0);
   }, 180_000);
 
@@ -75,7 +95,9 @@ describe('jobctl new <job-name>', () => {
     };
     expect(await jobctl(['seed', '--count', '3'], env)).toMatchObject({ code: 0 });
     const listed = await jobctl(['jobs', '--json'], env);
-    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ name: 'sync-crm-contact', queue: `${env.JOBS_TASK_QUEUE_PREFIX}-high` }));
+    expect(JSON.parse(listed.stdout)).toContainEqual(
+      expect.objectContaining({ name: 'sync-crm-contact', queue: `${env.JOBS_TASK_QUEUE_PREFIX}-high` }),
+    );
 
     let worker: JobctlProcess | undefined;
     try {

@@ -43,7 +43,9 @@ describe('payload encryption', () => {
     const keyring = Keyring.parse(`${k2},${k1}`);
     h = await createHarness({ encryption: keyring });
     await h.startWorkers(['default']);
-    http = buildHttpService(h.client, { codec: { codec: new EncryptionCodec(keyring), token, corsOrigins: [UI_ORIGIN] } });
+    http = buildHttpService(h.client, {
+      codec: { codec: new EncryptionCodec(keyring), token, corsOrigins: [UI_ORIGIN] },
+    });
   });
 
   afterAll(async () => {
@@ -53,7 +55,10 @@ describe('payload encryption', () => {
 
   async function rawHistory(workflowId: string) {
     // The raw gRPC service applies no codec: this is what the server stores and what anyone reading it sees.
-    const { history } = await h.env.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId } });
+    const { history } = await h.env.client.workflowService.getWorkflowExecutionHistory({
+      namespace: 'default',
+      execution: { workflowId },
+    });
     return history!.events!;
   }
 
@@ -83,9 +88,16 @@ describe('payload encryption', () => {
     await h.env.client.workflow.getHandle(run.workflowId).result();
     const started = (await rawHistory(run.workflowId))[0]!.workflowExecutionStartedEventAttributes!;
     // As the Web UI sends it: Payloads in proto JSON (base64 bytes).
-    const body = temporal.api.common.v1.Payloads.toObject(temporal.api.common.v1.Payloads.create(started.input!), { bytes: String });
+    const body = temporal.api.common.v1.Payloads.toObject(temporal.api.common.v1.Payloads.create(started.input!), {
+      bytes: String,
+    });
     const decode = (url: string, headers: Record<string, string> = {}) =>
-      http.inject({ method: 'POST', url, payload: body, headers: { 'content-type': 'application/json', 'x-namespace': 'default', ...headers } });
+      http.inject({
+        method: 'POST',
+        url,
+        payload: body,
+        headers: { 'content-type': 'application/json', 'x-namespace': 'default', ...headers },
+      });
 
     const decoded = await decode('/codec/decode', { authorization: `Bearer ${token}` });
     expect(decoded.statusCode).toBe(200);
@@ -96,30 +108,46 @@ describe('payload encryption', () => {
     // The Web UI's form: the token in the endpoint's path.
     expect((await decode(`/codec/${token}/decode`)).json()).toEqual(decoded.json());
 
-    for (const denied of [decode('/codec/decode'), decode('/codec/decode', { authorization: `Bearer ${token}x` }), decode('/codec/not-the-token-at-all-0000/decode')]) {
+    for (const denied of [
+      decode('/codec/decode'),
+      decode('/codec/decode', { authorization: `Bearer ${token}x` }),
+      decode('/codec/not-the-token-at-all-0000/decode'),
+    ]) {
       const response = await denied;
       expect(response.statusCode).toBe(401);
       expect(response.body).not.toContain(String(invoiceId));
     }
 
     // A payload under a key the endpoint lacks: a clear 422, not garbage.
-    const foreign = await new EncryptionCodec(Keyring.parse(Keyring.generate('k9'))).encode([defaultPayloadConverter.toPayload({ invoiceId })]);
+    const foreign = await new EncryptionCodec(Keyring.parse(Keyring.generate('k9'))).encode([
+      defaultPayloadConverter.toPayload({ invoiceId }),
+    ]);
     const unknown = await http.inject({
       method: 'POST',
       url: '/codec/decode',
       headers: { authorization: `Bearer ${token}` },
-      payload: temporal.api.common.v1.Payloads.toObject(temporal.api.common.v1.Payloads.create({ payloads: foreign }), { bytes: String }),
+      payload: temporal.api.common.v1.Payloads.toObject(temporal.api.common.v1.Payloads.create({ payloads: foreign }), {
+        bytes: String,
+      }),
     });
     expect(unknown.statusCode).toBe(422);
     expect(unknown.json().error).toMatch(/key "k9"/);
-    const malformed = await http.inject({ method: 'POST', url: '/codec/decode', headers: { authorization: `Bearer ${token}` }, payload: { nope: 1 } });
+    const malformed = await http.inject({
+      method: 'POST',
+      url: '/codec/decode',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { nope: 1 },
+    });
     expect(malformed.statusCode).toBe(400);
   });
 
   it('never writes the token to the request log', async () => {
     let logged = '';
     const log = new Writable({ write: (chunk, _encoding, done) => ((logged += String(chunk)), done()) });
-    const logging = buildHttpService(h.client, { logger: log, codec: { codec: new EncryptionCodec(Keyring.parse(k2)), token, corsOrigins: [UI_ORIGIN] } });
+    const logging = buildHttpService(h.client, {
+      logger: log,
+      codec: { codec: new EncryptionCodec(Keyring.parse(k2)), token, corsOrigins: [UI_ORIGIN] },
+    });
     const response = await logging.inject({ method: 'POST', url: `/codec/${token}/decode`, payload: { payloads: [] } });
     await logging.close();
     expect(response.statusCode).toBe(200);
@@ -132,7 +160,11 @@ describe('payload encryption', () => {
       http.inject({
         method: 'OPTIONS',
         url: `/codec/${token}/decode`,
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace' },
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type,x-namespace',
+        },
       });
     const allowed = await preflight(UI_ORIGIN);
     expect(allowed.headers['access-control-allow-origin']).toBe(UI_ORIGIN);
@@ -143,11 +175,19 @@ describe('payload encryption', () => {
   it('jobctl enqueues and reads encrypted jobs with JOBS_ENCRYPTION_KEYS, and says what is missing without it', async () => {
     const { invoiceId } = await h.createInvoice();
     const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), JOBS_TASK_QUEUE_PREFIX: h.taskQueuePrefix };
-    const run = await jobctl(['enqueue', 'invoice-generation', JSON.stringify({ invoiceId }), '--wait', '--json'], { ...env, JOBS_ENCRYPTION_KEYS: `${k2},${k1}` });
+    const run = await jobctl(['enqueue', 'invoice-generation', JSON.stringify({ invoiceId }), '--wait', '--json'], {
+      ...env,
+      JOBS_ENCRYPTION_KEYS: `${k2},${k1}`,
+    });
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toMatchObject({ status: 'Completed', result: { invoiceId } });
     const workflowId = `invoice-generation/${invoiceId}`;
-    expect(text((await rawHistory(workflowId))[0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.metadata!.encoding)).toBe(ENCRYPTED_ENCODING);
+    expect(
+      text(
+        (await rawHistory(workflowId))[0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.metadata!
+          .encoding,
+      ),
+    ).toBe(ENCRYPTED_ENCODING);
 
     const blind = await jobctl(['status', workflowId], env);
     expect(blind.code).toBe(1);
@@ -159,7 +199,11 @@ describe('payload encryption', () => {
     await h.stopWorkers();
     // A web process not yet redeployed: it only has k1.
     const oldClient = new JobClient({
-      client: new Client({ connection: h.env.connection, namespace: 'default', dataConverter: dataConverterFor(Keyring.parse(k1)) }),
+      client: new Client({
+        connection: h.env.connection,
+        namespace: 'default',
+        dataConverter: dataConverterFor(Keyring.parse(k1)),
+      }),
       taskQueuePrefix: h.taskQueuePrefix,
     });
     const { invoiceId } = await h.createInvoice();
@@ -170,10 +214,14 @@ describe('payload encryption', () => {
     const events = await rawHistory(run.workflowId);
     const keyOf = (p: RawPayload | undefined) => text(p?.metadata?.[KEY_ID_METADATA]);
     expect(keyOf(events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0])).toBe('k1');
-    const completed = events.find((e) => e.workflowExecutionCompletedEventAttributes)!.workflowExecutionCompletedEventAttributes!;
+    const completed = events.find(
+      (e) => e.workflowExecutionCompletedEventAttributes,
+    )!.workflowExecutionCompletedEventAttributes!;
     expect(keyOf(completed.result!.payloads![0])).toBe('k2');
     // The old web process cannot read the result: the error names the key it lacks.
-    await expect(oldClient.status(run.workflowId)).rejects.toThrow(/key "k2", which is not in this process's keyring \(k1\)/);
+    await expect(oldClient.status(run.workflowId)).rejects.toThrow(
+      /key "k2", which is not in this process's keyring \(k1\)/,
+    );
 
     // A Schedule keeps its action's arguments under the key that wrote them; installing it again re-encrypts them.
     const scheduleKey = async (scheduleId: string) => {

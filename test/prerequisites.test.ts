@@ -24,7 +24,12 @@ describe('the prerequisite check', () => {
     for (const [name, stderr] of Object.entries(tools)) {
       fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho '${stderr}' >&2\n`, { mode: 0o755 });
     }
-    return { PATH: bin, DURABLE_JOBS_CACHE_DIR: path.join(root, 'cache'), CHROMIUM_PATH: path.join(bin, 'chromium'), ...extra };
+    return {
+      PATH: bin,
+      DURABLE_JOBS_CACHE_DIR: path.join(root, 'cache'),
+      CHROMIUM_PATH: path.join(bin, 'chromium'),
+      ...extra,
+    };
   }
 
   const complete = { java: 'openjdk version "17.0.15" 2025-04-15', mvn: '', temporal: '', chromium: '' };
@@ -60,9 +65,13 @@ describe('the prerequisite check', () => {
     const { temporal: _, ...withoutCli } = complete;
     // `go version` prints on stdout; the stubs print on stderr, so these write their own.
     const withGo = machine(withoutCli);
-    fs.writeFileSync(path.join(withGo.PATH!, 'go'), '#!/bin/sh\necho go version go1.22.2 linux/amd64\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(withGo.PATH!, 'go'), '#!/bin/sh\necho go version go1.22.2 linux/amd64\n', {
+      mode: 0o755,
+    });
     expect(missingPrerequisites(withGo, '20.11.0')).toEqual([]);
-    fs.writeFileSync(path.join(withGo.PATH!, 'go'), '#!/bin/sh\necho go version go1.19.8 linux/amd64\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(withGo.PATH!, 'go'), '#!/bin/sh\necho go version go1.19.8 linux/amd64\n', {
+      mode: 0o755,
+    });
     expect(missingPrerequisites(withGo, '20.11.0')).toEqual([expect.stringMatching(/^Temporal CLI .*is Go 1\.19\)/)]);
   });
 
@@ -79,6 +88,8 @@ describe('the prerequisite check', () => {
 
   it('reports a TEMPORAL_CLI_PATH that is not an executable, as the dev server start would', () => {
     const env = machine(complete, { TEMPORAL_CLI_PATH: '/nonexistent/temporal' });
-    expect(missingPrerequisites(env, '20.11.0')).toEqual([expect.stringMatching(/TEMPORAL_CLI_PATH=\/nonexistent\/temporal is not an executable file/)]);
+    expect(missingPrerequisites(env, '20.11.0')).toEqual([
+      expect.stringMatching(/TEMPORAL_CLI_PATH=\/nonexistent\/temporal is not an executable file/),
+    ]);
   });
 });

@@ -15,7 +15,10 @@ const MIN_JAVA = 17;
 const MIN_NODE = 20;
 
 /** One line per missing prerequisite, saying what it is for and how to get it; empty when nothing is missing. */
-export function missingPrerequisites(env: NodeJS.ProcessEnv = process.env, nodeVersion: string = process.versions.node): string[] {
+export function missingPrerequisites(
+  env: NodeJS.ProcessEnv = process.env,
+  nodeVersion: string = process.versions.node,
+): string[] {
   const missing: string[] = [];
 
   if (major(nodeVersion) < MIN_NODE) {
@@ -30,19 +33,29 @@ export function missingPrerequisites(env: NodeJS.ProcessEnv = process.env, nodeV
   const java = findOnPath('java', env);
   const javaMajor = java ? javaVersion(java) : undefined;
   if (!java || javaMajor === undefined || javaMajor < MIN_JAVA) {
-    const found = !java ? 'none on PATH' : javaMajor === undefined ? `${java} did not report its version` : `${java} is Java ${javaMajor}`;
-    missing.push(`Java ${MIN_JAVA} or newer, for Temporal's time-skipping test server (${found}): apt-get install -y openjdk-17-jre-headless`);
+    const found = !java
+      ? 'none on PATH'
+      : javaMajor === undefined
+        ? `${java} did not report its version`
+        : `${java} is Java ${javaMajor}`;
+    missing.push(
+      `Java ${MIN_JAVA} or newer, for Temporal's time-skipping test server (${found}): apt-get install -y openjdk-17-jre-headless`,
+    );
   }
 
   const classpath = timeSkippingServerClasspathFile(env);
   if (!fs.existsSync(classpath) && !findOnPath('mvn', env)) {
-    missing.push(`Maven, to fetch Temporal's time-skipping test server once (no mvn on PATH, nothing cached at ${classpath}): apt-get install -y maven`);
+    missing.push(
+      `Maven, to fetch Temporal's time-skipping test server once (no mvn on PATH, nothing cached at ${classpath}): apt-get install -y maven`,
+    );
   }
 
   // The same default as test/web-ui.test.ts.
   const chromium = env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!isExecutable(chromium)) {
-    missing.push(`Chromium, for the Web UI test (nothing executable at ${chromium}): apt-get install -y chromium, or set CHROMIUM_PATH`);
+    missing.push(
+      `Chromium, for the Web UI test (nothing executable at ${chromium}): apt-get install -y chromium, or set CHROMIUM_PATH`,
+    );
   }
 
   return missing;
@@ -54,14 +67,21 @@ export function missingPrerequisites(env: NodeJS.ProcessEnv = process.env, nodeV
  */
 function temporalCliProblem(env: NodeJS.ProcessEnv): string | undefined {
   if (env.TEMPORAL_CLI_PATH) {
-    return isExecutable(env.TEMPORAL_CLI_PATH) ? undefined : `Temporal CLI: TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} is not an executable file; fix or unset it`;
+    return isExecutable(env.TEMPORAL_CLI_PATH)
+      ? undefined
+      : `Temporal CLI: TEMPORAL_CLI_PATH=${env.TEMPORAL_CLI_PATH} is not an executable file; fix or unset it`;
   }
   const cached = path.join(temporalCliCacheDir(env), 'temporal');
   if (findOnPath('temporal', env) || isExecutable(cached)) return undefined;
   const go = findOnPath('go', env);
   const goVersion = go ? goVersionOf(go, env) : undefined;
-  if (goVersion && (goVersion[0] > MIN_GO[0] || (goVersion[0] === MIN_GO[0] && goVersion[1] >= MIN_GO[1]))) return undefined;
-  const found = !go ? 'no go on PATH' : goVersion ? `${go} is Go ${goVersion.join('.')}` : `${go} did not report its version`;
+  if (goVersion && (goVersion[0] > MIN_GO[0] || (goVersion[0] === MIN_GO[0] && goVersion[1] >= MIN_GO[1])))
+    return undefined;
+  const found = !go
+    ? 'no go on PATH'
+    : goVersion
+      ? `${go} is Go ${goVersion.join('.')}`
+      : `${go} did not report its version`;
   return (
     `Temporal CLI ${TEMPORAL_CLI_VERSION}, or Go ${MIN_GO.join('.')}+ to build it (no temporal on PATH or at ${cached}, ${found}): ` +
     `install Go from go.dev/dl (Debian 12's golang-go is 1.19, too old), or set TEMPORAL_CLI_PATH to a Temporal CLI binary`

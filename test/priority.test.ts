@@ -53,10 +53,16 @@ describe('priority queues', () => {
       // No worker yet: all 55 wait in the low queue's backlog; then one worker takes them in the matcher's order.
       const jobs: Array<{ workflowId: string; key: 1 | 5 }> = [];
       for (let id = 1; id <= 50; id++) {
-        jobs.push({ key: 5, ...(await h.client.enqueue(updateSearchIndex, { recordType: 'invoice', recordId: id }, { priorityKey: 5 })) });
+        jobs.push({
+          key: 5,
+          ...(await h.client.enqueue(updateSearchIndex, { recordType: 'invoice', recordId: id }, { priorityKey: 5 })),
+        });
       }
       for (let id = 101; id <= 105; id++) {
-        jobs.push({ key: 1, ...(await h.client.enqueue(updateSearchIndex, { recordType: 'invoice', recordId: id }, { priorityKey: 1 })) });
+        jobs.push({
+          key: 1,
+          ...(await h.client.enqueue(updateSearchIndex, { recordType: 'invoice', recordId: id }, { priorityKey: 1 })),
+        });
       }
       await h.startWorkers([{ queue: 'low', concurrency: 1 }]);
       await Promise.all(jobs.map((j) => h.env.client.workflow.getHandle(j.workflowId).result()));
@@ -81,9 +87,9 @@ describe('priority queues', () => {
     });
 
     it('rejects a key outside 1..5 before anything reaches the server', async () => {
-      await expect(h.client.enqueue(updateSearchIndex, { recordType: 'user', recordId: 1 }, { priorityKey: 9 as never })).rejects.toThrow(
-        /priorityKey must be an integer from 1 to 5, got 9/,
-      );
+      await expect(
+        h.client.enqueue(updateSearchIndex, { recordType: 'user', recordId: 1 }, { priorityKey: 9 as never }),
+      ).rejects.toThrow(/priorityKey must be an integer from 1 to 5, got 9/);
     });
   });
 
@@ -104,7 +110,11 @@ describe('priority queues', () => {
 
       expect(h.gateway.requests.get(`payment/${paymentId}`)).toBe(3); // timeout, 5xx, success
       expect(h.gateway.effects.get(`payment/${paymentId}`)).toMatchObject({ applied: 1, replayed: 1 });
-      const payment = await h.database.db.selectFrom('payments').select(['status', 'charge_reference']).where('id', '=', paymentId).executeTakeFirstOrThrow();
+      const payment = await h.database.db
+        .selectFrom('payments')
+        .select(['status', 'charge_reference'])
+        .where('id', '=', paymentId)
+        .executeTakeFirstOrThrow();
       expect(payment).toEqual({ status: 'charged', charge_reference: result.reference });
       expect(result.reference).toBe(h.gateway.effects.get(`payment/${paymentId}`)!.result.reference);
     });

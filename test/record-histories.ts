@@ -82,33 +82,52 @@ async function main(): Promise<void> {
     const createUsers = async (count: number, createdAt = now) => {
       const ids = Array.from({ length: count }, () => nextId++);
       for (let i = 0; i < ids.length; i += 500) {
-        const rows = ids.slice(i, i + 500).map((id) => ({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: createdAt }));
+        const rows = ids
+          .slice(i, i + 500)
+          .map((id) => ({ id, email: `user${id}@example.com`, name: `User ${id}`, created_at: createdAt }));
         await db.insertInto('users').values(rows).execute();
       }
       return ids;
     };
     const createInvoice = async () => {
       const [id] = await createUsers(1);
-      await db.insertInto('invoices').values({ id: id!, user_id: id!, amount_cents: 4200, currency: 'EUR', created_at: now }).execute();
+      await db
+        .insertInto('invoices')
+        .values({ id: id!, user_id: id!, amount_cents: 4200, currency: 'EUR', created_at: now })
+        .execute();
       return id!;
     };
     const createExport = async (startDate: string, endDate: string, sliceSize: number) => {
       const id = nextId++;
       await db
         .insertInto('exports')
-        .values({ id, start_date: startDate, end_date: endDate, slice_size: sliceSize, on_slice_failure: 'complete', created_at: now, updated_at: now })
+        .values({
+          id,
+          start_date: startDate,
+          end_date: endDate,
+          slice_size: sliceSize,
+          on_slice_failure: 'complete',
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
       return id;
     };
     const createWebhook = async () => {
       const id = nextId++;
-      await db.insertInto('webhook_payloads').values({ id, data: JSON.stringify({ event: 'invoice.paid', amount: 4200 }), created_at: now, updated_at: now }).execute();
+      await db
+        .insertInto('webhook_payloads')
+        .values({ id, data: JSON.stringify({ event: 'invoice.paid', amount: 4200 }), created_at: now, updated_at: now })
+        .execute();
       return id;
     };
 
     const invoiceId = await createInvoice();
     const paymentUser = await createInvoice();
-    await db.insertInto('payments').values({ id: paymentUser, user_id: paymentUser, amount_cents: 1999, currency: 'EUR', created_at: now }).execute();
+    await db
+      .insertInto('payments')
+      .values({ id: paymentUser, user_id: paymentUser, amount_cents: 1999, currency: 'EUR', created_at: now })
+      .execute();
     const [welcomeUser] = await createUsers(1);
     const webhookOk = await createWebhook();
     const webhookDead = await createWebhook();
@@ -125,16 +144,35 @@ async function main(): Promise<void> {
     const continued = await client.enqueue(largeDataExport, { exportId: bigExport });
     const runs: Array<[string, Promise<WorkflowHandle>]> = [
       // The chain's first run (prepare … continue-as-new) and, through a handle that follows the chain, its last one.
-      ['largeDataExportWorkflow.first-run', Promise.resolve(env.client.workflow.getHandle(continued.workflowId, continued.runId))],
+      [
+        'largeDataExportWorkflow.first-run',
+        Promise.resolve(env.client.workflow.getHandle(continued.workflowId, continued.runId)),
+      ],
       ['largeDataExportWorkflow.last-run', Promise.resolve(handle(continued.workflowId))],
       ['invoiceGenerationWorkflow', enqueue(client.enqueue(invoiceGeneration, { invoiceId }))],
       ['sendWelcomeEmailWorkflow', enqueue(client.enqueue(sendWelcomeEmail, { userId: welcomeUser! }))],
-      ['generateReportWorkflow', enqueue(client.enqueue(generateReport, { userId: welcomeUser!, reportType: 'monthly_sales', startDate: '2026-03-01', endDate: '2026-03-31' }))],
+      [
+        'generateReportWorkflow',
+        enqueue(
+          client.enqueue(generateReport, {
+            userId: welcomeUser!,
+            reportType: 'monthly_sales',
+            startDate: '2026-03-01',
+            endDate: '2026-03-31',
+          }),
+        ),
+      ],
       ['processWebhookWorkflow', enqueue(client.enqueue(processWebhook, { webhookPayloadId: webhookOk }))],
-      ['processWebhookWorkflow.dead-letter', enqueue(client.enqueue(processWebhook, { webhookPayloadId: webhookDead }))],
+      [
+        'processWebhookWorkflow.dead-letter',
+        enqueue(client.enqueue(processWebhook, { webhookPayloadId: webhookDead })),
+      ],
       ['largeDataExportWorkflow', enqueue(client.enqueue(largeDataExport, { exportId: smallExport }))],
       ['processPaymentWorkflow', enqueue(client.enqueue(processPayment, { paymentId: paymentUser }))],
-      ['updateSearchIndexWorkflow', enqueue(client.enqueue(updateSearchIndex, { recordId: invoiceId, recordType: 'invoice' }))],
+      [
+        'updateSearchIndexWorkflow',
+        enqueue(client.enqueue(updateSearchIndex, { recordId: invoiceId, recordType: 'invoice' })),
+      ],
       ['healthCheckWorkflow', enqueue(client.enqueue(healthCheck, { windowMinutes: 5 }))],
       ['noopWorkflow', enqueue(client.enqueue(noop, { id: 'record-histories' }))],
     ];
@@ -145,10 +183,13 @@ async function main(): Promise<void> {
       // A handle without a run ID is the latest run: the last one of a continue-as-new chain.
       const history = await h.fetchHistory();
       const startedEvent = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-      if (name.endsWith('.last-run') && !startedEvent?.continuedExecutionRunId) throw new Error(`${h.workflowId} did not continue-as-new`);
+      if (name.endsWith('.last-run') && !startedEvent?.continuedExecutionRunId)
+        throw new Error(`${h.workflowId} did not continue-as-new`);
       const file = path.join(HISTORIES_DIR, `${name}.json`);
       fs.writeFileSync(file, `${JSON.stringify(history)}\n`);
-      console.log(`${name.padEnd(38)} ${String(history.events?.length).padStart(5)} events ${(fs.statSync(file).size / 1024).toFixed(1).padStart(7)} KiB  (${h.workflowId})`);
+      console.log(
+        `${name.padEnd(38)} ${String(history.events?.length).padStart(5)} events ${(fs.statSync(file).size / 1024).toFixed(1).padStart(7)} KiB  (${h.workflowId})`,
+      );
     };
 
     const outcomes = await Promise.allSettled(
@@ -159,7 +200,8 @@ async function main(): Promise<void> {
           if (name !== 'processWebhookWorkflow.dead-letter') throw err;
         });
         await write(name, h);
-        if (name === 'largeDataExportWorkflow') await write('exportSliceWorkflow', handle(`large-data-export/${smallExport}/slice/0`)); // its first slice
+        if (name === 'largeDataExportWorkflow')
+          await write('exportSliceWorkflow', handle(`large-data-export/${smallExport}/slice/0`)); // its first slice
       }),
     );
     const failed = outcomes.find((o) => o.status === 'rejected');

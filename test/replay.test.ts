@@ -52,7 +52,9 @@ const replayOptions = (): ReplayWorkerOptions => ({
 describe('workflow determinism', () => {
   it('has a recorded history of every workflow type exported by workflows/index.ts', () => {
     const recorded = new Set(histories.map((h) => h.workflowType));
-    const types = Object.entries(workflows).filter(([, value]) => typeof value === 'function').map(([name]) => name);
+    const types = Object.entries(workflows)
+      .filter(([, value]) => typeof value === 'function')
+      .map(([name]) => name);
     expect(types).toContain('exportSliceWorkflow');
     const missing = types.filter((type) => !recorded.has(type));
     expect(missing, 'record them with `npx tsx test/record-histories.ts`').toEqual([]);
@@ -64,7 +66,8 @@ describe('workflow determinism', () => {
       replayOptions(),
       histories.map((h) => ({ workflowId: h.file, history: h.history })),
     );
-    for await (const result of replay) results.push({ file: result.workflowId, ...(result.error ? { error: String(result.error) } : {}) });
+    for await (const result of replay)
+      results.push({ file: result.workflowId, ...(result.error ? { error: String(result.error) } : {}) });
     expect(results).toEqual(histories.map((h) => ({ file: h.file })));
   });
 

@@ -35,7 +35,10 @@ describe('process-webhook retries follow the table, as recorded in the workflow 
   /** Scripts the vendor's answers for one new payload, runs the job to its end, and reads its history. */
   async function run(faults: Array<Fault | Fault['kind']>): Promise<Outcome> {
     const id = await h.createWebhook();
-    h.vendor.script(`webhook-payload/${id}`, faults.map((f) => (f === 'timeout' ? { kind: 'timeout', delayMs: 800 } : f)));
+    h.vendor.script(
+      `webhook-payload/${id}`,
+      faults.map((f) => (f === 'timeout' ? { kind: 'timeout', delayMs: 800 } : f)),
+    );
     const { workflowId } = await h.client.enqueue(processWebhook, { webhookPayloadId: id });
     const handle = h.env.client.workflow.getHandle(workflowId);
     const failure = await handle.result().then(
@@ -43,11 +46,19 @@ describe('process-webhook retries follow the table, as recorded in the workflow 
       (err: Error) => err,
     );
     const events = (await handle.fetchHistory()).events ?? [];
-    const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'processWebhook')!;
-    const started = events.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString())!;
+    const scheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'processWebhook',
+    )!;
+    const started = events.find(
+      (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString(),
+    )!;
     const ms = (t: typeof scheduled.eventTime) => Number(t!.seconds) * 1000 + Math.floor((t!.nanos ?? 0) / 1e6);
     const activityId = scheduled.activityTaskScheduledEventAttributes!.activityId!;
-    const payload = await h.database.db.selectFrom('webhook_payloads').select(['status', 'last_error_type']).where('id', '=', id).executeTakeFirstOrThrow();
+    const payload = await h.database.db
+      .selectFrom('webhook_payloads')
+      .select(['status', 'last_error_type'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     return {
       workflowId,
       status: failure ? 'Failed' : 'Completed',
@@ -55,7 +66,11 @@ describe('process-webhook retries follow the table, as recorded in the workflow 
       attempts: started.activityTaskStartedEventAttributes!.attempt!,
       waitedMs: ms(started.eventTime) - ms(scheduled.eventTime),
       expectedDelayMs: (bases) =>
-        bases.reduce((sum, base, i) => sum + Math.round(base * 1000 * (1 + 0.1 * jitterFraction(`${workflowId}/${activityId}/${i + 1}`))), 0),
+        bases.reduce(
+          (sum, base, i) =>
+            sum + Math.round(base * 1000 * (1 + 0.1 * jitterFraction(`${workflowId}/${activityId}/${i + 1}`))),
+          0,
+        ),
       payload,
       vendorApplied: h.vendor.effects.get(`webhook-payload/${id}`)?.applied ?? 0,
     };
@@ -76,11 +91,16 @@ describe('process-webhook retries follow the table, as recorded in the workflow 
 
   it('network timeouts on all 5 attempts: exhausted after 5, payload dead with NetworkTimeout', async () => {
     const o = await run(['timeout', 'timeout', 'timeout', 'timeout', 'timeout']);
-    expect(o).toMatchObject({ status: 'Failed', failureType: 'NetworkTimeout', attempts: 5, payload: { status: 'dead', last_error_type: 'NetworkTimeout' } });
+    expect(o).toMatchObject({
+      status: 'Failed',
+      failureType: 'NetworkTimeout',
+      attempts: 5,
+      payload: { status: 'dead', last_error_type: 'NetworkTimeout' },
+    });
     expectWaited(o, [11, 18, 37, 74]);
   });
 
-  it("rate limited with Retry-After: 120 waits 120 s", async () => {
+  it('rate limited with Retry-After: 120 waits 120 s', async () => {
     const o = await run([{ kind: 'rate_limit', retryAfterSeconds: 120 }, 'ok']);
     expect(o).toMatchObject({ status: 'Completed', attempts: 2, payload: { status: 'processed' } });
     expectWaited(o, [120]);
@@ -94,7 +114,13 @@ describe('process-webhook retries follow the table, as recorded in the workflow 
 
   it('a 4xx is retried once after 10 s and then discarded: 2 attempts, payload dead with ClientError', async () => {
     const o = await run(['client_error', 'client_error', 'ok']);
-    expect(o).toMatchObject({ status: 'Failed', failureType: 'ClientError', attempts: 2, payload: { status: 'dead', last_error_type: 'ClientError' }, vendorApplied: 0 });
+    expect(o).toMatchObject({
+      status: 'Failed',
+      failureType: 'ClientError',
+      attempts: 2,
+      payload: { status: 'dead', last_error_type: 'ClientError' },
+      vendorApplied: 0,
+    });
     expectWaited(o, [10]);
   });
 
@@ -118,7 +144,12 @@ describe('process-webhook retries follow the table, as recorded in the workflow 
 
   it('5xx on every attempt: 5 attempts at most, then dead with ServerError', async () => {
     const o = await run(['server_error', 'server_error', 'server_error', 'server_error', 'server_error', 'ok']);
-    expect(o).toMatchObject({ status: 'Failed', failureType: 'ServerError', attempts: 5, payload: { status: 'dead', last_error_type: 'ServerError' } });
+    expect(o).toMatchObject({
+      status: 'Failed',
+      failureType: 'ServerError',
+      attempts: 5,
+      payload: { status: 'dead', last_error_type: 'ServerError' },
+    });
     expectWaited(o, [20, 30, 40, 50]);
   });
 });

@@ -19,7 +19,12 @@ const unsafeCases: Array<{ kind: string; args: Record<string, unknown>; path: st
   { kind: 'NaN', args: { invoiceId: Number.NaN }, path: 'invoiceId', says: /NaN/ },
   { kind: 'Infinity', args: { invoiceId: Number.POSITIVE_INFINITY }, path: 'invoiceId', says: /Infinity/ },
   { kind: 'undefined field', args: { invoiceId: undefined }, path: 'invoiceId', says: /undefined/ },
-  { kind: 'oversized payload', args: { invoiceId: 'x'.repeat(70 * 1024) }, path: '(arguments)', says: /over the 65536-byte budget/ },
+  {
+    kind: 'oversized payload',
+    args: { invoiceId: 'x'.repeat(70 * 1024) },
+    path: '(arguments)',
+    says: /over the 65536-byte budget/,
+  },
 ];
 
 describe('safe arguments', () => {
@@ -31,7 +36,9 @@ describe('safe arguments', () => {
   });
 
   it('accepts plain JSON values of every kind', () => {
-    expect(findUnsafeValues({ s: 'a', n: 1.5, b: true, z: null, list: [1, 'two', { three: [3] }], nested: { ok: {} } })).toEqual([]);
+    expect(
+      findUnsafeValues({ s: 'a', n: 1.5, b: true, z: null, list: [1, 'two', { three: [3] }], nested: { ok: {} } }),
+    ).toEqual([]);
   });
 
   it('rejects schema violations with the field path: wrong type, unknown field, bad date, reversed range', () => {
@@ -45,15 +52,38 @@ describe('safe arguments', () => {
     };
     expect(issuesOf(() => validate(invoiceGeneration, { invoiceId: '42' }))).toEqual(['invoiceId']);
     expect(issuesOf(() => validate(invoiceGeneration, { invoiceId: 42, extra: 1 }))).toEqual(['extra']);
-    expect(issuesOf(() => validate(generateReport, { userId: 1, reportType: 'monthly_sales', startDate: '2026-02-30', endDate: '2026-03-01' }))).toEqual(['startDate']);
-    expect(issuesOf(() => validate(generateReport, { userId: 1, reportType: 'monthly_sales', startDate: '2026-03-02', endDate: '2026-03-01' }))).toEqual(['endDate']);
+    expect(
+      issuesOf(() =>
+        validate(generateReport, {
+          userId: 1,
+          reportType: 'monthly_sales',
+          startDate: '2026-02-30',
+          endDate: '2026-03-01',
+        }),
+      ),
+    ).toEqual(['startDate']);
+    expect(
+      issuesOf(() =>
+        validate(generateReport, {
+          userId: 1,
+          reportType: 'monthly_sales',
+          startDate: '2026-03-02',
+          endDate: '2026-03-01',
+        }),
+      ),
+    ).toEqual(['endDate']);
   });
 
   it('rejects unsafe types at compile time where TypeScript can', () => {
     // These lines are type-checked by `npm test` (tsc runs first): each must be a compile error.
     const compileOnly = (client: Harness['client']) => {
-      // @ts-expect-error a Date is not a job argument
-      void client.enqueue(generateReport, { userId: 1, reportType: 'monthly_sales', startDate: new Date(), endDate: '2026-01-31' });
+      void client.enqueue(generateReport, {
+        userId: 1,
+        reportType: 'monthly_sales',
+        // @ts-expect-error a Date is not a job argument
+        startDate: new Date(),
+        endDate: '2026-01-31',
+      });
       // @ts-expect-error an object (e.g. a whole record) is not an id
       void client.enqueue(invoiceGeneration, { invoiceId: { id: 42, total: 10 } });
       // @ts-expect-error fields the job does not declare
@@ -69,14 +99,17 @@ describe('safe arguments', () => {
     });
     afterAll(() => h?.close());
 
-    it.each(unsafeCases)('a $kind is rejected naming "$path", before anything reaches the server', async ({ args, path, says }) => {
-      const attempt = h.client.enqueue(invoiceGeneration, args as never);
-      await expect(attempt).rejects.toBeInstanceOf(InvalidJobArgumentsError);
-      const err = (await attempt.catch((e) => e)) as InvalidJobArgumentsError;
-      expect(err.job).toBe('invoice-generation');
-      expect(err.issues).toEqual([{ path, message: expect.stringMatching(says) }]);
-      expect(err.message).toContain(path);
-    });
+    it.each(unsafeCases)(
+      'a $kind is rejected naming "$path", before anything reaches the server',
+      async ({ args, path, says }) => {
+        const attempt = h.client.enqueue(invoiceGeneration, args as never);
+        await expect(attempt).rejects.toBeInstanceOf(InvalidJobArgumentsError);
+        const err = (await attempt.catch((e) => e)) as InvalidJobArgumentsError;
+        expect(err.job).toBe('invoice-generation');
+        expect(err.issues).toEqual([{ path, message: expect.stringMatching(says) }]);
+        expect(err.message).toContain(path);
+      },
+    );
 
     it('none of the rejected enqueues created a workflow', async () => {
       // A valid marker job on the same task queue: once visibility lists it, it would list the others too.

@@ -39,7 +39,9 @@ describe('Temporal server restarts', () => {
   });
 
   const count = async (status: string) => {
-    const { count } = await h.env.client.workflow.count(`TaskQueue = '${h.taskQueuePrefix}-default' AND ExecutionStatus = '${status}'`);
+    const { count } = await h.env.client.workflow.count(
+      `TaskQueue = '${h.taskQueuePrefix}-default' AND ExecutionStatus = '${status}'`,
+    );
     return count;
   };
 
@@ -55,7 +57,11 @@ describe('Temporal server restarts', () => {
       await new Promise((r) => setTimeout(r, 1000));
       server = await start();
     }
-    await eventually(async () => ((await count('Completed').catch(() => 0)) === 500 ? true : undefined), 150_000, '500 completed jobs');
+    await eventually(
+      async () => ((await count('Completed').catch(() => 0)) === 500 ? true : undefined),
+      150_000,
+      '500 completed jobs',
+    );
     expect(await count('Failed')).toBe(0);
     expect(await count('Running')).toBe(0);
     expect(h.calls.get('noop')).toBeGreaterThanOrEqual(500);
@@ -77,7 +83,9 @@ describe('Temporal server restarts', () => {
     expect(refused.statusCode).toBe(503);
     expect(refused.json().error).toContain(`Cannot reach the Temporal server at ${server.address}`);
     // The SDK retries "unavailable" until the deadline, so the error cannot tell "refused" from "no answer": it says so.
-    expect(refused.json().error).toMatch(/noop\/gone-.*: (nothing was enqueued|no answer within 10 s, so it may or may not have started; enqueueing again is safe)/);
+    expect(refused.json().error).toMatch(
+      /noop\/gone-.*: (nothing was enqueued|no answer within 10 s, so it may or may not have started; enqueueing again is safe)/,
+    );
     // Bounded by the enqueue deadline (10 s), not by how long gRPC would keep retrying; generous for a busy machine.
     expect(tookMs).toBeLessThan(20_000);
     await expect(h.client.status(`noop/${id}`)).rejects.toThrow(JobNotFoundError);

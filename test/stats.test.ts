@@ -131,20 +131,17 @@ describe('jobStats and jobctl stats', () => {
   }, 120_000);
   afterAll(() => h?.close());
 
-  it(
-    'counts exactly this deployment’s completed and failed runs, with failure rate, average and nearest-rank p95',
-    () => {
-      const mean = Math.round(durations.reduce((a, b) => a + b, 0) / durations.length);
-      const p95Ms = Math.max(...durations);
-      expect(settled).toEqual([
-        { job: 'invoice-generation', completed: 3, failed: 2, failureRate: 0.4, averageMs: mean, p95Ms },
-      ]);
-      const [row] = settled;
-      expect(row!.averageMs).toBeGreaterThan(0);
-      expect(row!.p95Ms).toBeGreaterThanOrEqual(row!.averageMs!);
-      expect(row!.p95Ms).toBeLessThan(Date.now() - since.getTime());
-    },
-  );
+  it('counts exactly this deployment’s completed and failed runs, with failure rate, average and nearest-rank p95', () => {
+    const mean = Math.round(durations.reduce((a, b) => a + b, 0) / durations.length);
+    const p95Ms = Math.max(...durations);
+    expect(settled).toEqual([
+      { job: 'invoice-generation', completed: 3, failed: 2, failureRate: 0.4, averageMs: mean, p95Ms },
+    ]);
+    const [row] = settled;
+    expect(row!.averageMs).toBeGreaterThan(0);
+    expect(row!.p95Ms).toBeGreaterThanOrEqual(row!.averageMs!);
+    expect(row!.p95Ms).toBeLessThan(Date.now() - since.getTime());
+  });
 
   it('lists only jobs that had runs; a job named explicitly gets a row even with none', async () => {
     expect(await jobStats(h.client, { since })).toEqual(settled);

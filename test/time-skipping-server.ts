@@ -11,7 +11,9 @@ import path from 'node:path';
  * DEBUG (hundreds of thousands of lines per run), so the wrapper sends that log to a file per server.
  */
 const POM = path.resolve(__dirname, 'temporal-test-server/pom.xml');
-const VERSION = /<artifactId>temporal-test-server<\/artifactId>\s*<version>([^<]+)</.exec(fs.readFileSync(POM, 'utf8'))![1]!;
+const VERSION = /<artifactId>temporal-test-server<\/artifactId>\s*<version>([^<]+)</.exec(
+  fs.readFileSync(POM, 'utf8'),
+)![1]!;
 const ARTIFACTS = path.resolve(__dirname, '.artifacts');
 export const TEST_LOG_DIR = path.join(ARTIFACTS, 'logs');
 
@@ -24,7 +26,8 @@ const LOG_RECORD_FORMAT = '%1$tF %1$tT %4$s %3$s: %5$.1000s%6$.2000s%n';
 
 /** Per-user cache of the resolved classpath, shared by every checkout. */
 export function timeSkippingServerCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.DURABLE_JOBS_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'durable-jobs');
+  const base =
+    env.DURABLE_JOBS_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'durable-jobs');
   return path.join(base, 'temporal-test-server', VERSION);
 }
 
@@ -65,6 +68,8 @@ function resolveClasspath(classpathFile: string): void {
   fs.mkdirSync(path.dirname(classpathFile), { recursive: true });
   const temp = `${classpathFile}.${process.pid}.tmp`;
   process.stderr.write(`Resolving Temporal's time-skipping test server ${VERSION} with Maven (once per machine)…\n`);
-  execFileSync('mvn', ['-q', '-B', '-f', POM, 'dependency:build-classpath', `-Dmdep.outputFile=${temp}`], { stdio: 'inherit' });
+  execFileSync('mvn', ['-q', '-B', '-f', POM, 'dependency:build-classpath', `-Dmdep.outputFile=${temp}`], {
+    stdio: 'inherit',
+  });
   fs.renameSync(temp, classpathFile);
 }

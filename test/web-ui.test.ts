@@ -44,13 +44,25 @@ describe('the Temporal Web UI in headless Chromium', () => {
     const keyring = Keyring.parse(Keyring.generate('ui-test'));
     const token = randomBytes(24).toString('base64url');
     const httpPort = await freePort();
-    server = await startDevServer({ port: 0, uiPort: 0, uiCodecEndpoint: `http://127.0.0.1:${httpPort}/codec/${token}` });
+    server = await startDevServer({
+      port: 0,
+      uiPort: 0,
+      uiCodecEndpoint: `http://127.0.0.1:${httpPort}/codec/${token}`,
+    });
     uiUrl = server.uiUrl!;
-    env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address, client: { dataConverter: dataConverterFor(keyring) } });
+    env = await TestWorkflowEnvironment.createFromExistingServer({
+      address: server.address,
+      client: { dataConverter: dataConverterFor(keyring) },
+    });
     h = await createHarness({ env, encryption: keyring });
     await h.startWorkers(['default']);
-    http = buildHttpService(h.client, { codec: { codec: new EncryptionCodec(keyring), token, corsOrigins: [new URL(uiUrl).origin] } });
-    http.addHook('onRequest', async (request) => void (request.method === 'POST' && codecRequests.push(request.url.replace(token, '<token>'))));
+    http = buildHttpService(h.client, {
+      codec: { codec: new EncryptionCodec(keyring), token, corsOrigins: [new URL(uiUrl).origin] },
+    });
+    http.addHook(
+      'onRequest',
+      async (request) => void (request.method === 'POST' && codecRequests.push(request.url.replace(token, '<token>'))),
+    );
     await http.listen({ port: httpPort, host: '127.0.0.1' });
 
     ({ invoiceId } = await h.createInvoice());
@@ -67,7 +79,16 @@ describe('the Temporal Web UI in headless Chromium', () => {
     // The browser starts while the webhook waits out its retry delay.
     const launched = chromium.launch({
       executablePath: CHROMIUM_PATH,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       await env.client.workflow.getHandle(invoiceWorkflowId).result();
@@ -95,7 +116,9 @@ describe('the Temporal Web UI in headless Chromium', () => {
 
   /** Opens a run by workflow ID alone; the UI redirects to the latest run's history page. */
   async function openRun(workflowId: string) {
-    await page.goto(`${uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`, { waitUntil: 'domcontentloaded' });
+    await page.goto(`${uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`, {
+      waitUntil: 'domcontentloaded',
+    });
     const heading = page.getByTestId('workflow-id-heading');
     await heading.waitFor();
     // The run page's header holds the status badge and the workflow ID heading.
@@ -114,7 +137,9 @@ describe('the Temporal Web UI in headless Chromium', () => {
     const { heading, header } = await openRun(invoiceWorkflowId);
 
     const runId = (await env!.client.workflow.getHandle(invoiceWorkflowId).describe()).runId;
-    expect(page.url()).toBe(`${uiUrl}/namespaces/default/workflows/${encodeURIComponent(invoiceWorkflowId)}/${runId}/history`);
+    expect(page.url()).toBe(
+      `${uiUrl}/namespaces/default/workflows/${encodeURIComponent(invoiceWorkflowId)}/${runId}/history`,
+    );
     expect((await heading.innerText()).trim()).toBe(invoiceWorkflowId);
     await header.getByText('Completed', { exact: true }).waitFor();
     expect(await header.getByText('Failed', { exact: true }).count()).toBe(0);
@@ -124,7 +149,10 @@ describe('the Temporal Web UI in headless Chromium', () => {
 
   it('shows the encrypted invoice decrypted, through the codec endpoint', async () => {
     // The server holds ciphertext (test/payload-encryption.test.ts); the page shows the job's arguments.
-    const { history } = await env!.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId: invoiceWorkflowId } });
+    const { history } = await env!.client.workflowService.getWorkflowExecutionHistory({
+      namespace: 'default',
+      execution: { workflowId: invoiceWorkflowId },
+    });
     const input = history!.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
     expect(Buffer.from(input.metadata!.encoding!).toString()).toBe('binary/encrypted');
 
@@ -145,21 +173,26 @@ describe('the Temporal Web UI in headless Chromium', () => {
     await header.getByText('Failed', { exact: true }).waitFor();
     expect(await header.getByText('Completed', { exact: true }).count()).toBe(0);
     // The workflow's failure, in the Result pane and the last history event.
-    await page.getByText(/discarded after attempt 2/).first().waitFor();
+    await page
+      .getByText(/discarded after attempt 2/)
+      .first()
+      .waitFor();
     expect(await page.content()).toContain('ClientError');
     await screenshot('web-ui-webhook.png');
   });
 
   it('lists both runs with their status on the workflows page', async () => {
     const rows = page.getByTestId('workflows-summary-configurable-table-row');
-    const rowOf = (workflowId: string) => rows.filter({ has: page.getByRole('link', { name: workflowId, exact: true }) });
+    const rowOf = (workflowId: string) =>
+      rows.filter({ has: page.getByRole('link', { name: workflowId, exact: true }) });
     // The list comes from the visibility store, which may trail the runs' completion by a moment.
     const deadline = Date.now() + UI_TIMEOUT_MS;
     for (;;) {
       await page.goto(`${uiUrl}/namespaces/default/workflows`, { waitUntil: 'domcontentloaded' });
       await rows.first().waitFor();
       if ((await rowOf(invoiceWorkflowId).count()) === 1 && (await rowOf(webhookWorkflowId).count()) === 1) break;
-      if (Date.now() > deadline) throw new Error(`the workflow list does not show both runs:\n${await page.innerText('main')}`);
+      if (Date.now() > deadline)
+        throw new Error(`the workflow list does not show both runs:\n${await page.innerText('main')}`);
       await page.waitForTimeout(500);
     }
 

@@ -46,14 +46,21 @@ describe('jobctl bundle and JOBS_WORKFLOW_BUNDLE', () => {
   }, 120_000);
 
   it('refuses a missing bundle, or one built from other code, in one line before connecting', async () => {
-    const missing = await jobctl(['worker'], { JOBS_WORKFLOW_BUNDLE: path.join(dir, 'nope.js'), TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const missing = await jobctl(['worker'], {
+      JOBS_WORKFLOW_BUNDLE: path.join(dir, 'nope.js'),
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe(`jobctl: JOBS_WORKFLOW_BUNDLE: no workflow bundle at ${path.join(dir, 'nope.js')} (write one with \`jobctl bundle --out ${path.join(dir, 'nope.js')}\`)\n`);
+    expect(missing.stderr).toBe(
+      `jobctl: JOBS_WORKFLOW_BUNDLE: no workflow bundle at ${path.join(dir, 'nope.js')} (write one with \`jobctl bundle --out ${path.join(dir, 'nope.js')}\`)\n`,
+    );
 
     const stale = path.join(dir, 'stale.js');
     fs.writeFileSync(stale, 'module.exports = { noopWorkflow: 1 };');
     const other = await jobctl(['worker'], { JOBS_WORKFLOW_BUNDLE: stale, TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(other.code).toBe(1);
-    expect(other.stderr).toMatch(/^jobctl: JOBS_WORKFLOW_BUNDLE: .*stale\.js was built from other code: it lacks invoiceGenerationWorkflow, .*; rebuild it with `jobctl bundle`\n$/);
+    expect(other.stderr).toMatch(
+      /^jobctl: JOBS_WORKFLOW_BUNDLE: .*stale\.js was built from other code: it lacks invoiceGenerationWorkflow, .*; rebuild it with `jobctl bundle`\n$/,
+    );
   }, 60_000);
 });

@@ -60,18 +60,29 @@ describe('a worker process stopped mid-activity', () => {
   it('the in-flight vendor call finishes, the worker exits cleanly, and the job completes once', async () => {
     const now = new Date().toISOString();
     const id = Math.floor(Math.random() * 1e9);
-    await database.db.insertInto('webhook_payloads').values({ id, data: '{"event":"slow"}', created_at: now, updated_at: now }).execute();
+    await database.db
+      .insertInto('webhook_payloads')
+      .values({ id, data: '{"event":"slow"}', created_at: now, updated_at: now })
+      .execute();
     vendor.script(`webhook-payload/${id}`, [{ kind: 'timeout', delayMs: 4000 }]); // a slow (4 s) but successful answer
     const first = await startWorker();
 
     const { workflowId } = await client.enqueue(processWebhook, { webhookPayloadId: id });
-    await eventually(async () => (vendor.requests.get(`webhook-payload/${id}`) ? true : undefined), 30_000, 'the vendor call to start');
+    await eventually(
+      async () => (vendor.requests.get(`webhook-payload/${id}`) ? true : undefined),
+      30_000,
+      'the vendor call to start',
+    );
     const exitCode = await first.stop('SIGTERM');
     await startWorker(); // someone has to run the job's next workflow task
 
-    await expect(env.client.workflow.getHandle(workflowId).result()).resolves.toMatchObject({ alreadyProcessed: false });
+    await expect(env.client.workflow.getHandle(workflowId).result()).resolves.toMatchObject({
+      alreadyProcessed: false,
+    });
     expect(exitCode).toBe(0);
-    expect(first.output()).toMatch(/"event":"activity_succeeded"[^\n]*"attempt":1|"attempt":1[^\n]*"event":"activity_succeeded"/);
+    expect(first.output()).toMatch(
+      /"event":"activity_succeeded"[^\n]*"attempt":1|"attempt":1[^\n]*"event":"activity_succeeded"/,
+    );
     expect(vendor.requests.get(`webhook-payload/${id}`)).toBe(1); // finished in place, not retried
     expect(vendor.effects.get(`webhook-payload/${id}`)?.applied).toBe(1);
   }, 120_000);
@@ -79,22 +90,35 @@ describe('a worker process stopped mid-activity', () => {
   it('kill -9 mid vendor call: the heartbeat timeout (10 s, not the 1 min start-to-close) moves it to another worker; applied once', async () => {
     const now = new Date().toISOString();
     const id = Math.floor(Math.random() * 1e9);
-    await database.db.insertInto('webhook_payloads').values({ id, data: '{"event":"crash"}', created_at: now, updated_at: now }).execute();
+    await database.db
+      .insertInto('webhook_payloads')
+      .values({ id, data: '{"event":"crash"}', created_at: now, updated_at: now })
+      .execute();
     await stopWorkers(); // the call must land on the worker this test kills
     vendor.script(`webhook-payload/${id}`, [{ kind: 'timeout', delayMs: 8000 }]); // applied, then the answer is slow
     const doomed = await startWorker();
 
     const { workflowId } = await client.enqueue(processWebhook, { webhookPayloadId: id });
-    await eventually(async () => (vendor.requests.get(`webhook-payload/${id}`) ? true : undefined), 30_000, 'the vendor call to start');
+    await eventually(
+      async () => (vendor.requests.get(`webhook-payload/${id}`) ? true : undefined),
+      30_000,
+      'the vendor call to start',
+    );
     doomed.child.kill('SIGKILL');
     await startWorker();
 
-    await expect(env.client.workflow.getHandle(workflowId).result()).resolves.toMatchObject({ alreadyProcessed: false });
+    await expect(env.client.workflow.getHandle(workflowId).result()).resolves.toMatchObject({
+      alreadyProcessed: false,
+    });
     const { events } = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    const started = events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!);
+    const started = events!
+      .filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => e.activityTaskStartedEventAttributes!);
     const call = started[0]!; // processWebhook; only its final attempt is in the history
     expect(call.attempt).toBe(2);
-    expect(call.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT);
+    expect(call.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(
+      temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT,
+    );
     expect(vendor.requests.get(`webhook-payload/${id}`)).toBe(2); // the retry asked again, with the same idempotency key
     expect(vendor.effects.get(`webhook-payload/${id}`)?.applied).toBe(1);
   }, 120_000);

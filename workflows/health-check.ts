@@ -3,7 +3,13 @@ import { z } from 'zod';
 import type { createHealthCheckActivities } from '../activities/health-check';
 import { defineJob } from '../src/job-definition';
 
-const args = z.strictObject({ windowMinutes: z.number().int().min(1).max(24 * 60) });
+const args = z.strictObject({
+  windowMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60),
+});
 
 /**
  * The failure-rate alert: computes each job's failure rate over a window from Temporal's visibility and alerts — to

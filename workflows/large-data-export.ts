@@ -69,7 +69,11 @@ export interface ExportState {
 export const progressQuery = defineQuery<JobProgress>(PROGRESS_QUERY);
 
 /** Planning, bookkeeping and finalizing: database work. Finalizing reads every slice back, so it is long and heartbeats. */
-const activities = proxyActivities<ExportActivities>({ ...databaseActivity, startToCloseTimeout: '10m', heartbeatTimeout: '30s' });
+const activities = proxyActivities<ExportActivities>({
+  ...databaseActivity,
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+});
 
 /**
  * A slice's activity: retried a few times with short backoff, then the slice is recorded as failed. A slice takes
@@ -108,7 +112,10 @@ export async function largeDataExportWorkflow(
         state.nextSliceNo += state.planned.length;
       }
       const slice = state.planned.shift()!;
-      inFlight.set(slice.sliceNo, runSlice(exportId, slice, state).finally(() => inFlight.delete(slice.sliceNo)));
+      inFlight.set(
+        slice.sliceNo,
+        runSlice(exportId, slice, state).finally(() => inFlight.delete(slice.sliceNo)),
+      );
     }
     if (inFlight.size === 0) break;
     await Promise.race(inFlight.values());

@@ -38,7 +38,8 @@ const database = proxyActivities<WebhookActivities>(databaseActivity);
 
 export const processWebhook = defineJob({
   name: 'process-webhook',
-  description: 'Send a stored webhook payload to the vendor API, retrying per error type; dead-letter it when hopeless.',
+  description:
+    'Send a stored webhook payload to the vendor API, retrying per error type; dead-letter it when hopeless.',
   workflow: processWebhookWorkflow,
   queue: 'default',
   args,

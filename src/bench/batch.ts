@@ -86,7 +86,7 @@ export const batch: Scenario<BatchOptions> = {
     // Exactly once: a counter per user id over every slice's part, read page by page.
     const seen = new Uint8Array(options.users + 1);
     let extra = 0;
-    for (let after = -1; ; ) {
+    for (let after = -1; ;) {
       const page = await db
         .selectFrom('export_slices')
         .select(['slice_no', 'content'])

@@ -76,7 +76,11 @@ export function positiveInt(value: string): number {
 }
 
 /** Runs `task(0..count-1)` with at most `limit` calls in flight. */
-export async function forEachLimited(count: number, limit: number, task: (index: number) => Promise<void>): Promise<void> {
+export async function forEachLimited(
+  count: number,
+  limit: number,
+  task: (index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (next < count) await task(next++);
@@ -85,7 +89,10 @@ export async function forEachLimited(count: number, limit: number, task: (index:
 }
 
 /** Sets up server, app database, workers and client; runs the scenario; prints its outcome; tears everything down. */
-export async function runScenario<Options>(scenario: Scenario<Options>, options: Options & CommonOptions): Promise<void> {
+export async function runScenario<Options>(
+  scenario: Scenario<Options>,
+  options: Options & CommonOptions,
+): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const cleanups: Array<() => Promise<unknown>> = [];
   const cleanup = async () => {
@@ -130,19 +137,32 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
       const started = await startOwnServer(path.join(tempDir, 'temporal.sqlite'));
       server = started;
       cleanups.push(() => started.stop());
-      settings = { ...settings, temporalAddress: started.address, temporalNamespace: started.namespace, temporalTls: false, temporalApiKey: undefined };
+      settings = {
+        ...settings,
+        temporalAddress: started.address,
+        temporalNamespace: started.namespace,
+        temporalTls: false,
+        temporalApiKey: undefined,
+      };
     }
-    log(`Temporal at ${settings.temporalAddress}, task queues ${settings.taskQueuePrefix}-*, worker concurrency ${options.concurrency}`);
+    log(
+      `Temporal at ${settings.temporalAddress}, task queues ${settings.taskQueuePrefix}-*, worker concurrency ${options.concurrency}`,
+    );
 
     // Local fakes of the external services, so jobs that call them run as they would against the real ones.
     const vendor = new FakeVendor();
     const gateway = new FakeVendor({ path: '/v1/charges' });
     settings = { ...settings, vendorApiUrl: await vendor.start(), paymentGatewayUrl: await gateway.start() };
-    cleanups.push(() => vendor.stop(), () => gateway.stop());
+    cleanups.push(
+      () => vendor.stop(),
+      () => gateway.stop(),
+    );
 
     let noopListener: ((id: string, at: number) => void) | undefined;
     // Job log lines go to a file, as a worker's would go to its log pipeline: stdout stays for the results.
-    const logger = createJobLogger({ destination: pino.destination({ dest: path.join(tempDir, 'worker.log'), sync: false }) });
+    const logger = createJobLogger({
+      destination: pino.destination({ dest: path.join(tempDir, 'worker.log'), sync: false }),
+    });
     const inProcess = await startWorkerProcess({
       settings,
       // None when the scenario runs its own worker processes: it only needs the client and the database from here.
@@ -173,7 +193,10 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
     }
     const abort = new AbortController();
     // A worker that fails mid-run is reported here; its jobs then show up as missing when the scenario times out.
-    const running = workers.length === 0 ? Promise.resolve() : runWorkers(workers, abort.signal).catch((err) => log(`worker failed: ${String(err)}`));
+    const running =
+      workers.length === 0
+        ? Promise.resolve()
+        : runWorkers(workers, abort.signal).catch((err) => log(`worker failed: ${String(err)}`));
     cleanups.push(() => (abort.abort(), running));
 
     const run = scenario.run(
@@ -208,7 +231,9 @@ export async function runScenario<Options>(scenario: Scenario<Options>, options:
   outcome.lines.forEach((line) => human(line));
   for (const problem of outcome.problems) log(`WARNING: ${problem}`);
   if (options.json) {
-    const metrics = Object.fromEntries(Object.entries(outcome.metrics).map(([key, value]) => [key, typeof value === 'number' ? round1(value) : value]));
+    const metrics = Object.fromEntries(
+      Object.entries(outcome.metrics).map(([key, value]) => [key, typeof value === 'number' ? round1(value) : value]),
+    );
     process.stdout.write(`${JSON.stringify({ scenario: scenario.name, ...metrics })}\n`);
   }
   if (outcome.problems.length > 0) process.exitCode = 1;
@@ -228,7 +253,12 @@ async function startOwnServer(dbFilename: string) {
   let stopping = false;
   const died = new Promise<never>((_, reject) =>
     server.process?.once('exit', (code, signal) => {
-      if (!stopping) reject(new ServerDiedError(`Temporal dev server exited (${signal ?? `code ${code}`}) during the benchmark.${output ? ` Its last output:\n${output}` : ''}`));
+      if (!stopping)
+        reject(
+          new ServerDiedError(
+            `Temporal dev server exited (${signal ?? `code ${code}`}) during the benchmark.${output ? ` Its last output:\n${output}` : ''}`,
+          ),
+        );
     }),
   );
   died.catch(() => {});

@@ -9,7 +9,9 @@ import { throughput } from './throughput';
 const scenarios: ReadonlyArray<Scenario<any>> = [throughput, batch, priority, scaling];
 
 async function main() {
-  const program = new Command('bench').description('Benchmarks of durable-jobs against a real Temporal server').showHelpAfterError();
+  const program = new Command('bench')
+    .description('Benchmarks of durable-jobs against a real Temporal server')
+    .showHelpAfterError();
   for (const scenario of scenarios) {
     const command = program
       .command(scenario.name)

@@ -58,7 +58,12 @@ export const scaling: Scenario<ScalingOptions> = {
         try {
           await forEachLimited(options.jobs, 50, async (i) => {
             const { workflowId } = await client.enqueue(noop, { id: `scale-${env.runId}-${count}-${i}` });
-            results.push(client.temporal.workflow.getHandle(workflowId).result().then(() => void completed++));
+            results.push(
+              client.temporal.workflow
+                .getHandle(workflowId)
+                .result()
+                .then(() => void completed++),
+            );
           });
           const outcome = await Promise.race([
             Promise.allSettled(results),
@@ -90,8 +95,7 @@ export const scaling: Scenario<ScalingOptions> = {
         await Promise.all(workers.map((w) => w.stop()));
       }
     }
-    const heading =
-      `scaling: ${options.jobs} noop jobs per worker count, ${options.perProcess} slots per process, one server`;
+    const heading = `scaling: ${options.jobs} noop jobs per worker count, ${options.perProcess} slots per process, one server`;
     return { metrics, problems, lines: [heading, ...lines] };
   },
 };

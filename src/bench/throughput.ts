@@ -73,92 +73,97 @@ async function measure(
   tag: string,
   { jobs: n, inFlight, timeout }: ThroughputOptions,
 ) {
-    const idOf = (i: number) => `bench-${env.runId}-${tag}-${i}`;
-    const indexOf = new Map(Array.from({ length: n }, (_, i) => [idOf(i), i]));
-    const enqueuedAt: number[] = new Array(n).fill(Number.NaN);
-    const startedAt: number[] = new Array(n).fill(Number.NaN);
-    const completedAt: number[] = new Array(n).fill(Number.NaN);
-    const startCounts: number[] = new Array(n).fill(0);
-    const problems: string[] = [];
-    const unexpected = new Set<string>();
+  const idOf = (i: number) => `bench-${env.runId}-${tag}-${i}`;
+  const indexOf = new Map(Array.from({ length: n }, (_, i) => [idOf(i), i]));
+  const enqueuedAt: number[] = new Array(n).fill(Number.NaN);
+  const startedAt: number[] = new Array(n).fill(Number.NaN);
+  const completedAt: number[] = new Array(n).fill(Number.NaN);
+  const startCounts: number[] = new Array(n).fill(0);
+  const problems: string[] = [];
+  const unexpected = new Set<string>();
 
-    env.onNoopStarted((id, at) => {
-      const i = indexOf.get(id);
-      if (i === undefined) return void unexpected.add(id);
-      startCounts[i] = startCounts[i]! + 1;
-      if (startCounts[i] === 1) startedAt[i] = at;
+  env.onNoopStarted((id, at) => {
+    const i = indexOf.get(id);
+    if (i === undefined) return void unexpected.add(id);
+    startCounts[i] = startCounts[i]! + 1;
+    if (startCounts[i] === 1) startedAt[i] = at;
+  });
+
+  let enqueued = 0;
+  let completed = 0;
+  const stopProgress = env.progress(
+    () =>
+      `${tag}: enqueued ${enqueued}/${n}, started ${startCounts.filter((c) => c > 0).length},` +
+      ` completed ${completed}`,
+  );
+
+  const completions: Array<Promise<void>> = [];
+  // Cancels the result() long polls left after a timeout, so closing the client does not wait for them.
+  const giveUp = new AbortController();
+  setMaxListeners(0, giveUp.signal); // every pending result() poll listens to it: no limit
+  try {
+    await forEachLimited(n, inFlight, async (i) => {
+      enqueuedAt[i] = performance.now();
+      const { workflowId, duplicate } = await client.enqueue(noop, { id: idOf(i) });
+      enqueued++;
+      if (duplicate) problems.push(`${workflowId} attached to an existing run instead of starting one`);
+      completions.push(
+        client.temporal
+          .withAbortSignal(giveUp.signal, () => client.temporal.workflow.getHandle(workflowId).result())
+          .then(
+            () => void ((completedAt[i] = performance.now()), completed++),
+            (err: unknown) => {
+              if (giveUp.signal.aborted) return;
+              problems.push(`${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`);
+            },
+          ),
+      );
     });
-
-    let enqueued = 0;
-    let completed = 0;
-    const stopProgress = env.progress(
-      () =>
-        `${tag}: enqueued ${enqueued}/${n}, started ${startCounts.filter((c) => c > 0).length},` +
-        ` completed ${completed}`,
-    );
-
-    const completions: Array<Promise<void>> = [];
-    // Cancels the result() long polls left after a timeout, so closing the client does not wait for them.
-    const giveUp = new AbortController();
-    setMaxListeners(0, giveUp.signal); // every pending result() poll listens to it: no limit
-    try {
-      await forEachLimited(n, inFlight, async (i) => {
-        enqueuedAt[i] = performance.now();
-        const { workflowId, duplicate } = await client.enqueue(noop, { id: idOf(i) });
-        enqueued++;
-        if (duplicate) problems.push(`${workflowId} attached to an existing run instead of starting one`);
-        completions.push(
-          client.temporal
-            .withAbortSignal(giveUp.signal, () => client.temporal.workflow.getHandle(workflowId).result())
-            .then(
-              () => void ((completedAt[i] = performance.now()), completed++),
-              (err: unknown) => {
-                if (giveUp.signal.aborted) return;
-                problems.push(`${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`);
-              },
-            ),
-        );
-      });
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        Promise.all(completions).then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout * 1000))),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) {
-        giveUp.abort();
-        problems.push(`gave up ${timeout} s after the last enqueue with ${n - completed} of ${n} jobs not completed`);
-      }
-    } finally {
-      stopProgress();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      Promise.all(completions).then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout * 1000))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      giveUp.abort();
+      problems.push(`gave up ${timeout} s after the last enqueue with ${n - completed} of ${n} jobs not completed`);
     }
+  } finally {
+    stopProgress();
+  }
 
-    const indexes = [...Array(n).keys()];
-    const listIds = (is: number[]) =>
-      is.slice(0, LIST_LIMIT).map(idOf).join(', ') +
-      (is.length > LIST_LIMIT ? `, and ${is.length - LIST_LIMIT} more` : '');
-    const neverStarted = indexes.filter((i) => startCounts[i] === 0);
-    const startedTwice = indexes.filter((i) => startCounts[i]! > 1);
-    if (neverStarted.length > 0) problems.push(`${neverStarted.length} jobs never started: ${listIds(neverStarted)}`);
-    if (startedTwice.length > 0) {
-      problems.push(`${startedTwice.length} jobs started more than once: ${listIds(startedTwice)}`);
-    }
-    if (unexpected.size > 0) problems.push(`${unexpected.size} noop activities started that this run did not enqueue`);
+  const indexes = [...Array(n).keys()];
+  const listIds = (is: number[]) =>
+    is.slice(0, LIST_LIMIT).map(idOf).join(', ') +
+    (is.length > LIST_LIMIT ? `, and ${is.length - LIST_LIMIT} more` : '');
+  const neverStarted = indexes.filter((i) => startCounts[i] === 0);
+  const startedTwice = indexes.filter((i) => startCounts[i]! > 1);
+  if (neverStarted.length > 0) problems.push(`${neverStarted.length} jobs never started: ${listIds(neverStarted)}`);
+  if (startedTwice.length > 0) {
+    problems.push(`${startedTwice.length} jobs started more than once: ${listIds(startedTwice)}`);
+  }
+  if (unexpected.size > 0) problems.push(`${unexpected.size} noop activities started that this run did not enqueue`);
 
-    const firstEnqueue = enqueuedAt.reduce((a, b) => Math.min(a, b), Infinity);
-    const lastCompletion = completedAt.reduce((a, b) => (Number.isNaN(b) ? a : Math.max(a, b)), -Infinity);
-    const seconds = completed > 0 ? (lastCompletion - firstEnqueue) / 1000 : Number.NaN;
-    // Equals N / seconds when every job completed; after a timeout only the completed ones count.
-    const jobsPerSecond = completed / seconds;
-    const startLatency = indexes.map((i) => startedAt[i]! - enqueuedAt[i]!).filter((ms) => !Number.isNaN(ms));
-    const endToEnd = indexes.map((i) => completedAt[i]! - enqueuedAt[i]!).filter((ms) => !Number.isNaN(ms));
-    // Nearest rank, as in `jobctl stats`; NaN (null in the JSON line) when no job started or completed in time.
-    return { completed, seconds, problems, metrics: {
+  const firstEnqueue = enqueuedAt.reduce((a, b) => Math.min(a, b), Infinity);
+  const lastCompletion = completedAt.reduce((a, b) => (Number.isNaN(b) ? a : Math.max(a, b)), -Infinity);
+  const seconds = completed > 0 ? (lastCompletion - firstEnqueue) / 1000 : Number.NaN;
+  // Equals N / seconds when every job completed; after a timeout only the completed ones count.
+  const jobsPerSecond = completed / seconds;
+  const startLatency = indexes.map((i) => startedAt[i]! - enqueuedAt[i]!).filter((ms) => !Number.isNaN(ms));
+  const endToEnd = indexes.map((i) => completedAt[i]! - enqueuedAt[i]!).filter((ms) => !Number.isNaN(ms));
+  // Nearest rank, as in `jobctl stats`; NaN (null in the JSON line) when no job started or completed in time.
+  return {
+    completed,
+    seconds,
+    problems,
+    metrics: {
       jobs: n,
       jobsPerSecond,
       startP50Ms: percentile(startLatency, 50) ?? Number.NaN,
       startP95Ms: percentile(startLatency, 95) ?? Number.NaN,
       endToEndP50Ms: percentile(endToEnd, 50) ?? Number.NaN,
       endToEndP95Ms: percentile(endToEnd, 95) ?? Number.NaN,
-    } };
+    },
+  };
 }

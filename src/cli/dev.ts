@@ -24,7 +24,14 @@ export async function runDev(opts: DevOptions): Promise<void> {
   const env = readSettings();
   const codec = codecEndpointOptions({ ...env, temporalUiUrl: `http://localhost:${opts.uiPort}` });
   const uiCodecEndpoint = codec ? `http://localhost:${opts.httpPort}/codec/${codec.token}` : undefined;
-  const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFilename, ip: '0.0.0.0', uiCodecEndpoint, ownProcessGroup: true });
+  const server = await startDevServer({
+    port: opts.port,
+    uiPort: opts.uiPort,
+    dbFilename: opts.dbFilename,
+    ip: '0.0.0.0',
+    uiCodecEndpoint,
+    ownProcessGroup: true,
+  });
   const stopServer = () => void server.stop();
   // The Temporal runtime drains the workers on the first SIGINT/SIGTERM; a second one (a wrapper such as npm or tsx
   // relays the same Ctrl-C) must not kill this process before it stops the server, so count and only force on a third.
@@ -62,9 +69,15 @@ export async function runDev(opts: DevOptions): Promise<void> {
           ['Temporal server', `localhost:${opts.port} (state in ${opts.dbFilename})`],
           ['Web UI', server.uiUrl],
           ['Worker', worker.served],
-          ['Database', `${worker.app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`],
+          [
+            'Database',
+            `${worker.app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`,
+          ],
           ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
-          ['Health check', `every minute (Temporal Schedule ${scheduleId}; alerts to ${settings.alertWebhookUrl ?? 'the log'})`],
+          [
+            'Health check',
+            `every minute (Temporal Schedule ${scheduleId}; alerts to ${settings.alertWebhookUrl ?? 'the log'})`,
+          ],
           ['Payment gateway', `${gatewayUrl}${gateway ? ' (local fake)' : ''}`],
           ['HTTP service', `http://localhost:${opts.httpPort} (POST /jobs/<name>, GET /jobs/<workflowId>)`],
           [

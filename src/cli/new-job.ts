@@ -24,7 +24,9 @@ export interface NewJobResult {
 
 export function generateJob(name: string, options: NewJobOptions): NewJobResult {
   if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name)) {
-    throw new TypeError(`job name must be kebab-case (letters, digits, single dashes), like "sync-crm-contact"; got "${name}"`);
+    throw new TypeError(
+      `job name must be kebab-case (letters, digits, single dashes), like "sync-crm-contact"; got "${name}"`,
+    );
   }
   const queue = options.queue ?? 'default';
   if (!isPriority(queue)) throw new TypeError(`--queue must be one of ${PRIORITIES.join(', ')}, got "${queue}"`);
@@ -35,13 +37,18 @@ export function generateJob(name: string, options: NewJobOptions): NewJobResult 
   };
   const indexes = ['workflows/index.ts', 'activities/index.ts'];
   for (const file of indexes) {
-    if (!fs.existsSync(path.join(options.root, file))) throw new Error(`${file} not found under ${options.root}: not a durable-jobs project`);
+    if (!fs.existsSync(path.join(options.root, file)))
+      throw new Error(`${file} not found under ${options.root}: not a durable-jobs project`);
   }
   const taken = Object.values(files).filter((file) => fs.existsSync(path.join(options.root, file)));
   if (taken.length > 0) throw new Error(`job "${name}" already exists: ${taken.join(', ')}`);
 
   const names = jobNames(name);
-  const contents = { workflow: workflowTemplate(names, queue), activities: activitiesTemplate(names), test: testTemplate(names, queue) };
+  const contents = {
+    workflow: workflowTemplate(names, queue),
+    activities: activitiesTemplate(names),
+    test: testTemplate(names, queue),
+  };
   for (const [kind, file] of Object.entries(files) as Array<[keyof typeof files, string]>) {
     fs.writeFileSync(path.join(options.root, file), contents[kind], { flag: 'wx' });
   }

@@ -47,8 +47,7 @@ const SPINNER_FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', 
 export class TerminalDisplay implements Display {
   private bar: SingleBar | undefined;
   private spinner:
-    | { bar: SingleBar; timer: NodeJS.Timeout; startTime: Date; answer: Answer | undefined; frame: number }
-    | undefined;
+    { bar: SingleBar; timer: NodeJS.Timeout; startTime: Date; answer: Answer | undefined; frame: number } | undefined;
 
   constructor(
     private readonly workflowId: string,

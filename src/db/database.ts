@@ -31,7 +31,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   let location: string;
   if (options.databaseUrl) {
     dialect = 'postgres';
-    db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: options.databaseUrl, max: 10 }) }) });
+    db = new Kysely<Schema>({
+      dialect: new PostgresDialect({ pool: new Pool({ connectionString: options.databaseUrl, max: 10 }) }),
+    });
     location = options.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   } else {
     dialect = 'sqlite';

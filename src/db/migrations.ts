@@ -37,7 +37,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('content', 'text', (c) => c.notNull())
           .addColumn('created_at', 'text', (c) => c.notNull())
           .execute();
-        await db.schema.createIndex('invoice_documents_invoice_id').on('invoice_documents').column('invoice_id').execute();
+        await db.schema
+          .createIndex('invoice_documents_invoice_id')
+          .on('invoice_documents')
+          .column('invoice_id')
+          .execute();
         await db.schema
           .createTable('reports')
           .addColumn('id', idType, id)
@@ -51,7 +55,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
       async down(db: Kysely<any>) {
-        for (const table of ['reports', 'invoice_documents', 'invoices', 'users']) await db.schema.dropTable(table).execute();
+        for (const table of ['reports', 'invoice_documents', 'invoices', 'users'])
+          await db.schema.dropTable(table).execute();
       },
     },
     '0002_webhook_payloads': {
@@ -147,7 +152,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('closed_at', 'text')
           .addColumn('recovery_notified_at', 'text')
           .execute();
-        await db.schema.createIndex('alert_incidents_job').on('alert_incidents').columns(['job', 'closed_at']).execute();
+        await db.schema
+          .createIndex('alert_incidents_job')
+          .on('alert_incidents')
+          .columns(['job', 'closed_at'])
+          .execute();
       },
       async down(db: Kysely<any>) {
         await db.schema.dropTable('alert_incidents').execute();
@@ -170,6 +179,8 @@ export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promis
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
-    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error)?.message ?? error)}`);
+    throw new Error(
+      `database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error)?.message ?? error)}`,
+    );
   }
 }

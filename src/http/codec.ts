@@ -34,7 +34,8 @@ export const codecEndpoint: FastifyPluginAsync<CodecEndpointOptions> = async (ap
   const expected = digest(options.token);
   const authorized = (request: FastifyRequest<{ Params: { token?: string } }>) => {
     const header = request.headers.authorization;
-    const presented = request.params.token ?? (header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined);
+    const presented =
+      request.params.token ?? (header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined);
     return presented !== undefined && timingSafeEqual(digest(presented), expected);
   };
 
@@ -46,20 +47,26 @@ export const codecEndpoint: FastifyPluginAsync<CodecEndpointOptions> = async (ap
     maxAge: 600,
   });
 
-  const handler = (direction: 'encode' | 'decode') => async (request: FastifyRequest<{ Params: { token?: string } }>, reply: FastifyReply) => {
-    if (!authorized(request)) {
-      return reply.code(401).header('WWW-Authenticate', 'Bearer realm="codec"').send({ error: 'codec endpoint: missing or wrong bearer token' });
-    }
-    const payloads = parsePayloads(request.body);
-    if (typeof payloads === 'string') return reply.code(400).send({ error: payloads });
-    try {
-      const converted = direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
-      return reply.send(Payloads.toObject(Payloads.fromObject({ payloads: converted }), { bytes: String }));
-    } catch (err) {
-      if (err instanceof PayloadDecryptionError) return reply.code(422).send({ error: err.message });
-      throw err;
-    }
-  };
+  const handler =
+    (direction: 'encode' | 'decode') =>
+    async (request: FastifyRequest<{ Params: { token?: string } }>, reply: FastifyReply) => {
+      if (!authorized(request)) {
+        return reply
+          .code(401)
+          .header('WWW-Authenticate', 'Bearer realm="codec"')
+          .send({ error: 'codec endpoint: missing or wrong bearer token' });
+      }
+      const payloads = parsePayloads(request.body);
+      if (typeof payloads === 'string') return reply.code(400).send({ error: payloads });
+      try {
+        const converted =
+          direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+        return reply.send(Payloads.toObject(Payloads.fromObject({ payloads: converted }), { bytes: String }));
+      } catch (err) {
+        if (err instanceof PayloadDecryptionError) return reply.code(422).send({ error: err.message });
+        throw err;
+      }
+    };
 
   for (const direction of ['encode', 'decode'] as const) {
     app.post(`/codec/${direction}`, { bodyLimit: BODY_LIMIT }, handler(direction));
@@ -84,9 +91,15 @@ function digest(token: string): Buffer {
 }
 
 /** The codec endpoint of the settings: on when payloads are encrypted and a token is set; the UI's origin may call it. */
-export function codecEndpointOptions(settings: Pick<Settings, 'encryption' | 'codecToken' | 'temporalUiUrl'>): CodecEndpointOptions | undefined {
+export function codecEndpointOptions(
+  settings: Pick<Settings, 'encryption' | 'codecToken' | 'temporalUiUrl'>,
+): CodecEndpointOptions | undefined {
   if (!settings.encryption || !settings.codecToken) return undefined;
-  return { codec: new EncryptionCodec(settings.encryption), token: settings.codecToken, corsOrigins: [new URL(settings.temporalUiUrl).origin] };
+  return {
+    codec: new EncryptionCodec(settings.encryption),
+    token: settings.codecToken,
+    corsOrigins: [new URL(settings.temporalUiUrl).origin],
+  };
 }
 
 /** A URL as it may be logged: the token segment of `/codec/<token>/decode` replaced. */

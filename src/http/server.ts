@@ -25,13 +25,16 @@ export function buildHttpService(client: JobClient, options: HttpServiceOptions 
   const logger = options.logger
     ? {
         ...(options.logger === true ? {} : { stream: options.logger }),
-        serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: redactCodecToken(req.url) }) },
+        serializers: {
+          req: (req: { method: string; url: string }) => ({ method: req.method, url: redactCodecToken(req.url) }),
+        },
       }
     : false;
   const app = Fastify({ logger });
 
   app.setErrorHandler((err, _request, reply) => {
-    if (err instanceof InvalidJobArgumentsError) return reply.code(400).send({ error: err.message, job: err.job, issues: err.issues });
+    if (err instanceof InvalidJobArgumentsError)
+      return reply.code(400).send({ error: err.message, job: err.job, issues: err.issues });
     if (err instanceof UnknownJobError) return reply.code(404).send({ error: err.message, knownJobs: err.known });
     if (err instanceof JobNotFoundError) return reply.code(404).send({ error: err.message });
     if (err instanceof TemporalUnavailableError) return reply.code(503).send({ error: err.message });
@@ -47,7 +50,9 @@ export function buildHttpService(client: JobClient, options: HttpServiceOptions 
   });
 
   // Workflow IDs contain slashes (`invoice-generation/42`): accept them encoded or raw.
-  app.get<{ Params: { '*': string } }>('/jobs/*', async (request) => client.status(decodeURIComponent(request.params['*'])));
+  app.get<{ Params: { '*': string } }>('/jobs/*', async (request) =>
+    client.status(decodeURIComponent(request.params['*'])),
+  );
 
   app.get('/health', async () => ({ ok: true }));
   if (options.codec) void app.register(codecEndpoint, options.codec);

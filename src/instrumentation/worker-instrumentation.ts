@@ -44,7 +44,13 @@ export function activityLogging(logger: Logger): ActivityInterceptorsFactory {
           return result;
         } catch (err) {
           const e = err as Error & { type?: string };
-          logger.warn({ event: 'activity_failed', ...fields, duration_ms: Math.round(performance.now() - started), error_type: e.type ?? e.name, error_message: e.message });
+          logger.warn({
+            event: 'activity_failed',
+            ...fields,
+            duration_ms: Math.round(performance.now() - started),
+            error_type: e.type ?? e.name,
+            error_message: e.message,
+          });
           throw err;
         }
       },

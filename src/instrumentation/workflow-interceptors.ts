@@ -34,7 +34,9 @@ class JobInstrumentation implements WorkflowInboundCallsInterceptor {
       const result = await next(input);
       const duration = durationMs();
       jobEvents.succeeded({ ...base, duration_ms: duration });
-      metricMeter.createHistogram(JOB_METRICS.duration, 'int', 'ms', 'Job duration, start to end').record(duration, tags);
+      metricMeter
+        .createHistogram(JOB_METRICS.duration, 'int', 'ms', 'Job duration, start to end')
+        .record(duration, tags);
       metricMeter.createCounter(JOB_METRICS.succeeded, '1', 'Jobs that completed').add(1, tags);
       return result;
     } catch (err) {
@@ -42,7 +44,9 @@ class JobInstrumentation implements WorkflowInboundCallsInterceptor {
       const duration = durationMs();
       const { type, message } = rootCause(err);
       jobEvents.failed({ ...base, duration_ms: duration, error_type: type, error_message: message });
-      metricMeter.createHistogram(JOB_METRICS.duration, 'int', 'ms', 'Job duration, start to end').record(duration, tags);
+      metricMeter
+        .createHistogram(JOB_METRICS.duration, 'int', 'ms', 'Job duration, start to end')
+        .record(duration, tags);
       metricMeter.createCounter(JOB_METRICS.failed, '1', 'Jobs that failed').add(1, { ...tags, error_type: type });
       throw err;
     }

@@ -27,7 +27,10 @@ export class VendorClient {
 export class PaymentGatewayClient {
   constructor(private readonly options: VendorClientOptions) {}
 
-  charge(charge: { paymentId: number; amountCents: number; currency: string }, idempotencyKey: string): Promise<VendorResult> {
+  charge(
+    charge: { paymentId: number; amountCents: number; currency: string },
+    idempotencyKey: string,
+  ): Promise<VendorResult> {
     return postIdempotent({ service: 'payment-gateway', ...this.options }, '/v1/charges', charge, idempotencyKey);
   }
 }

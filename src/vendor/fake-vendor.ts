@@ -72,7 +72,10 @@ export class FakeVendor {
 
   /** The next requests with this key get these answers, in order; after that, normal (or random) answers. */
   script(idempotencyKey: string, faults: Array<Fault | FaultKind>): void {
-    this.scripts.set(idempotencyKey, faults.map((f) => (typeof f === 'string' ? { kind: f } : f)));
+    this.scripts.set(
+      idempotencyKey,
+      faults.map((f) => (typeof f === 'string' ? { kind: f } : f)),
+    );
   }
 
   /** Draws a fault for every unscripted request from a seeded generator; `undefined` turns it off. */
@@ -92,7 +95,11 @@ export class FakeVendor {
       pick -= weight;
       if (pick < 0) {
         if (kind === 'timeout') return { kind, delayMs: config.timeoutDelayMs };
-        if (kind === 'rate_limit') return { kind, retryAfterSeconds: config.retryAfterSeconds ?? (next() < 0.5 ? undefined : Math.ceil(next() * 60)) };
+        if (kind === 'rate_limit')
+          return {
+            kind,
+            retryAfterSeconds: config.retryAfterSeconds ?? (next() < 0.5 ? undefined : Math.ceil(next() * 60)),
+          };
         return { kind };
       }
     }
@@ -101,15 +108,24 @@ export class FakeVendor {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.url === '/_effects') {
-      return json(res, 200, Object.fromEntries([...this.requests].map(([key, requests]) => [key, { requests, ...this.effects.get(key) }])));
+      return json(
+        res,
+        200,
+        Object.fromEntries([...this.requests].map(([key, requests]) => [key, { requests, ...this.effects.get(key) }])),
+      );
     }
     if (req.method === 'POST' && req.url === '/_faults') {
-      const body = JSON.parse((await readBody(req)) || '{}') as { key?: string; faults?: Fault[]; random?: RandomFaults | null };
+      const body = JSON.parse((await readBody(req)) || '{}') as {
+        key?: string;
+        faults?: Fault[];
+        random?: RandomFaults | null;
+      };
       if (body.key && body.faults) this.script(body.key, body.faults);
       if (body.random !== undefined) this.randomFaults(body.random ?? undefined);
       return json(res, 204, undefined);
     }
-    if (req.method !== 'POST' || req.url !== this.path) return json(res, 404, { error: `no route ${req.method} ${req.url}` });
+    if (req.method !== 'POST' || req.url !== this.path)
+      return json(res, 404, { error: `no route ${req.method} ${req.url}` });
 
     const key = req.headers['idempotency-key'];
     const body = await readBody(req);

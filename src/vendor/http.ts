@@ -1,4 +1,10 @@
-import { ClientError, ConnectionFailedError, NetworkTimeoutError, RateLimitedError, ServerError } from '../external-errors';
+import {
+  ClientError,
+  ConnectionFailedError,
+  NetworkTimeoutError,
+  RateLimitedError,
+  ServerError,
+} from '../external-errors';
 
 export interface ServiceEndpoint {
   /** Service name in errors and logs, e.g. `vendor-api`. */
@@ -12,7 +18,12 @@ export interface ServiceEndpoint {
  * POSTs JSON to an external service with an `Idempotency-Key`, so a retried call is applied once, and turns every
  * failure into the typed error the retry tables know: timeout, 429 (with its Retry-After), 4xx, 5xx, no connection.
  */
-export async function postIdempotent<T>(endpoint: ServiceEndpoint, path: string, body: unknown, idempotencyKey: string): Promise<T> {
+export async function postIdempotent<T>(
+  endpoint: ServiceEndpoint,
+  path: string,
+  body: unknown,
+  idempotencyKey: string,
+): Promise<T> {
   const { service } = endpoint;
   const timeoutMs = endpoint.timeoutMs ?? 5000;
   const isTimeout = (err: unknown) => (err as Error).name === 'TimeoutError';
@@ -31,8 +42,10 @@ export async function postIdempotent<T>(endpoint: ServiceEndpoint, path: string,
     const code = (err as { cause?: { code?: string } }).cause?.code;
     throw new ConnectionFailedError(service, code, { cause: err });
   }
-  if (response.status === 429) throw new RateLimitedError(service, parseRetryAfter(response.headers.get('retry-after')));
-  if (response.status >= 400 && response.status < 500) throw new ClientError(service, response.status, text.slice(0, 200));
+  if (response.status === 429)
+    throw new RateLimitedError(service, parseRetryAfter(response.headers.get('retry-after')));
+  if (response.status >= 400 && response.status < 500)
+    throw new ClientError(service, response.status, text.slice(0, 200));
   if (response.status >= 500) throw new ServerError(service, response.status, text.slice(0, 200));
   return JSON.parse(text) as T;
 }

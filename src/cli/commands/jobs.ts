@@ -19,35 +19,55 @@ export function addJobCommands(program: Command): void {
     .description('enqueue a job; a duplicate (same idempotency key) attaches to the existing run')
     .argument('<job>', `job name (${jobs.map((j) => j.name).join(', ')})`)
     .argument('[args]', 'arguments as a JSON object', '{}')
-    .option('--priority-key <1-5>', 'order within its queue: 1 first, 5 last (default: the job\'s, else 3)', parsePriorityKey)
+    .option(
+      '--priority-key <1-5>',
+      "order within its queue: 1 first, 5 last (default: the job's, else 3)",
+      parsePriorityKey,
+    )
     .option('--wait', 'then watch it like `jobctl watch` until it closes; exit 1 unless it completed')
     .option('--interval <ms>', 'with --wait: poll every this many ms', parsePositiveInt, 1000)
     .option('--json', 'print one JSON object (with --wait: the final status, plus `duplicate`)')
-    .action(async (name: string, rawArgs: string, opts: { json?: boolean; wait?: boolean; interval: number; priorityKey?: PriorityKey }) => {
-      const job = findJobOrThrow(name);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(rawArgs);
-      } catch (err) {
-        throw new Error(`arguments for "${name}" are not valid JSON: ${(err as Error).message}`);
-      }
-      const args = validateJobArguments(job, parsed); // before connecting: bad input never needs a server
-      const client = await JobClient.connect();
-      try {
-        const result = await client.enqueue(job, args, { priorityKey: opts.priorityKey });
-        // With --wait --json, stdout still holds one JSON value: the final status (it carries workflowId, runId, url).
-        if (!(opts.wait && opts.json)) {
-          print(!!opts.json, result, () =>
-            [`${result.duplicate ? 'Already enqueued' : 'Enqueued'} ${result.workflowId}`, fields([['run', result.runId], ['web ui', result.url]])].join('\n'),
-          );
+    .action(
+      async (
+        name: string,
+        rawArgs: string,
+        opts: { json?: boolean; wait?: boolean; interval: number; priorityKey?: PriorityKey },
+      ) => {
+        const job = findJobOrThrow(name);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(rawArgs);
+        } catch (err) {
+          throw new Error(`arguments for "${name}" are not valid JSON: ${(err as Error).message}`);
         }
-        if (opts.wait) {
-          process.exitCode = await watchFromCli(client, result.workflowId, { intervalMs: opts.interval, json: opts.json, extraJson: { duplicate: result.duplicate } });
+        const args = validateJobArguments(job, parsed); // before connecting: bad input never needs a server
+        const client = await JobClient.connect();
+        try {
+          const result = await client.enqueue(job, args, { priorityKey: opts.priorityKey });
+          // With --wait --json, stdout still holds one JSON value: the final status (it carries workflowId, runId, url).
+          if (!(opts.wait && opts.json)) {
+            print(!!opts.json, result, () =>
+              [
+                `${result.duplicate ? 'Already enqueued' : 'Enqueued'} ${result.workflowId}`,
+                fields([
+                  ['run', result.runId],
+                  ['web ui', result.url],
+                ]),
+              ].join('\n'),
+            );
+          }
+          if (opts.wait) {
+            process.exitCode = await watchFromCli(client, result.workflowId, {
+              intervalMs: opts.interval,
+              json: opts.json,
+              extraJson: { duplicate: result.duplicate },
+            });
+          }
+        } finally {
+          await client.close();
         }
-      } finally {
-        await client.close();
-      }
-    });
+      },
+    );
 
   program
     .command('status')
@@ -66,7 +86,9 @@ export function addJobCommands(program: Command): void {
 
   program
     .command('watch')
-    .description('follow a job until its run closes: progress bar (or spinner) on stderr, then its status; exit 1 unless it completed')
+    .description(
+      'follow a job until its run closes: progress bar (or spinner) on stderr, then its status; exit 1 unless it completed',
+    )
     .argument('<workflowId>', 'e.g. invoice-generation/42')
     .option('--interval <ms>', 'poll every this many ms', parsePositiveInt, 1000)
     .option('--json', 'print only the final status, as one JSON object')
@@ -161,7 +183,10 @@ export function addJobCommands(program: Command): void {
         print(!!opts.json, dead, () =>
           dead.length === 0
             ? 'No dead jobs match.'
-            : table(['WORKFLOW ID', 'ERROR', 'CLOSED', 'MESSAGE'], dead.map((d) => [d.workflowId, d.errorType, d.closeTime ?? '', d.message])),
+            : table(
+                ['WORKFLOW ID', 'ERROR', 'CLOSED', 'MESSAGE'],
+                dead.map((d) => [d.workflowId, d.errorType, d.closeTime ?? '', d.message]),
+              ),
         );
       } finally {
         await client.close();
@@ -170,31 +195,46 @@ export function addJobCommands(program: Command): void {
 
   program
     .command('retry')
-    .description('run dead jobs again with their original arguments: one by workflow ID, or all that match --job/--error')
+    .description(
+      'run dead jobs again with their original arguments: one by workflow ID, or all that match --job/--error',
+    )
     .argument('[workflowId]', 'the dead job to retry')
     .option('--job <name>', 'bulk: dead jobs of this job')
     .option('--error <type>', 'bulk: dead jobs that failed with this error type')
     .option('--all', 'bulk: every dead job')
     .option('--json', 'print one JSON array')
-    .action(async (workflowId: string | undefined, opts: { job?: string; error?: string; all?: boolean; json?: boolean }) => {
-      const bulk = opts.job !== undefined || opts.error !== undefined || opts.all === true;
-      if (workflowId && bulk) throw new Error('give either a workflow ID or --job/--error/--all, not both');
-      if (!workflowId && !bulk) throw new Error('give a workflow ID, or select dead jobs with --job, --error or --all');
-      if (opts.job) findJobOrThrow(opts.job); // an unknown job is an error before connecting
-      const client = await JobClient.connect();
-      try {
-        const targets = workflowId ? [workflowId] : (await client.deadLetters({ job: opts.job, errorType: opts.error, limit: 10_000 })).map((d) => d.workflowId);
-        const results: RetryResult[] = [];
-        for (const id of targets) results.push(await client.retry(id));
-        print(!!opts.json, results, () =>
-          results.length === 0
-            ? 'No dead jobs match.'
-            : results.map((r) => (r.retried ? `Retried ${r.workflowId}  run ${r.runId}  ${r.url}` : `Not retried ${r.workflowId}: it is ${r.status ?? 'already running again'}`)).join('\n'),
-        );
-      } finally {
-        await client.close();
-      }
-    });
+    .action(
+      async (workflowId: string | undefined, opts: { job?: string; error?: string; all?: boolean; json?: boolean }) => {
+        const bulk = opts.job !== undefined || opts.error !== undefined || opts.all === true;
+        if (workflowId && bulk) throw new Error('give either a workflow ID or --job/--error/--all, not both');
+        if (!workflowId && !bulk)
+          throw new Error('give a workflow ID, or select dead jobs with --job, --error or --all');
+        if (opts.job) findJobOrThrow(opts.job); // an unknown job is an error before connecting
+        const client = await JobClient.connect();
+        try {
+          const targets = workflowId
+            ? [workflowId]
+            : (await client.deadLetters({ job: opts.job, errorType: opts.error, limit: 10_000 })).map(
+                (d) => d.workflowId,
+              );
+          const results: RetryResult[] = [];
+          for (const id of targets) results.push(await client.retry(id));
+          print(!!opts.json, results, () =>
+            results.length === 0
+              ? 'No dead jobs match.'
+              : results
+                  .map((r) =>
+                    r.retried
+                      ? `Retried ${r.workflowId}  run ${r.runId}  ${r.url}`
+                      : `Not retried ${r.workflowId}: it is ${r.status ?? 'already running again'}`,
+                  )
+                  .join('\n'),
+          );
+        } finally {
+          await client.close();
+        }
+      },
+    );
 
   program
     .command('jobs')
@@ -202,7 +242,16 @@ export function addJobCommands(program: Command): void {
     .option('--json', 'print one JSON array')
     .action((opts: { json?: boolean }) => {
       const prefix = readSettings().taskQueuePrefix;
-      const rows = jobs.map((j) => ({ name: j.name, queue: taskQueueName(prefix, j.queue), description: j.description }));
-      print(!!opts.json, rows, () => table(['JOB', 'TASK QUEUE', 'DESCRIPTION'], rows.map((r) => [r.name, r.queue, r.description])));
+      const rows = jobs.map((j) => ({
+        name: j.name,
+        queue: taskQueueName(prefix, j.queue),
+        description: j.description,
+      }));
+      print(!!opts.json, rows, () =>
+        table(
+          ['JOB', 'TASK QUEUE', 'DESCRIPTION'],
+          rows.map((r) => [r.name, r.queue, r.description]),
+        ),
+      );
     });
 }

@@ -19,7 +19,11 @@ export function addProcessCommands(program: Command): void {
     .description('run a worker process for some or all priority queues')
     .option('--queues <queues...>', 'queues to serve, each optionally with its concurrency: critical:5,default:3,low:1')
     .option('--concurrency <n>', 'concurrency for queues listed without one', parsePositiveInt, DEFAULT_CONCURRENCY)
-    .option('--metrics-port <port>', 'serve Prometheus metrics (SDK and job series) on this port at /metrics', parsePort)
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics (SDK and job series) on this port at /metrics',
+      parsePort,
+    )
     .action(async (opts: { queues?: string[]; concurrency: number; metricsPort?: number }) => {
       const queues = parseQueueSpec(opts.queues, opts.concurrency);
       const settings = readSettings();
@@ -27,7 +31,9 @@ export function addProcessCommands(program: Command): void {
       // Waits for the server (with backoff) before anything else, so a worker can start before its server.
       const worker = await startWorkerProcess({ settings, queues, logger, metricsPort: opts.metricsPort });
       try {
-        const encryption = settings.encryption ? `; payloads encrypted with key "${settings.encryption.active.id}"` : '';
+        const encryption = settings.encryption
+          ? `; payloads encrypted with key "${settings.encryption.active.id}"`
+          : '';
         const bundled = settings.workflowBundlePath ? `; workflows from ${settings.workflowBundlePath}` : '';
         const metrics = opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : '';
         process.stderr.write(
@@ -47,17 +53,35 @@ export function addProcessCommands(program: Command): void {
     .option('--ui-port <port>', 'Web UI port', parsePort, 8233)
     .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite')
     .option('--headless', 'no Web UI')
-    .option('--ui-codec-endpoint <url>', 'codec endpoint the Web UI decrypts payloads with, e.g. http://localhost:3000/codec/<JOBS_CODEC_TOKEN>')
-    .action(async (opts: { port: number; uiPort: number; dbFilename: string; headless?: boolean; uiCodecEndpoint?: string }) => {
-      const server = await startDevServer({ port: opts.port, uiPort: opts.uiPort, dbFilename: opts.dbFilename, headless: opts.headless, ip: '0.0.0.0', uiCodecEndpoint: opts.uiCodecEndpoint });
-      process.stderr.write(
-        `Temporal dev server listening on localhost:${opts.port} (state in ${opts.dbFilename})` +
-          (server.uiUrl ? `; Web UI at ${server.uiUrl}` : '') +
-          '. Ctrl-C stops it.\n',
-      );
-      await untilSignal();
-      await server.stop();
-    });
+    .option(
+      '--ui-codec-endpoint <url>',
+      'codec endpoint the Web UI decrypts payloads with, e.g. http://localhost:3000/codec/<JOBS_CODEC_TOKEN>',
+    )
+    .action(
+      async (opts: {
+        port: number;
+        uiPort: number;
+        dbFilename: string;
+        headless?: boolean;
+        uiCodecEndpoint?: string;
+      }) => {
+        const server = await startDevServer({
+          port: opts.port,
+          uiPort: opts.uiPort,
+          dbFilename: opts.dbFilename,
+          headless: opts.headless,
+          ip: '0.0.0.0',
+          uiCodecEndpoint: opts.uiCodecEndpoint,
+        });
+        process.stderr.write(
+          `Temporal dev server listening on localhost:${opts.port} (state in ${opts.dbFilename})` +
+            (server.uiUrl ? `; Web UI at ${server.uiUrl}` : '') +
+            '. Ctrl-C stops it.\n',
+        );
+        await untilSignal();
+        await server.stop();
+      },
+    );
 
   program
     .command('dev')
@@ -65,25 +89,48 @@ export function addProcessCommands(program: Command): void {
     .option('--port <port>', 'gRPC port', parsePort, 7233)
     .option('--ui-port <port>', 'Web UI port', parsePort, 8233)
     .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite')
-    .option('--http-port <port>', 'HTTP service (POST /jobs/<name>; /codec when payloads are encrypted)', parsePort, 3000)
+    .option(
+      '--http-port <port>',
+      'HTTP service (POST /jobs/<name>; /codec when payloads are encrypted)',
+      parsePort,
+      3000,
+    )
     .action(runDev);
 
   program
     .command('fake-vendor')
     .description('run the local fake of the webhook vendor API, optionally failing at random')
     .option('--port <port>', 'port', parsePort, 4010)
-    .option('--fault-rate <fraction>', 'share of requests that fail (timeouts, 429, 4xx, 5xx, resets)', parseFraction, 0)
+    .option(
+      '--fault-rate <fraction>',
+      'share of requests that fail (timeouts, 429, 4xx, 5xx, resets)',
+      parseFraction,
+      0,
+    )
     .option('--seed <n>', 'seed of the random faults', parsePositiveInt, 1)
-    .option('--path <path>', 'the route that applies requests: /v1/process (vendor) or /v1/charges (payment gateway)', '/v1/process')
+    .option(
+      '--path <path>',
+      'the route that applies requests: /v1/process (vendor) or /v1/charges (payment gateway)',
+      '/v1/process',
+    )
     .action(async (opts: { port: number; faultRate: number; seed: number; path: string }) => {
       const vendor = new FakeVendor({ path: opts.path });
       const url = await vendor.start(opts.port, '0.0.0.0');
       if (opts.faultRate > 0) {
         const each = opts.faultRate / 5;
-        const weights: Partial<Record<FaultKind, number>> = { ok: 1 - opts.faultRate, timeout: each, rate_limit: each, client_error: each, server_error: each, reset: each };
+        const weights: Partial<Record<FaultKind, number>> = {
+          ok: 1 - opts.faultRate,
+          timeout: each,
+          rate_limit: each,
+          client_error: each,
+          server_error: each,
+          reset: each,
+        };
         vendor.randomFaults({ seed: opts.seed, weights });
       }
-      process.stderr.write(`Fake vendor API on ${url.replace('127.0.0.1', 'localhost')} (fault rate ${opts.faultRate}). Ctrl-C stops it.\n`);
+      process.stderr.write(
+        `Fake vendor API on ${url.replace('127.0.0.1', 'localhost')} (fault rate ${opts.faultRate}). Ctrl-C stops it.\n`,
+      );
       await untilSignal();
       await vendor.stop();
     });
@@ -97,7 +144,10 @@ export function addProcessCommands(program: Command): void {
       const settings = readSettings();
       const client = await JobClient.connect(settings);
       const codec = codecEndpointOptions(settings);
-      if (settings.encryption && !codec) process.stderr.write('jobctl http: payloads are encrypted but JOBS_CODEC_TOKEN is not set, so /codec (the Web UI\'s decoder) is off.\n');
+      if (settings.encryption && !codec)
+        process.stderr.write(
+          "jobctl http: payloads are encrypted but JOBS_CODEC_TOKEN is not set, so /codec (the Web UI's decoder) is off.\n",
+        );
       const app = buildHttpService(client, { logger: true, codec });
       await app.listen({ port: opts.port, host: opts.host });
       await untilSignal();

@@ -40,7 +40,11 @@ export function addSetupCommands(program: Command): void {
       const app = await openApp(readSettings());
       try {
         const seeded = await seedDemoData(app.database.db, opts.count);
-        process.stderr.write(seeded.users ? `Seeded ${seeded.users} users, invoices and webhook payloads in ${app.database.location}\n` : 'Database already has data; nothing seeded.\n');
+        process.stderr.write(
+          seeded.users
+            ? `Seeded ${seeded.users} users, invoices and webhook payloads in ${app.database.location}\n`
+            : 'Database already has data; nothing seeded.\n',
+        );
       } finally {
         await app.close();
       }
@@ -48,26 +52,38 @@ export function addSetupCommands(program: Command): void {
 
   program
     .command('bundle')
-    .description('write the workflow bundle, so worker processes load it (JOBS_WORKFLOW_BUNDLE) instead of bundling at start')
+    .description(
+      'write the workflow bundle, so worker processes load it (JOBS_WORKFLOW_BUNDLE) instead of bundling at start',
+    )
     .option('--out <file>', 'where to write it', 'workflow-bundle.js')
     .action(async (opts: { out: string }) => {
       const { code } = await bundleWorkflows();
       const file = path.resolve(opts.out);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, code);
-      process.stderr.write(`Workflow bundle written to ${file} (${(code.length / 1024).toFixed(0)} KiB); run workers with JOBS_WORKFLOW_BUNDLE=${file}\n`);
+      process.stderr.write(
+        `Workflow bundle written to ${file} (${(code.length / 1024).toFixed(0)} KiB); run workers with JOBS_WORKFLOW_BUNDLE=${file}\n`,
+      );
     });
 
   program
     .command('new')
-    .description('add a job: writes workflows/<job>.ts, activities/<job>.ts and test/<job>.test.ts, and lists it in both indexes')
+    .description(
+      'add a job: writes workflows/<job>.ts, activities/<job>.ts and test/<job>.test.ts, and lists it in both indexes',
+    )
     .argument('<job-name>', 'kebab-case, e.g. sync-crm-contact')
     .addOption(new Option('--queue <queue>', 'priority queue it runs on').choices(PRIORITIES).default('default'))
     .action((name: string, opts: { queue: Priority }) => {
       const root = path.resolve(__dirname, '../../..'); // the project this jobctl belongs to
       const { created, updated } = generateJob(name, { root, queue: opts.queue });
       process.stdout.write(
-        [...created.map((f) => `created  ${f}`), ...updated.map((f) => `updated  ${f}`), '', `Next: fill in the TODOs, then npm test.`, ''].join('\n'),
+        [
+          ...created.map((f) => `created  ${f}`),
+          ...updated.map((f) => `updated  ${f}`),
+          '',
+          `Next: fill in the TODOs, then npm test.`,
+          '',
+        ].join('\n'),
       );
     });
 
@@ -84,7 +100,10 @@ export function addSetupCommands(program: Command): void {
     .description('find or build the Temporal CLI (dev server) and print its path')
     .action(async () => {
       const cli = await resolveTemporalCli();
-      if (!cli) throw new Error('no Temporal CLI found and Go is not installed; `jobctl server` will download one through the Temporal SDK');
+      if (!cli)
+        throw new Error(
+          'no Temporal CLI found and Go is not installed; `jobctl server` will download one through the Temporal SDK',
+        );
       process.stdout.write(`${cli.path}\n`);
     });
 }
