@@ -114,7 +114,9 @@ export function createHealthCheckActivities({ db, jobs, alertWebhookUrl, alertLo
             kind: 'alert',
             ...figures,
             failureRate: Number(incident.failure_rate),
-            text: `${incident.job}: failure rate ${pct(Number(incident.failure_rate))} over the last ${windowMinutes} min is above ${pct(threshold)}`,
+            text:
+              `${incident.job}: failure rate ${pct(Number(incident.failure_rate))} ` +
+              `over the last ${windowMinutes} min is above ${pct(threshold)}`,
           });
           await db
             .updateTable('alert_incidents')
@@ -126,7 +128,9 @@ export function createHealthCheckActivities({ db, jobs, alertWebhookUrl, alertLo
           await deliver({
             kind: 'recovered',
             ...figures,
-            text: `${incident.job} recovered: failure rate ${pct(s.failureRate)} over the last ${windowMinutes} min is back within ${pct(threshold)}`,
+            text:
+              `${incident.job} recovered: failure rate ${pct(s.failureRate)} ` +
+              `over the last ${windowMinutes} min is back within ${pct(threshold)}`,
           });
           await db
             .updateTable('alert_incidents')

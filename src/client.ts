@@ -205,7 +205,8 @@ export class JobClient {
         const outcome =
           err.code === GRPC_UNAVAILABLE
             ? 'nothing was enqueued'
-            : `no answer within ${ENQUEUE_TIMEOUT_MS / 1000} s, so it may or may not have started; enqueueing again is safe (same workflow ID)`;
+            : `no answer within ${ENQUEUE_TIMEOUT_MS / 1000} s, so it may or may not have started; ` +
+              'enqueueing again is safe (same workflow ID)';
         throw new TemporalUnavailableError(address, err, `${workflowId}: ${outcome}`);
       }
       throw err;
@@ -314,7 +315,10 @@ export class JobClient {
   }
 
   runUrl(workflowId: string, runId: string): string {
-    return `${this.uiUrl}/namespaces/${encodeURIComponent(this.namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
+    return (
+      `${this.uiUrl}/namespaces/${encodeURIComponent(this.namespace)}` +
+      `/workflows/${encodeURIComponent(workflowId)}/${runId}/history`
+    );
   }
 
   private summarize(info: {

@@ -41,9 +41,15 @@ export interface Settings {
    * (`JOBS_ENCRYPTION_KEYS`; `jobctl keygen <id>` makes one)
    */
   encryption?: Keyring;
-  /** A workflow bundle written by `jobctl bundle`; workers load it instead of bundling at start. (`JOBS_WORKFLOW_BUNDLE`) */
+  /**
+   * A workflow bundle written by `jobctl bundle`; workers load it instead of bundling at start.
+   * (`JOBS_WORKFLOW_BUNDLE`)
+   */
   workflowBundlePath?: string;
-  /** Bearer token the codec endpoint (`/codec`, used by the Web UI and `temporal --codec-endpoint`) requires. (`JOBS_CODEC_TOKEN`) */
+  /**
+   * Bearer token the codec endpoint (`/codec`, used by the Web UI and `temporal --codec-endpoint`) requires.
+   * (`JOBS_CODEC_TOKEN`)
+   */
   codecToken?: string;
 }
 

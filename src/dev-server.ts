@@ -25,7 +25,8 @@ export interface DevServerOptions {
   /** How long to wait for the server to answer health checks. @default 60 s */
   readyTimeoutMs?: number;
   /**
-   * Codec endpoint the Web UI asks to decode payloads (`--ui-codec-endpoint`), e.g. `http://localhost:3000/codec/<token>`
+   * Codec endpoint the Web UI asks to decode payloads (`--ui-codec-endpoint`), e.g.
+   * `http://localhost:3000/codec/<token>`
    * from `jobctl http` with JOBS_CODEC_TOKEN. The browser calls it, so it must be reachable from there.
    */
   uiCodecEndpoint?: string;

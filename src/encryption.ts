@@ -135,7 +135,8 @@ export class EncryptionCodec implements PayloadCodec {
     const found = this.keyring.get(id);
     if (!found) {
       throw new PayloadDecryptionError(
-        `payload was encrypted with key "${id}", which is not in this process's keyring (${this.keyring.ids.join(', ')}); ` +
+        `payload was encrypted with key "${id}", which is not in this process's keyring ` +
+          `(${this.keyring.ids.join(', ')}); ` +
           'add it to JOBS_ENCRYPTION_KEYS (after the active key) to read it',
       );
     }

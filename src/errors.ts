@@ -23,7 +23,8 @@ export class TemporalUnavailableError extends Error {
     readonly outcome = 'nothing was enqueued',
   ) {
     super(
-      `Cannot reach the Temporal server at ${address} (${cause instanceof Error ? cause.message : String(cause)}); ${outcome}. ` +
+      `Cannot reach the Temporal server at ${address} ` +
+        `(${cause instanceof Error ? cause.message : String(cause)}); ${outcome}. ` +
         'Is it running? Start one with `jobctl server`, or set TEMPORAL_ADDRESS.',
       { cause },
     );

@@ -2,7 +2,8 @@ import { Context } from '@temporalio/activity';
 
 /**
  * Runs `work` (one slow external call) while heartbeating, so a worker that dies mid-call is noticed within the
- * activity's `heartbeatTimeout` — seconds — instead of its whole `startToCloseTimeout`, and the retry runs on another
+ * activity's `heartbeatTimeout` — seconds — instead of its whole `startToCloseTimeout`,
+ * and the retry runs on another
  * worker. Beats every third of the timeout (the SDK throttles what it sends); does nothing outside an activity or
  * when the activity has no heartbeat timeout. Activities that heartbeat progress details themselves do not use this.
  */

@@ -1,6 +1,7 @@
 /**
  * The p-th percentile by the nearest-rank method: the smallest value such that at least p% of the values are at or
- * below it (sorted ascending, the value at rank ⌈p/100 × n⌉). Always one of the values, so a p95 is a duration some
+ * below it (sorted ascending, the value at rank ⌈p/100 × n⌉).
+ * Always one of the values, so a p95 is a duration some
  * run really took; undefined for none. `jobctl stats` and the benchmarks both use this one definition, so their p95s
  * agree.
  */

@@ -33,7 +33,9 @@ export interface RetryTable {
   otherwise: RetryRule;
   /** Error types that are never retried (for example a missing record). */
   nonRetryable?: readonly RetryableErrorType[];
-  /** Up to this fraction is added to each delay, so failures of many jobs at once do not retry in lockstep. @default 0 */
+  /**
+   * Up to this fraction is added to each delay, so failures of many jobs at once do not retry in lockstep. @default 0
+   */
   jitter?: number;
 }
 

@@ -56,7 +56,9 @@ export function findUnsafeValues(value: unknown, maxBytes = DEFAULT_MAX_ARGUMENT
     if (bytes > maxBytes) {
       issues.push({
         path: ROOT_PATH,
-        message: `arguments are ${bytes} bytes, over the ${maxBytes}-byte budget; pass ids and let the job fetch the data`,
+        message:
+          `arguments are ${bytes} bytes, over the ${maxBytes}-byte budget; ` +
+          'pass ids and let the job fetch the data',
       });
     }
   }

@@ -43,7 +43,8 @@ const COUNTED_STATUSES = ['Completed', 'Failed', 'TimedOut'] as const;
  *
  * The visibility query (accepted by the dev server's SQLite visibility and by Elasticsearch/SQL advanced visibility):
  *
- *     WorkflowType IN ('invoiceGenerationWorkflow', …) AND TaskQueue IN ('jobs-critical', 'jobs-high', 'jobs-default',
+ *     WorkflowType IN ('invoiceGenerationWorkflow', …)
+ *     AND TaskQueue IN ('jobs-critical', 'jobs-high', 'jobs-default',
  *     'jobs-low') AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') AND CloseTime >= '<since, ISO>'
  *     [AND CloseTime <= '<now, ISO>']
  *

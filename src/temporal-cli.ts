@@ -57,7 +57,8 @@ async function buildWithGo(target: string, log: (line: string) => void): Promise
   const started = Date.now();
   log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${dir}.`);
   log('This happens once per machine and takes several minutes (it compiles the Temporal server and Web UI).');
-  const ticker = setInterval(() => log(`  … still building (${Math.round((Date.now() - started) / 1000)} s)`), 15_000);
+  const elapsedSeconds = () => Math.round((Date.now() - started) / 1000);
+  const ticker = setInterval(() => log(`  … still building (${elapsedSeconds()} s)`), 15_000);
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn('go', ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {

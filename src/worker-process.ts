@@ -19,7 +19,9 @@ import { connectWorker, createWorkers, loadWorkflowBundle, runWorkers, type Queu
 export interface WorkerProcessOptions {
   /** Where Temporal, the database and the external services are; the payload keys; the queue prefix. */
   settings: Settings;
-  /** Queues this process serves, each with its concurrency; none for a process that only needs the client and services. */
+  /**
+   * Queues this process serves, each with its concurrency; none for a process that only needs the client and services.
+   */
   queues: QueueCapacity[];
   /** An open connection to use. @default one opened with `connectWorker` (waits for the server), closed on `close()` */
   connection?: NativeConnection;

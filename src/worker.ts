@@ -49,7 +49,9 @@ export interface WorkerRunnerOptions {
   instrumentation?: boolean;
   /** Workflows kept in memory between tasks; 0 replays every workflow from its history on each task. @default SDK's */
   maxCachedWorkflows?: number;
-  /** Payload encryption (`dataConverterFor(settings.encryption)`); clients must use the same keys. @default plain JSON */
+  /**
+   * Payload encryption (`dataConverterFor(settings.encryption)`); clients must use the same keys. @default plain JSON
+   */
   dataConverter?: DataConverter;
 }
 
@@ -114,7 +116,8 @@ export function loadWorkflowBundle(file: string): WorkflowBundle {
   const missing = jobs.map((j) => j.workflowType as string).filter((type) => !code.includes(type));
   if (missing.length > 0) {
     throw new Error(
-      `JOBS_WORKFLOW_BUNDLE: ${file} was built from other code: it lacks ${missing.join(', ')}; rebuild it with \`jobctl bundle\``,
+      `JOBS_WORKFLOW_BUNDLE: ${file} was built from other code: it lacks ${missing.join(', ')}; ` +
+        'rebuild it with `jobctl bundle`',
     );
   }
   return { code };
@@ -200,7 +203,8 @@ export async function connectWorker(
     } catch (err) {
       if (options.signal?.aborted) throw err;
       process.stderr.write(
-        `worker: cannot reach Temporal at ${settings.temporalAddress} (${(err as Error).message}); retrying in ${delayMs / 1000} s\n`,
+        `worker: cannot reach Temporal at ${settings.temporalAddress} (${(err as Error).message}); ` +
+          `retrying in ${delayMs / 1000} s\n`,
       );
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }

@@ -68,7 +68,9 @@ export interface ExportState {
 
 export const progressQuery = defineQuery<JobProgress>(PROGRESS_QUERY);
 
-/** Planning, bookkeeping and finalizing: database work. Finalizing reads every slice back, so it is long and heartbeats. */
+/**
+ * Planning, bookkeeping and finalizing: database work. Finalizing reads every slice back, so it is long and heartbeats.
+ */
 const activities = proxyActivities<ExportActivities>({
   ...databaseActivity,
   startToCloseTimeout: '10m',

@@ -5,7 +5,10 @@ import { defineJob } from '../src/job-definition';
 
 const args = z.strictObject({ id: z.string().min(1).max(200) });
 
-/** Does nothing in one activity: measures the job system itself (`npm run bench -- throughput`) and smoke-tests a deployment. */
+/**
+ * Does nothing in one activity: measures the job system itself (`npm run bench -- throughput`) and smoke-tests a
+ * deployment.
+ */
 export const noop = defineJob({
   name: 'noop',
   description: 'Run one empty activity; for benchmarks and smoke tests.',

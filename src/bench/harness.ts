@@ -146,7 +146,8 @@ export async function runScenario<Options>(
       };
     }
     log(
-      `Temporal at ${settings.temporalAddress}, task queues ${settings.taskQueuePrefix}-*, worker concurrency ${options.concurrency}`,
+      `Temporal at ${settings.temporalAddress}, task queues ${settings.taskQueuePrefix}-*, ` +
+        `worker concurrency ${options.concurrency}`,
     );
 
     // Local fakes of the external services, so jobs that call them run as they would against the real ones.
@@ -256,7 +257,8 @@ async function startOwnServer(dbFilename: string) {
       if (!stopping)
         reject(
           new ServerDiedError(
-            `Temporal dev server exited (${signal ?? `code ${code}`}) during the benchmark.${output ? ` Its last output:\n${output}` : ''}`,
+            `Temporal dev server exited (${signal ?? `code ${code}`}) during the benchmark.` +
+              `${output ? ` Its last output:\n${output}` : ''}`,
           ),
         );
     }),

@@ -88,7 +88,8 @@ export const priority: Scenario<PriorityOptions> = {
         floodP99Ms: floodP99,
         lowJobsPerSecond,
       },
-      problems: ratio > 1.5 ? [`critical p95 under the flood is ${ratio.toFixed(2)}× its idle p95 (goal ≤ 1.5×)`] : [],
+      problems:
+        ratio > 1.5 ? [`critical p95 under the flood is ${ratio.toFixed(2)}× its idle p95 ` + `(goal ≤ 1.5×)`] : [],
     };
   },
 };

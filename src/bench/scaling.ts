@@ -95,7 +95,8 @@ export const scaling: Scenario<ScalingOptions> = {
         await Promise.all(workers.map((w) => w.stop()));
       }
     }
-    const heading = `scaling: ${options.jobs} noop jobs per worker count, ${options.perProcess} slots per process, one server`;
+    const jobsPerCount = `${options.jobs} noop jobs per worker count`;
+    const heading = `scaling: ${jobsPerCount}, ${options.perProcess} slots per process, one server`;
     return { metrics, problems, lines: [heading, ...lines] };
   },
 };

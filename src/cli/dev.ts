@@ -71,7 +71,8 @@ export async function runDev(opts: DevOptions): Promise<void> {
           ['Worker', worker.served],
           [
             'Database',
-            `${worker.app.database.location}${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`,
+            `${worker.app.database.location}` +
+              `${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`,
           ],
           ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
           [
@@ -83,7 +84,10 @@ export async function runDev(opts: DevOptions): Promise<void> {
           [
             'Payloads',
             settings.encryption
-              ? `encrypted with key "${settings.encryption.active.id}"; ${codec ? 'the Web UI decrypts them through /codec' : 'set JOBS_CODEC_TOKEN for the Web UI to decrypt them'}`
+              ? `encrypted with key "${settings.encryption.active.id}"; ` +
+                (codec
+                  ? 'the Web UI decrypts them through /codec'
+                  : 'set JOBS_CODEC_TOKEN for the Web UI to decrypt them')
               : 'plain JSON (set JOBS_ENCRYPTION_KEYS to encrypt them)',
           ],
         ]),

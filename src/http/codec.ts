@@ -90,7 +90,9 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
-/** The codec endpoint of the settings: on when payloads are encrypted and a token is set; the UI's origin may call it. */
+/**
+ * The codec endpoint of the settings: on when payloads are encrypted and a token is set; the UI's origin may call it.
+ */
 export function codecEndpointOptions(
   settings: Pick<Settings, 'encryption' | 'codecToken' | 'temporalUiUrl'>,
 ): CodecEndpointOptions | undefined {

@@ -9,7 +9,8 @@ import { codecEndpoint, redactCodecToken, type CodecEndpointOptions } from './co
  * to look — while workers do the work. Validation and idempotency are `JobClient.enqueue`'s: a bad argument is a 400
  * naming the field, with nothing started; a duplicate returns the existing run.
  *
- *   POST /jobs/<name>          body: the job's arguments as JSON  → 202 { workflowId, runId, duplicate, statusUrl, url }
+ *   POST /jobs/<name>          body: the job's arguments as JSON
+ *                              → 202 { workflowId, runId, duplicate, statusUrl, url }
  *   GET  /jobs/<workflowId>    → 200 { status, result | failure | progress, … }
  *   POST /codec/decode|encode  Temporal's codec protocol for encrypted payloads, when `codec` is given (./codec.ts)
  */
@@ -39,7 +40,8 @@ export function buildHttpService(client: JobClient, options: HttpServiceOptions 
     if (err instanceof JobNotFoundError) return reply.code(404).send({ error: err.message });
     if (err instanceof TemporalUnavailableError) return reply.code(503).send({ error: err.message });
     const status = (err as { statusCode?: number }).statusCode;
-    if (status && status >= 400 && status < 500) return reply.code(status).send({ error: (err as Error).message }); // e.g. malformed JSON
+    // e.g. malformed JSON
+    if (status && status >= 400 && status < 500) return reply.code(status).send({ error: (err as Error).message });
     app.log.error(err);
     return reply.code(500).send({ error: 'internal error' });
   });

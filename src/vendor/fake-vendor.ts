@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A local stand-in for an external API (the webhook vendor, the payment gateway), over real HTTP, with fault injection. Like real payment and webhook
+ * A local stand-in for an external API (the webhook vendor, the payment gateway), over real HTTP, with fault injection.
+ * Like real payment and webhook
  * APIs it honours the `Idempotency-Key` header: a key it already applied is answered from its record, not applied
  * again. It counts what it applied per key, so tests can prove nothing was applied twice.
  *
@@ -14,7 +15,9 @@ export interface Fault {
   kind: FaultKind;
   /** For `rate_limit`: the Retry-After header in seconds; omitted means no header. */
   retryAfterSeconds?: number;
-  /** For `timeout`: how long to hold the answer. The request IS applied, as when a real service is slow. @default 10 s */
+  /**
+   * For `timeout`: how long to hold the answer. The request IS applied, as when a real service is slow. @default 10 s
+   */
   delayMs?: number;
 }
 

@@ -44,7 +44,8 @@ export function addJobCommands(program: Command): void {
         const client = await JobClient.connect();
         try {
           const result = await client.enqueue(job, args, { priorityKey: opts.priorityKey });
-          // With --wait --json, stdout still holds one JSON value: the final status (it carries workflowId, runId, url).
+          // With --wait --json, stdout still holds one JSON value: the final status
+          // (it carries workflowId, runId, url).
           if (!(opts.wait && opts.json)) {
             print(!!opts.json, result, () =>
               [
@@ -87,7 +88,8 @@ export function addJobCommands(program: Command): void {
   program
     .command('watch')
     .description(
-      'follow a job until its run closes: progress bar (or spinner) on stderr, then its status; exit 1 unless it completed',
+      'follow a job until its run closes: progress bar (or spinner) on stderr, ' +
+        'then its status; exit 1 unless it completed',
     )
     .argument('<workflowId>', 'e.g. invoice-generation/42')
     .option('--interval <ms>', 'poll every this many ms', parsePositiveInt, 1000)

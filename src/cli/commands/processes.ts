@@ -37,7 +37,8 @@ export function addProcessCommands(program: Command): void {
         const bundled = settings.workflowBundlePath ? `; workflows from ${settings.workflowBundlePath}` : '';
         const metrics = opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : '';
         process.stderr.write(
-          `jobctl worker: serving ${worker.served} on ${settings.temporalAddress}; database ${worker.app.database.location}` +
+          `jobctl worker: serving ${worker.served} on ${settings.temporalAddress}; ` +
+            `database ${worker.app.database.location}` +
             `${bundled}${encryption}${metrics}. Ctrl-C drains and stops.\n`,
         );
         await worker.run();
@@ -129,7 +130,8 @@ export function addProcessCommands(program: Command): void {
         vendor.randomFaults({ seed: opts.seed, weights });
       }
       process.stderr.write(
-        `Fake vendor API on ${url.replace('127.0.0.1', 'localhost')} (fault rate ${opts.faultRate}). Ctrl-C stops it.\n`,
+        `Fake vendor API on ${url.replace('127.0.0.1', 'localhost')} ` +
+          `(fault rate ${opts.faultRate}). Ctrl-C stops it.\n`,
       );
       await untilSignal();
       await vendor.stop();
@@ -146,7 +148,8 @@ export function addProcessCommands(program: Command): void {
       const codec = codecEndpointOptions(settings);
       if (settings.encryption && !codec)
         process.stderr.write(
-          "jobctl http: payloads are encrypted but JOBS_CODEC_TOKEN is not set, so /codec (the Web UI's decoder) is off.\n",
+          'jobctl http: payloads are encrypted but JOBS_CODEC_TOKEN is not set, ' +
+            "so /codec (the Web UI's decoder) is off.\n",
         );
       const app = buildHttpService(client, { logger: true, codec });
       await app.listen({ port: opts.port, host: opts.host });
