@@ -7,8 +7,8 @@ import path from 'node:path';
  * Temporal's time-skipping test server is the Java SDK's `io.temporal:temporal-test-server` (Maven Central). Its
  * classpath is resolved once with Maven into a per-user cache. The wrapper script that
  * `TestWorkflowEnvironment.createTimeSkipping` runs as an `existing-path` executable (it passes the port) is written
- * into this checkout on every run instead: the SDK hands the server our stdout and stderr, and the server logs at
- * DEBUG (hundreds of thousands of lines per run), so the wrapper sends that log to a file per server.
+ * into this checkout on every run instead: the SDK hands the server our stdout and stderr, and its log ran to hundreds
+ * of thousands of lines per run (see LOG_RECORD_FORMAT), so the wrapper sends that log to a file per server.
  */
 const POM = path.resolve(__dirname, 'temporal-test-server/pom.xml');
 const VERSION = /<artifactId>temporal-test-server<\/artifactId>\s*<version>([^<]+)</.exec(
