@@ -18,14 +18,16 @@ export function createGenerateReportActivities({ db }: GenerateReportDeps) {
     /** Reads fresh invoice data for the range when it runs; one stored report per (user, type, range). */
     async generateReport(args: GenerateReportArgs): Promise<ReportResult> {
       const { userId, reportType, startDate, endDate } = args;
-      const existing = await db
-        .selectFrom('reports')
-        .select(['id', 'content'])
-        .where('user_id', '=', userId)
-        .where('report_type', '=', reportType)
-        .where('start_date', '=', startDate)
-        .where('end_date', '=', endDate)
-        .executeTakeFirst();
+      // The one stored report per (user, type, range).
+      const storedReport = () =>
+        db
+          .selectFrom('reports')
+          .select(['id', 'content'])
+          .where('user_id', '=', userId)
+          .where('report_type', '=', reportType)
+          .where('start_date', '=', startDate)
+          .where('end_date', '=', endDate);
+      const existing = await storedReport().executeTakeFirst();
       if (existing) return { reportId: existing.id, alreadyGenerated: true, content: existing.content };
 
       const user = await db.selectFrom('users').select(['id', 'name']).where('id', '=', userId).executeTakeFirst();
@@ -56,14 +58,7 @@ export function createGenerateReportActivities({ db }: GenerateReportDeps) {
         })
         .onConflict((oc) => oc.columns(['user_id', 'report_type', 'start_date', 'end_date']).doNothing())
         .execute();
-      const stored = await db
-        .selectFrom('reports')
-        .select(['id', 'content'])
-        .where('user_id', '=', userId)
-        .where('report_type', '=', reportType)
-        .where('start_date', '=', startDate)
-        .where('end_date', '=', endDate)
-        .executeTakeFirstOrThrow();
+      const stored = await storedReport().executeTakeFirstOrThrow(); // ours, or a concurrent attempt's
       return { reportId: stored.id, alreadyGenerated: stored.content !== content, content: stored.content };
     },
   };

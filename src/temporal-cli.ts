@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -84,13 +84,16 @@ async function buildWithGo(target: string, log: (line: string) => void): Promise
   }
 }
 
-function findOnPath(command: string): string | undefined {
-  const result = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
-  const found = result.stdout.trim();
-  return result.status === 0 && found && isExecutable(found) ? found : undefined;
+/** The executable `command` resolves to on `env.PATH`, as a shell would find it; undefined when there is none. */
+export function findOnPath(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, command);
+    if (dir && isExecutable(candidate)) return candidate;
+  }
+  return undefined;
 }
 
-function isExecutable(file: string): boolean {
+export function isExecutable(file: string): boolean {
   try {
     fs.accessSync(file, fs.constants.X_OK);
     return fs.statSync(file).isFile();

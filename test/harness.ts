@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import { inject } from 'vitest';
 import type { ActivityDeps, Activities } from '../src/app';
@@ -18,8 +18,18 @@ import type { QueueCapacity } from '../src/worker';
 import { startWorkerProcess, type WorkerProcess } from '../src/worker-process';
 import { dataConverterFor, type Keyring } from '../src/encryption';
 
-// Worker lifecycle lines and the expected activity-failure warnings drown test output; errors still show.
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+quietTemporalRuntime();
+
+/**
+ * The SDK's own log lines, TypeScript side and Rust core alike, at ERROR only: worker lifecycle lines, the expected
+ * activity-failure warnings and the retry warnings of a deliberate server outage would drown the test output.
+ */
+export function quietTemporalRuntime(): void {
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }) } },
+  });
+}
 
 export interface Harness {
   env: TestWorkflowEnvironment;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TEMPORAL_CLI_VERSION, temporalCliCacheDir } from '../src/temporal-cli';
+import { findOnPath, isExecutable, TEMPORAL_CLI_VERSION, temporalCliCacheDir } from '../src/temporal-cli';
 import { timeSkippingServerClasspathFile } from './time-skipping-server';
 
 /**
@@ -105,23 +105,6 @@ function goVersionOf(go: string, env: NodeJS.ProcessEnv): [number, number] | und
   const result = spawnSync(go, ['version'], { encoding: 'utf8', timeout: 10_000, env });
   const match = /go(\d+)\.(\d+)/.exec(result.stdout ?? '');
   return match ? [Number(match[1]), Number(match[2])] : undefined;
-}
-
-function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir || '.', command);
-    if (dir && isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }
 
 if (require.main === module) {

@@ -1,15 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import pino from 'pino';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { describe, expect, inject, it } from 'vitest';
 import { jobEventSinks } from '../src/instrumentation/worker-instrumentation';
 import * as workflows from '../workflows';
+import { quietTemporalRuntime } from './harness';
 
-// Worker lifecycle lines and the negative control's expected nondeterminism warning would drown the output.
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+// The negative control's expected nondeterminism warning would drown the output.
+quietTemporalRuntime();
 
 /**
  * Determinism: every history in test/histories (recorded by `npx tsx test/record-histories.ts`) replays against the
