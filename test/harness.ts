@@ -18,6 +18,7 @@ import type { QueueCapacity } from '../src/worker';
 import { startWorkerProcess, type WorkerProcess } from '../src/worker-process';
 import { dataConverterFor, type Keyring } from '../src/encryption';
 
+let runtimeQuieted = false;
 quietTemporalRuntime();
 
 /**
@@ -25,6 +26,8 @@ quietTemporalRuntime();
  * activity-failure warnings and the retry warnings of a deliberate server outage would drown the test output.
  */
 export function quietTemporalRuntime(): void {
+  if (runtimeQuieted) return; // a process has one runtime: installing it twice throws
+  runtimeQuieted = true;
   Runtime.install({
     logger: new DefaultLogger('ERROR'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }) } },

@@ -41,7 +41,8 @@ describe('jobctl new <job-name>', () => {
 
   it('writes the two job files and a test, adds one line to each index, and the project still typechecks', async () => {
     const created = await jobctl(['new', 'sync-crm-contact', '--queue', 'high']);
-    expect(created).toMatchObject({ code: 0, stderr: '' });
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toMatch(/^Recording its first history for the replay test/);
     for (const file of [
       'workflows/sync-crm-contact.ts',
       'activities/sync-crm-contact.ts',
@@ -74,6 +75,29 @@ describe('jobctl new <job-name>', () => {
     );
     expect(format.code, format.stdout + format.stderr).toBe(0);
   }, 180_000);
+
+  it("recorded the new workflow's first history, so the copy's replay test and the job's generated test pass", async () => {
+    const history = JSON.parse(fs.readFileSync(path.join(dir, 'test/histories/syncCrmContactWorkflow.json'), 'utf8'));
+    expect(history.events[0].workflowExecutionStartedEventAttributes.workflowType.name).toBe('syncCrmContactWorkflow');
+    // The other histories are left as they were.
+    for (const file of fs.readdirSync(path.join(ROOT, 'test/histories'))) {
+      expect(fs.readFileSync(path.join(dir, 'test/histories', file), 'utf8')).toBe(
+        fs.readFileSync(path.join(ROOT, 'test/histories', file), 'utf8'),
+      );
+    }
+    const vitest = path.join(ROOT, 'node_modules/vitest/vitest.mjs');
+    const tests = await run(
+      process.execPath,
+      [vitest, 'run', 'test/replay.test.ts', 'test/sync-crm-contact.test.ts'],
+      dir,
+      {
+        NO_COLOR: '1',
+        FORCE_COLOR: '0',
+      },
+    );
+    expect(tests.code, tests.stdout + tests.stderr).toBe(0);
+    expect(tests.stdout).toMatch(/Tests\s+5 passed \(5\)/);
+  }, 240_000);
 
   it('refuses a taken name or a bad one, writing nothing', async () => {
     const before = fs.readFileSync(path.join(dir, 'workflows/index.ts'), 'utf8');

@@ -3,6 +3,7 @@
  * current workflow code. Run it again (and commit the result) when a workflow changes on purpose:
  *
  *   npx tsx test/record-histories.ts
+ *   npx tsx test/record-histories.ts --job <name> --args '<json>'   # one job's only, e.g. a new job's first
  *
  * Starts its own dev server, database, fake vendor and gateway, and workers on every queue; runs one representative
  * execution per workflow type (and a few extra paths worth guarding), then writes each history as proto JSON — the
@@ -18,6 +19,7 @@ import pino from 'pino';
 import { JobClient } from '../src/client';
 import { readSettings } from '../src/config';
 import { startDevServer } from '../src/dev-server';
+import { findJobOrThrow } from '../src/jobs';
 import {
   generateReport,
   healthCheck,
@@ -42,7 +44,24 @@ const HISTORIES_DIR = path.resolve(__dirname, 'histories');
 const CONTINUED_EXPORT_USERS = 40;
 const SUGGEST_CONTINUE_AS_NEW_AFTER = 60;
 
+/**
+ * `--job <name> --args '<json>'` records that one job's history and leaves the others as they are: how a new job
+ * (`jobctl new`) gets its first one. Users, invoices and the rest are seeded from id 1 either way.
+ */
+function parseOnly(argv: string[]): { job: string; args: unknown } | undefined {
+  const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
+  const job = at('--job');
+  if (job === undefined) return undefined;
+  const raw = at('--args') ?? '{}';
+  try {
+    return { job, args: JSON.parse(raw) };
+  } catch {
+    throw new Error(`--args must be the job's arguments as JSON, got ${raw}`);
+  }
+}
+
 async function main(): Promise<void> {
+  const only = parseOnly(process.argv.slice(2));
   const started = Date.now();
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-record-'));
@@ -141,44 +160,50 @@ async function main(): Promise<void> {
     const enqueue = async (started: Promise<{ workflowId: string }>) => handle((await started).workflowId);
 
     /** file name (without .json) → the run whose history it holds */
-    const continued = await client.enqueue(largeDataExport, { exportId: bigExport });
-    const runs: Array<[string, Promise<WorkflowHandle>]> = [
-      // The chain's first run (prepare … continue-as-new) and, through a handle that follows the chain, its last one.
-      [
-        'largeDataExportWorkflow.first-run',
-        Promise.resolve(env.client.workflow.getHandle(continued.workflowId, continued.runId)),
-      ],
-      ['largeDataExportWorkflow.last-run', Promise.resolve(handle(continued.workflowId))],
-      ['invoiceGenerationWorkflow', enqueue(client.enqueue(invoiceGeneration, { invoiceId }))],
-      ['sendWelcomeEmailWorkflow', enqueue(client.enqueue(sendWelcomeEmail, { userId: welcomeUser! }))],
-      [
-        'generateReportWorkflow',
-        enqueue(
-          client.enqueue(generateReport, {
-            userId: welcomeUser!,
-            reportType: 'monthly_sales',
-            startDate: '2026-03-01',
-            endDate: '2026-03-31',
-          }),
-        ),
-      ],
-      ['processWebhookWorkflow', enqueue(client.enqueue(processWebhook, { webhookPayloadId: webhookOk }))],
-      [
-        'processWebhookWorkflow.dead-letter',
-        enqueue(client.enqueue(processWebhook, { webhookPayloadId: webhookDead })),
-      ],
-      ['largeDataExportWorkflow', enqueue(client.enqueue(largeDataExport, { exportId: smallExport }))],
-      ['processPaymentWorkflow', enqueue(client.enqueue(processPayment, { paymentId: paymentUser }))],
-      [
-        'updateSearchIndexWorkflow',
-        enqueue(client.enqueue(updateSearchIndex, { recordId: invoiceId, recordType: 'invoice' })),
-      ],
-      ['healthCheckWorkflow', enqueue(client.enqueue(healthCheck, { windowMinutes: 5 }))],
-      ['noopWorkflow', enqueue(client.enqueue(noop, { id: 'record-histories' }))],
-    ];
+    const everyRun = async (): Promise<Array<[string, Promise<WorkflowHandle>]>> => {
+      const continued = await client.enqueue(largeDataExport, { exportId: bigExport });
+      return [
+        // The chain's first run (prepare … continue-as-new) and, through a handle that follows the chain, its last one.
+        [
+          'largeDataExportWorkflow.first-run',
+          Promise.resolve(env.client.workflow.getHandle(continued.workflowId, continued.runId)),
+        ],
+        ['largeDataExportWorkflow.last-run', Promise.resolve(handle(continued.workflowId))],
+        ['invoiceGenerationWorkflow', enqueue(client.enqueue(invoiceGeneration, { invoiceId }))],
+        ['sendWelcomeEmailWorkflow', enqueue(client.enqueue(sendWelcomeEmail, { userId: welcomeUser! }))],
+        [
+          'generateReportWorkflow',
+          enqueue(
+            client.enqueue(generateReport, {
+              userId: welcomeUser!,
+              reportType: 'monthly_sales',
+              startDate: '2026-03-01',
+              endDate: '2026-03-31',
+            }),
+          ),
+        ],
+        ['processWebhookWorkflow', enqueue(client.enqueue(processWebhook, { webhookPayloadId: webhookOk }))],
+        [
+          'processWebhookWorkflow.dead-letter',
+          enqueue(client.enqueue(processWebhook, { webhookPayloadId: webhookDead })),
+        ],
+        ['largeDataExportWorkflow', enqueue(client.enqueue(largeDataExport, { exportId: smallExport }))],
+        ['processPaymentWorkflow', enqueue(client.enqueue(processPayment, { paymentId: paymentUser }))],
+        [
+          'updateSearchIndexWorkflow',
+          enqueue(client.enqueue(updateSearchIndex, { recordId: invoiceId, recordType: 'invoice' })),
+        ],
+        ['healthCheckWorkflow', enqueue(client.enqueue(healthCheck, { windowMinutes: 5 }))],
+        ['noopWorkflow', enqueue(client.enqueue(noop, { id: 'record-histories' }))],
+      ];
+    };
+    const runs: Array<[string, Promise<WorkflowHandle>]> = only
+      ? [[findJobOrThrow(only.job).workflowType, enqueue(client.enqueueByName(only.job, only.args))]]
+      : await everyRun();
 
     fs.mkdirSync(HISTORIES_DIR, { recursive: true });
-    for (const f of fs.readdirSync(HISTORIES_DIR)) if (f.endsWith('.json')) fs.rmSync(path.join(HISTORIES_DIR, f));
+    if (!only)
+      for (const f of fs.readdirSync(HISTORIES_DIR)) if (f.endsWith('.json')) fs.rmSync(path.join(HISTORIES_DIR, f));
     const write = async (name: string, h: WorkflowHandle) => {
       // A handle without a run ID is the latest run: the last one of a continue-as-new chain.
       const history = await h.fetchHistory();

@@ -6,7 +6,7 @@ import { isPriority, PRIORITIES, type Priority } from '../queues';
  * `jobctl new <job-name>`, the way `rails generate sidekiq:job` works: writes a job's two files and its test from a
  * template that runs as it stands — a schema, an idempotency key, a queue, one activity that reads fresh data — and
  * adds the job's line to `workflows/index.ts` and `activities/index.ts`. Refuses a bad or taken name before writing
- * anything.
+ * anything. The CLI then records the new workflow's first history (the replay test wants one of every workflow).
  */
 export interface NewJobOptions {
   /** The project root (holds workflows/, activities/, test/). */
@@ -20,7 +20,12 @@ export interface NewJobResult {
   created: string[];
   /** Index files a line was added to. */
   updated: string[];
+  /** Records the job's first history for the replay test (test/record-histories.ts with the template's arguments). */
+  recordHistory: { command: string; args: string[] };
 }
+
+/** Arguments the template's job runs with when its first history is recorded (the recorder seeds user 1). */
+const TEMPLATE_EXAMPLE_ARGS = { userId: 1 };
 
 export function generateJob(name: string, options: NewJobOptions): NewJobResult {
   if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name)) {
@@ -53,7 +58,16 @@ export function generateJob(name: string, options: NewJobOptions): NewJobResult 
     fs.writeFileSync(path.join(options.root, file), contents[kind], { flag: 'wx' });
   }
   for (const file of indexes) addExportLine(path.join(options.root, file), `export * from './${name}';`);
-  return { created: Object.values(files), updated: indexes };
+  const recordArgs = ['test/record-histories.ts', '--job', name, '--args', JSON.stringify(TEMPLATE_EXAMPLE_ARGS)];
+  return {
+    created: Object.values(files),
+    updated: indexes,
+    recordHistory: { command: `npx tsx ${recordArgs.map(shellQuote).join(' ')}`, args: recordArgs },
+  };
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 interface JobNames {

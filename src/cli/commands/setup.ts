@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -70,21 +71,32 @@ export function addSetupCommands(program: Command): void {
   program
     .command('new')
     .description(
-      'add a job: writes workflows/<job>.ts, activities/<job>.ts and test/<job>.test.ts, and lists it in both indexes',
+      'add a job: writes workflows/<job>.ts, activities/<job>.ts and test/<job>.test.ts, lists it in both indexes ' +
+        'and records its first history for the replay test',
     )
     .argument('<job-name>', 'kebab-case, e.g. sync-crm-contact')
     .addOption(new Option('--queue <queue>', 'priority queue it runs on').choices(PRIORITIES).default('default'))
-    .action((name: string, opts: { queue: Priority }) => {
+    .option('--no-record', 'do not record its first history now (the replay test fails until one is recorded)')
+    .action((name: string, opts: { queue: Priority; record: boolean }) => {
       const root = path.resolve(__dirname, '../../..'); // the project this jobctl belongs to
-      const { created, updated } = generateJob(name, { root, queue: opts.queue });
+      const { created, updated, recordHistory } = generateJob(name, { root, queue: opts.queue });
+      const lines = [...created.map((f) => `created  ${f}`), ...updated.map((f) => `updated  ${f}`)];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      if (opts.record) {
+        process.stderr.write('Recording its first history for the replay test (a dev server, a worker, one run)…\n');
+        const recorded = spawnSync(process.execPath, ['-r', 'tsx/cjs', ...recordHistory.args], {
+          cwd: root,
+          stdio: 'inherit',
+        });
+        if (recorded.status !== 0) {
+          throw new Error(
+            `the job's files are written, but recording its history failed; run: ${recordHistory.command}`,
+          );
+        }
+      }
+      const next = opts.record ? '' : `, record its first history (${recordHistory.command})`;
       process.stdout.write(
-        [
-          ...created.map((f) => `created  ${f}`),
-          ...updated.map((f) => `updated  ${f}`),
-          '',
-          `Next: fill in the TODOs, then npm test.`,
-          '',
-        ].join('\n'),
+        `\nNext: fill in the TODOs${next}, then npm test. After changing the workflow, record again.\n`,
       );
     });
 
