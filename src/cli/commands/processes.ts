@@ -47,12 +47,11 @@ export function addProcessCommands(program: Command): void {
       }
     });
 
-  program
-    .command('server')
-    .description('run a local Temporal dev server with the Web UI; state persists in a SQLite file')
-    .option('--port <port>', 'gRPC port', parsePort, 7233)
-    .option('--ui-port <port>', 'Web UI port', parsePort, 8233)
-    .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite')
+  withDevServerOptions(
+    program
+      .command('server')
+      .description('run a local Temporal dev server with the Web UI; state persists in a SQLite file'),
+  )
     .option('--headless', 'no Web UI')
     .option(
       '--ui-codec-endpoint <url>',
@@ -84,12 +83,9 @@ export function addProcessCommands(program: Command): void {
       },
     );
 
-  program
-    .command('dev')
-    .description('server + worker + demo data in one process, for trying things out (npm start)')
-    .option('--port <port>', 'gRPC port', parsePort, 7233)
-    .option('--ui-port <port>', 'Web UI port', parsePort, 8233)
-    .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite')
+  withDevServerOptions(
+    program.command('dev').description('server + worker + demo data in one process, for trying things out (npm start)'),
+  )
     .option(
       '--http-port <port>',
       'HTTP service (POST /jobs/<name>; /codec when payloads are encrypted)',
@@ -157,4 +153,12 @@ export function addProcessCommands(program: Command): void {
       await app.close();
       await client.close();
     });
+}
+
+/** Where a dev server listens and keeps its state: `jobctl server` and `jobctl dev` alike. */
+function withDevServerOptions(command: Command): Command {
+  return command
+    .option('--port <port>', 'gRPC port', parsePort, 7233)
+    .option('--ui-port <port>', 'Web UI port', parsePort, 8233)
+    .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite');
 }
