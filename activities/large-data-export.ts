@@ -8,6 +8,8 @@ export interface LargeDataExportDeps {
   db: Database;
   /** Called before a slice is exported, with its attempt number; tests use it to make slices fail. */
   beforeExportSlice?: (exportId: number, sliceNo: number, attempt: number) => void | Promise<void>;
+  /** Called once a slice's part is written, with its attempt number; tests count the slices that ran to the end. */
+  afterExportSlice?: (exportId: number, sliceNo: number, attempt: number) => void | Promise<void>;
 }
 
 /*
@@ -40,7 +42,7 @@ function createdBetween(startDate: string, endDate: string): [string, string] {
   return [parseIsoDate(startDate).toISOString(), new Date(parseIsoDate(endDate).getTime() + 86_400_000).toISOString()];
 }
 
-export function createLargeDataExportActivities({ db, beforeExportSlice }: LargeDataExportDeps) {
+export function createLargeDataExportActivities({ db, beforeExportSlice, afterExportSlice }: LargeDataExportDeps) {
   async function loadExport(exportId: number) {
     const row = await db.selectFrom('exports').selectAll().where('id', '=', exportId).executeTakeFirst();
     if (!row) throw recordNotFound('export', exportId);
@@ -126,6 +128,7 @@ export function createLargeDataExportActivities({ db, beforeExportSlice }: Large
         .values({ export_id: exportId, slice_no: slice.sliceNo, ...part })
         .onConflict((oc) => oc.columns(['export_id', 'slice_no']).doUpdateSet(part))
         .execute();
+      await afterExportSlice?.(exportId, slice.sliceNo, Context.current().info.attempt);
       return { users: users.length };
     },
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { temporal } from '@temporalio/proto';
-import { HISTORY_EVENTS_BEFORE_CONTINUE, largeDataExport, SLICES_IN_FLIGHT } from '../workflows';
+import { WorkflowIdReusePolicy } from '@temporalio/client';
+import { exportSliceWorkflow, HISTORY_EVENTS_BEFORE_CONTINUE, largeDataExport, SLICES_IN_FLIGHT } from '../workflows';
 import type { JobProgress } from '../src/progress';
 import { createHarness, type Harness } from './harness';
 
@@ -25,6 +26,8 @@ describe('large-data-export', () => {
   const failOnce = new Set<string>();
   const failAlways = new Set<string>();
   const attempts = new Map<string, number>();
+  /** The attempt numbers of every exportSlice run that wrote its part, by `<exportId>/<sliceNo>`. */
+  const completions = new Map<string, number[]>();
   let lateUserIds: number[];
 
   beforeAll(async () => {
@@ -35,6 +38,10 @@ describe('large-data-export', () => {
           if (failAlways.has(`${exportId}/${sliceNo}`)) throw new Error(`slice ${sliceNo}: storage rejected the write`);
           if (attempt === 1 && failOnce.has(`${exportId}/${sliceNo}`))
             throw new Error(`slice ${sliceNo}: connection reset, once`);
+        },
+        afterExportSlice: (exportId, sliceNo, attempt) => {
+          const key = `${exportId}/${sliceNo}`;
+          completions.set(key, [...(completions.get(key) ?? []), attempt]);
         },
       },
     });
@@ -58,6 +65,24 @@ describe('large-data-export', () => {
         .map((line) => Number(line.split(',')[0])),
     );
   }
+
+  /**
+   * Exactly once, as the slices ran, not as the upserted parts show: each of `slices` wrote its part in one exportSlice
+   * run (a failed attempt that was retried counts once, since it never wrote), and no other slice of the export did.
+   */
+  function expectEachSliceCompletedOnce(exportId: number, slices: number[]): void {
+    const ran = [...completions]
+      .filter(([key]) => key.startsWith(`${exportId}/`))
+      .map(([key, runs]) => [Number(key.split('/')[1]), runs.length] as const)
+      .sort(([a], [b]) => a - b);
+    expect(Object.fromEntries(ran), 'completed exportSlice runs per slice').toEqual(
+      Object.fromEntries(slices.map((s) => [s, 1])),
+    );
+  }
+
+  /** Slice numbers from..to, inclusive, except those in `except`. */
+  const sliceNos = (from: number, to: number, except: number[] = []) =>
+    Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((s) => !except.includes(s));
 
   it('exports 10,000 users exactly once, retries a transient slice failure, lists the permanent one, and shows progress moving', async () => {
     const exportId = await h.createExport({
@@ -103,6 +128,8 @@ describe('large-data-export', () => {
     expect(failedSlice).toEqual({ status: 'failed', error: expect.stringContaining('storage rejected the write') });
     expect(attempts.get(`${exportId}/7`)).toBe(2); // failed once, retried, exported (its users are in `ids`)
     expect(attempts.get(`${exportId}/42`)).toBe(3); // every attempt failed
+    expectEachSliceCompletedOnce(exportId, sliceNos(0, 99, [42]));
+    expect(completions.get(`${exportId}/7`)).toEqual([2]);
 
     // Progress moved: several distinct counts, never backwards, ending at 100 slices.
     const counts = snapshots.map((s) => s.done + s.failed);
@@ -122,6 +149,7 @@ describe('large-data-export', () => {
     expect(ids.length).toBe(new Set(ids).size);
     expect(new Set(ids)).toEqual(new Set(lateUserIds));
     expect(outcome).toMatchObject({ exportedUsers: 2_500, failedSlices: [] });
+    expectEachSliceCompletedOnce(exportId, sliceNos(0, 499));
 
     // The chain of runs, read from the histories (strongly consistent; visibility may lag behind `result()`).
     const runs = await continueAsNewChain(workflowId);
@@ -179,5 +207,62 @@ describe('large-data-export', () => {
       .where('id', '=', exportId)
       .executeTakeFirstOrThrow();
     expect(row).toEqual({ status: 'failed', error: expect.stringMatching(/1 of 5 slices failed/) });
+  });
+
+  it('re-enqueued after a failed run, it runs only the slice that failed, never a completed one again', async () => {
+    const exportId = await h.createExport({
+      startDate: '2026-03-10',
+      endDate: '2026-03-10',
+      sliceSize: 2_000,
+      onSliceFailure: 'fail',
+    });
+    failAlways.add(`${exportId}/3`);
+    const first = await h.client.enqueue(largeDataExport, { exportId });
+    await expect(h.env.client.workflow.getHandle(first.workflowId, first.runId).result()).rejects.toThrow();
+    expectEachSliceCompletedOnce(exportId, [0, 1, 2, 4]);
+
+    // The storage recovers; the export is enqueued again: a new run of the same job.
+    failAlways.delete(`${exportId}/3`);
+    const second = await h.client.enqueue(largeDataExport, { exportId });
+    expect(second).toMatchObject({ workflowId: first.workflowId, duplicate: false });
+    expect(second.runId).not.toBe(first.runId);
+    const outcome = await h.env.client.workflow.getHandle(second.workflowId, second.runId).result();
+
+    expect(outcome).toMatchObject({ exportedUsers: 10_000, failedSlices: [] });
+    expectEachSliceCompletedOnce(exportId, [0, 1, 2, 3, 4]);
+    expect(completions.get(`${exportId}/3`)).toEqual([1]); // its first attempt in the second run
+    const ids = await exportedIds(exportId);
+    expect(ids.length).toBe(new Set(ids).size);
+    expect(new Set(ids)).toEqual(new Set(userIds));
+  });
+
+  it('negative control: a completed slice run again fails the exactly-once check, though the parts still look right', async () => {
+    const exportId = await h.createExport({ startDate: '2026-03-10', endDate: '2026-03-10', sliceSize: 2_000 });
+    const { workflowId } = await h.client.enqueue(largeDataExport, { exportId });
+    await h.env.client.workflow.getHandle(workflowId).result();
+    expectEachSliceCompletedOnce(exportId, [0, 1, 2, 3, 4]);
+
+    // What a parent starting its children with ALLOW_DUPLICATE would do: slice 2 again, under its own workflow ID.
+    const slice = h.env.client.workflow.getHandle(`large-data-export/${exportId}/slice/2`);
+    const { taskQueue } = await slice.describe();
+    const [, range] = (
+      await slice.fetchHistory()
+    ).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!.map(
+      (p) => JSON.parse(Buffer.from(p.data!).toString()) as unknown,
+    );
+    await h.env.client.workflow.execute(exportSliceWorkflow, {
+      workflowId: slice.workflowId,
+      taskQueue,
+      args: [exportId, range as Parameters<typeof exportSliceWorkflow>[1]],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    });
+
+    // The upserted parts cannot tell: every user once. Counting the slice runs can.
+    const ids = await exportedIds(exportId);
+    expect(ids.length).toBe(new Set(ids).size);
+    expect(new Set(ids)).toEqual(new Set(userIds));
+    expect(() => expectEachSliceCompletedOnce(exportId, [0, 1, 2, 3, 4])).toThrow(
+      /completed exportSlice runs per slice/,
+    );
   });
 });
