@@ -237,13 +237,13 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
 
 /**
  * A harness on its own time-skipping test server (see time-skipping-server.ts), with workers on the default queue and
- * a 300 ms vendor timeout; closing it also stops that server.
+ * a 300 ms vendor timeout unless `options` say otherwise; closing it also stops that server.
  */
-export async function createTimeSkippingHarness(): Promise<Harness> {
+export async function createTimeSkippingHarness(options: Omit<HarnessOptions, 'env'> = {}): Promise<Harness> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: inject('timeSkippingServerPath') } },
   });
-  const harness = await createHarness({ env, vendorTimeoutMs: 300 });
+  const harness = await createHarness({ vendorTimeoutMs: 300, ...options, env });
   await harness.startWorkers();
   return {
     ...harness,

@@ -39,6 +39,16 @@ export interface VendorEffect {
   result: { reference: string; processedAt: string };
 }
 
+/** One request the vendor received on its applying route. */
+export interface VendorRequest {
+  /** Its Idempotency-Key header. */
+  key: string;
+  /** The raw JSON body. */
+  body: string;
+  /** How the vendor answered it. */
+  fault: FaultKind;
+}
+
 export class FakeVendor {
   private server?: http.Server;
   /** The one route that applies requests: `/v1/process` for the webhook vendor, `/v1/charges` for the gateway. */
@@ -53,6 +63,8 @@ export class FakeVendor {
   readonly effects = new Map<string, VendorEffect>();
   /** Every request per idempotency key, faults included. */
   readonly requests = new Map<string, number>();
+  /** Every request with a key, in arrival order, faults included: which key each body was sent with. */
+  readonly requestLog: VendorRequest[] = [];
   private sequence = 0;
 
   /** Starts listening; port 0 picks a free one. */
@@ -135,6 +147,7 @@ export class FakeVendor {
     if (typeof key !== 'string' || key === '') return json(res, 400, { error: 'Idempotency-Key header is required' });
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
     const fault = this.nextFault(key);
+    this.requestLog.push({ key, body, fault: fault.kind });
     switch (fault.kind) {
       case 'reset':
         req.socket.destroy();
