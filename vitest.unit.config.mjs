@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The pure unit tests alone: no Temporal server, no bundles, no database. Stryker (`npm run mutation`) runs these once
+ * per mutant, so they must start in milliseconds; `npm test` runs them too, through vitest.config.mts.
+ */
+export default defineConfig({
+  test: {
+    include: [
+      'test/retry-rules.test.ts',
+      'test/encryption.test.ts',
+      'test/parse-since.test.ts',
+      'test/stats-query.test.ts',
+      'test/percentile.test.ts',
+      'test/format.test.ts',
+    ],
+  },
+});
