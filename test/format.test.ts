@@ -17,6 +17,7 @@ describe('formatDuration: one scale for durations in ms (stats, watch, benchmark
     [12.34, '12.3 ms'],
     [850, '850 ms'],
     [999.4, '999 ms'],
+    [999.5, '1 s'],
     [999.6, '1 s'], // rounds up into the next unit, never `1000 ms`
     [1234, '1.23 s'],
     [12_345, '12.3 s'],

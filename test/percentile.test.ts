@@ -11,4 +11,19 @@ describe('percentile (nearest rank)', () => {
     expect(percentile(hundred, 50)).toBe(50);
     expect(percentile([...hundred, 101], 95)).toBe(96); // rank ⌈95.95⌉ = 96
   });
+
+  it('sorts numerically, not as text', () => {
+    expect(percentile([10, 9, 100], 50)).toBe(10);
+  });
+
+  it('p100 is the largest value and a tiny p the smallest', () => {
+    expect(percentile([3, 1, 2], 100)).toBe(3);
+    expect(percentile([3, 1, 2], 0.001)).toBe(1);
+  });
+
+  it('refuses p outside (0, 100]', () => {
+    for (const p of [0, -5, 100.5, Number.NaN]) {
+      expect(() => percentile([1, 2], p), String(p)).toThrow(new RangeError('percentile must be in (0, 100]'));
+    }
+  });
 });

@@ -16,4 +16,11 @@ describe('statsQuery', () => {
         "AND CloseTime >= '2026-11-28T10:00:00.000Z' AND CloseTime <= '2026-11-28T11:00:00.000Z'",
     );
   });
+
+  it('has no upper bound without `now`, and escapes backslashes and quotes in names', () => {
+    expect(statsQuery({ workflowTypes: ['a\\b'], taskQueues: ["q'"], since: new Date('2026-11-28T10:00:00Z') })).toBe(
+      "WorkflowType IN ('a\\\\b') AND TaskQueue IN ('q\\'') " +
+        "AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') AND CloseTime >= '2026-11-28T10:00:00.000Z'",
+    );
+  });
 });
