@@ -8,11 +8,16 @@ export default defineConfig({
   test: {
     include: [
       'test/retry-rules.test.ts',
+      'test/retry-decisions.test.ts',
       'test/encryption.test.ts',
+      'test/keyring.test.ts',
+      'test/argument-checks.test.ts',
       'test/parse-since.test.ts',
       'test/stats-query.test.ts',
       'test/percentile.test.ts',
       'test/format.test.ts',
+      'test/iso-date.test.ts',
+      'test/error-types.test.ts',
     ],
   },
 });
