@@ -2,87 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceGeneration } from '../workflows';
-import { percentile } from '../src/percentile';
-import { formatDuration, formatPercent } from '../src/format';
-import { jobStats, parseSince, statsQuery, type JobStats } from '../src/stats';
+import { jobStats, type JobStats } from '../src/stats';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
-
-describe('parseSince', () => {
-  it.each([
-    ['90s', 90_000],
-    ['30m', 1_800_000],
-    ['1h', 3_600_000],
-    ['2d', 172_800_000],
-    ['36h', 129_600_000],
-  ])('%s is %d ms', (text, ms) => {
-    expect(parseSince(text)).toBe(ms);
-  });
-
-  const invalid = ['', 'nonsense', '1', 'h', '0m', '-1h', '1.5h', '1w', '1 h', ' 1h', '1H', '1hh', '99999999999999d'];
-  it.each(invalid)('rejects %j', (text) => {
-    expect(() => parseSince(text)).toThrow(new TypeError('--since must be a duration like 30m, 1h or 2d'));
-  });
-});
-
-describe('stats helpers', () => {
-  it('p95 is the nearest-rank value', () => {
-    expect(percentile([], 95)).toBeUndefined();
-    expect(percentile([7], 95)).toBe(7);
-    expect(percentile([5, 1, 4, 2, 3], 95)).toBe(5); // rank ⌈4.75⌉ = 5
-    const hundred = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
-    expect(percentile(hundred, 95)).toBe(95); // rank 95
-    expect(percentile(hundred, 50)).toBe(50);
-    expect(percentile([...hundred, 101], 95)).toBe(96); // rank ⌈95.95⌉ = 96
-  });
-
-  it('formats failure rates as percentages', () => {
-    expect([0, 0.4, 1 / 3, 1, 0.0025].map(formatPercent)).toEqual(['0%', '40%', '33.3%', '100%', '0.25%']);
-  });
-
-  it('builds one visibility query for the job types and the deployment queues', () => {
-    expect(
-      statsQuery({
-        workflowTypes: ['invoiceGenerationWorkflow', 'noopWorkflow'],
-        taskQueues: ["it's-default", 'jobs-low'],
-        since: new Date('2026-11-28T10:00:00Z'),
-        now: new Date('2026-11-28T11:00:00Z'),
-      }),
-    ).toBe(
-      "WorkflowType IN ('invoiceGenerationWorkflow', 'noopWorkflow') AND TaskQueue IN ('it\\'s-default', 'jobs-low') " +
-        "AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') " +
-        "AND CloseTime >= '2026-11-28T10:00:00.000Z' AND CloseTime <= '2026-11-28T11:00:00.000Z'",
-    );
-  });
-});
-
-describe('formatDuration: one scale for durations in ms (stats, watch, benchmarks)', () => {
-  it.each([
-    [undefined, '-'],
-    [Number.NaN, '-'],
-    [Number.POSITIVE_INFINITY, '-'],
-    [0, '0 ms'],
-    [4.256, '4.26 ms'],
-    [12.34, '12.3 ms'],
-    [850, '850 ms'],
-    [999.4, '999 ms'],
-    [999.6, '1 s'], // rounds up into the next unit, never `1000 ms`
-    [1234, '1.23 s'],
-    [12_345, '12.3 s'],
-    [59_949, '59.9 s'],
-    [59_950, '1 min'],
-    [180_000, '3 min'],
-    [200_400, '3 min 20 s'],
-    [3_599_400, '59 min 59 s'],
-    [3_599_500, '1 h'],
-    [7_200_000, '2 h'],
-    [7_529_000, '2 h 5 min'],
-    [86_460_000, '24 h 1 min'],
-    [-1500, '-1.5 s'],
-  ])('%s ms is %j', (ms, text) => {
-    expect(formatDuration(ms)).toBe(text);
-  });
-});
 
 /**
  * On the shared dev server: this file's invoice-generation runs (3 that complete, 2 that fail at once with
