@@ -50,7 +50,7 @@ const workflowImports = {
 
 export default defineConfig(
   {
-    ignores: ['.data/', 'coverage/', 'test/.artifacts/', 'test/histories/'],
+    ignores: ['.data/', 'coverage/', 'test/.artifacts/', 'test/histories/', '.stryker-tmp/', 'reports/'],
   },
   js.configs.recommended,
   tseslint.configs.recommended,
