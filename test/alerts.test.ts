@@ -106,7 +106,9 @@ describe('failure-rate alerts', () => {
   }, 120_000);
 
   it('installs a Temporal Schedule that runs the health check every minute', async () => {
-    const scheduleId = await installHealthCheckSchedule(h.client, { every: '1m', windowMinutes: 15 });
+    // One schedule per deployment, under a fixed ID from its task queue prefix.
+    const scheduleId = `${h.taskQueuePrefix}-health-check`;
+    expect(await installHealthCheckSchedule(h.client, { every: '1m', windowMinutes: 15 })).toBe(scheduleId);
     const handle = h.env.client.schedule.getHandle(scheduleId);
     const description = await handle.describe();
     expect(description.spec.intervals).toMatchObject([{ every: 60_000 }]);
@@ -125,7 +127,13 @@ describe('failure-rate alerts', () => {
       fired: [],
       recovered: [],
     });
-    expect(await installHealthCheckSchedule(h.client)).toBe(scheduleId); // installing again updates it
+
+    // Installing again with other settings updates that schedule in place, as the server describes it.
+    await installHealthCheckSchedule(h.client, { every: '5m', windowMinutes: 30 });
+    const updated = await handle.describe();
+    expect(updated.spec.intervals).toMatchObject([{ every: 300_000 }]);
+    expect(updated.action).toMatchObject({ workflowType: healthCheck.workflowType, args: [{ windowMinutes: 30 }] });
+    expect(updated.info.createdAt).toEqual(description.info.createdAt); // the same schedule, not deleted and recreated
     await handle.delete();
   });
 });

@@ -28,6 +28,17 @@ describe('jobctl dead and jobctl retry', () => {
   }, 60_000);
   afterAll(() => h?.close());
 
+  /** What the vendor saw under a payload's one idempotency key. */
+  const vendorSaw = (id: number) => {
+    const key = `webhook-payload/${id}`;
+    const effect = h.vendor.effects.get(key);
+    return {
+      requests: h.vendor.requests.get(key) ?? 0,
+      applied: effect?.applied ?? 0,
+      replayed: effect?.replayed ?? 0,
+    };
+  };
+
   const deadList = async (...filters: string[]) => {
     const run = await jobctl(['dead', '--job', 'process-webhook', ...filters, '--json'], env);
     expect(run).toMatchObject({ code: 0, stderr: '' });
@@ -56,6 +67,7 @@ describe('jobctl dead and jobctl retry', () => {
       { status: 'dead', last_error_type: 'ClientError' },
       { status: 'dead', last_error_type: 'ClientError' },
     ]);
+    for (const id of deadIds) expect(vendorSaw(id)).toEqual({ requests: 2, applied: 0, replayed: 0 }); // 2 attempts
   });
 
   it('retry runs a dead webhook again once; retrying it twice does not process it twice', async () => {
@@ -74,7 +86,8 @@ describe('jobctl dead and jobctl retry', () => {
     await h.env.client.workflow.getHandle(workflowId).result();
     const again = JSON.parse((await jobctl(['retry', workflowId, '--json'], env)).stdout);
     expect(again).toMatchObject([{ retried: false, status: 'Completed' }]);
-    expect(h.vendor.effects.get(`webhook-payload/${deadIds[0]}`)?.applied).toBe(1);
+    // The two discarded attempts, then exactly one more request: one retried run, not two.
+    expect(vendorSaw(deadIds[0]!)).toEqual({ requests: 3, applied: 1, replayed: 0 });
     expect(
       await h.database.db
         .selectFrom('webhook_payloads')
@@ -93,12 +106,16 @@ describe('jobctl dead and jobctl retry', () => {
     expect(retried.map((r) => r.workflowId)).toContain(`process-webhook/${deadIds[1]}`);
     await h.env.client.workflow.getHandle(`process-webhook/${deadIds[1]}`).result();
     expect(await deadList()).toEqual([]);
-    expect(h.vendor.effects.get(`webhook-payload/${deadIds[1]}`)?.applied).toBe(1);
+    expect(vendorSaw(deadIds[1]!)).toEqual({ requests: 3, applied: 1, replayed: 0 });
   });
 
   it('retry without a target, or with both a target and a filter, is one clear error', async () => {
     const none = await jobctl(['retry'], env);
     expect(none).toMatchObject({ code: 1, stdout: '' });
     expect(none.stderr).toMatch(/give a workflow ID, or select dead jobs with --job, --error or --all/);
+
+    const both = await jobctl(['retry', `process-webhook/${deadIds[1]}`, '--error', 'ClientError'], env);
+    expect(both).toMatchObject({ code: 1, stdout: '' });
+    expect(both.stderr).toMatch(/give either a workflow ID or --job\/--error\/--all, not both/);
   });
 });

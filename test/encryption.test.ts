@@ -92,25 +92,31 @@ describe('Keyring configuration (JOBS_ENCRYPTION_KEYS)', () => {
   });
 
   it('names what is wrong, never echoing key material', () => {
-    const short = randomBytes(16).toString('base64');
-    const attempts: Array<[string, RegExp]> = [
-      [`k1:${short}`, /key "k1" must be 32 bytes \(AES-256\), got 16/],
-      ['no-colon-here', /entry 1 must be "id:base64key"/],
-      [`${Keyring.generate('a')},${Keyring.generate('a')}`, /"a" is listed twice/],
-      ['k1:not base64!', /key "k1" is not base64/],
-      [`bad id:${randomBytes(32).toString('base64')}`, /key id "bad id" must be/],
-      [' , ', /has no keys/],
+    const material = (bytes: number) => randomBytes(bytes).toString('base64');
+    const [short, bare, notBase64, dupA, dupB, badId] = [16, 32, 24, 32, 32, 32].map(material);
+    // Each bad setting, the message it must give, and the key material in it that the message must not repeat.
+    const attempts: Array<[spec: string, says: RegExp, secrets: string[]]> = [
+      [`k1:${short}`, /key "k1" must be 32 bytes \(AES-256\), got 16/, [short!]],
+      [bare!, /entry 1 must be "id:base64key"/, [bare!]], // a key pasted without its id
+      [`a:${dupA},a:${dupB}`, /"a" is listed twice/, [dupA!, dupB!]],
+      [`k1:${notBase64}!!`, /key "k1" is not base64/, [notBase64!]],
+      [`bad id:${badId}`, /key id "bad id" must be/, [badId!]],
+      [' , ', /has no keys/, []],
     ];
-    for (const [spec, message] of attempts) {
+    for (const [spec, says, secrets] of attempts) {
       let error: Error | undefined;
       try {
         readSettings({ JOBS_ENCRYPTION_KEYS: spec });
       } catch (err) {
         error = err as Error;
       }
-      expect(error?.message, spec).toMatch(message);
+      expect(error?.message, spec).toMatch(says);
       expect(error?.message).toMatch(/^JOBS_ENCRYPTION_KEYS/);
-      if (spec.includes(short)) expect(error?.message).not.toContain(short);
+      for (const secret of secrets) {
+        // Neither the whole key nor a recognisable piece of it (its first 8 characters).
+        expect(error?.message, spec).not.toContain(secret);
+        expect(error?.message, spec).not.toContain(secret.slice(0, 8));
+      }
     }
   });
 

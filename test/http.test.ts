@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildHttpService } from '../src/http/server';
@@ -58,10 +59,13 @@ describe('HTTP service', () => {
   });
 
   it('answers 400 with field errors for bad arguments, and starts nothing', async () => {
+    const userId = h.unusedId();
+    const idFor = (startDate: string, endDate: string) =>
+      `generate-report/${userId}/monthly_sales/${startDate}..${endDate}`;
     const response = await post(
       '/jobs/generate-report',
       JSON.stringify({
-        userId: 1,
+        userId,
         reportType: 'monthly_sales',
         startDate: '2026-02-30',
         endDate: '2026-03-01',
@@ -78,8 +82,18 @@ describe('HTTP service', () => {
         { path: 'startDate', message: expect.stringMatching(/ISO calendar date/) },
       ]),
     );
-    const none = await h.env.client.workflow.count(`TaskQueue = '${h.taskQueuePrefix}-low'`);
-    expect(none.count).toBe(0);
+    // Valid dates, one unknown field: refused although the job's ID could be computed.
+    const valid = { userId, reportType: 'monthly_sales', startDate: '2026-03-01', endDate: '2026-03-31' };
+    expect((await post('/jobs/generate-report', JSON.stringify({ ...valid, extra: 1 }))).status).toBe(400);
+
+    // The server itself (not eventually consistent visibility) has no run under either ID the job would have used.
+    for (const workflowId of [idFor('2026-02-30', '2026-03-01'), idFor('2026-03-01', '2026-03-31')])
+      await expect(h.env.client.workflow.getHandle(workflowId).describe()).rejects.toThrow(WorkflowNotFoundError);
+    // Positive control: the same request without the unknown field starts under that ID, as a first run.
+    const accepted = await post('/jobs/generate-report', JSON.stringify(valid));
+    expect(accepted.status).toBe(202);
+    expect(await accepted.json()).toMatchObject({ workflowId: idFor('2026-03-01', '2026-03-31'), duplicate: false });
+    await h.env.client.workflow.getHandle(idFor('2026-03-01', '2026-03-31')).terminate('test control, no low worker');
   });
 
   it('answers 404 for an unknown job or run, and 400 for a body that is not JSON', async () => {

@@ -65,6 +65,8 @@ describe('invoice-generation idempotency', () => {
 
     expect(repeat).toMatchObject({ workflowId: first.workflowId, runId: first.runId, duplicate: true });
     expect(await h.client.status(first.workflowId)).toMatchObject({ runId: first.runId, status: 'Completed' });
+    // The result of the ID's latest run: had the repeat started one, this would wait for it and its work would count.
+    await h.env.client.workflow.getHandle(first.workflowId).result();
     expect(h.calls.get('generateInvoice')).toBe(callsAfterFirst);
     expect(await documentsOf(h, invoiceId)).toBe(1);
   });

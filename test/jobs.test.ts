@@ -4,8 +4,21 @@ import { createHarness, type Harness } from './harness';
 
 describe('safe-argument jobs fetch fresh data when they run', () => {
   let h: Harness;
+  /** Users whose next welcome email's attempt dies right after the send, before it marks the user. */
+  const crashAfterSend = new Set<number>();
   beforeAll(async () => {
-    h = await createHarness();
+    h = await createHarness({
+      deps: {
+        mail: {
+          async send(message, options) {
+            const sent = await h.mail.send(message, options);
+            const userId = Number(options.idempotencyKey.split('/')[1]);
+            if (crashAfterSend.delete(userId)) throw new Error(`simulated crash after sending to user ${userId}`);
+            return sent;
+          },
+        },
+      },
+    });
     await h.startWorkers(['default', 'low']);
   });
   afterAll(() => h?.close());
@@ -26,18 +39,24 @@ describe('safe-argument jobs fetch fresh data when they run', () => {
 
   it('a welcome email retried after the send but before marking the user is delivered once', async () => {
     const { userId } = await h.createInvoice();
-    // As if an earlier attempt had sent the message and died before marking the user.
-    await h.mail.send(
-      { to: `user${userId}@example.com`, subject: 'Welcome', text: 'first attempt' },
-      { idempotencyKey: `welcome-email/${userId}` },
-    );
+    crashAfterSend.add(userId);
+    const callsBefore = h.calls.get('sendWelcomeEmail') ?? 0;
 
     const { workflowId } = await h.client.enqueue(sendWelcomeEmail, { userId });
     const result = await h.env.client.workflow.getHandle(workflowId).result();
 
-    expect(result).toMatchObject({ alreadySent: true });
-    expect((await h.mail.messages()).filter((m) => m.idempotencyKey === `welcome-email/${userId}`)).toHaveLength(1);
-  });
+    expect(crashAfterSend.has(userId)).toBe(false); // the first attempt sent, then died
+    expect((h.calls.get('sendWelcomeEmail') ?? 0) - callsBefore).toBe(2); // and the activity was retried
+    expect(result).toMatchObject({ alreadySent: true }); // the retry's send was the transport's duplicate
+    const sent = (await h.mail.messages()).filter((m) => m.idempotencyKey === `welcome-email/${userId}`);
+    expect(sent).toHaveLength(1);
+    const user = await h.database.db
+      .selectFrom('users')
+      .select('welcome_email_sent_at')
+      .where('id', '=', userId)
+      .executeTakeFirstOrThrow();
+    expect(user.welcome_email_sent_at).not.toBeNull(); // and this time the user was marked
+  }, 60_000);
 
   it('generate-report parses its ISO dates and reads the invoices in range when it runs', async () => {
     const { userId } = await h.createInvoice();

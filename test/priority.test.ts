@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forEachLimited } from '../src/bench/harness';
 import { processPayment, updateSearchIndex } from '../workflows';
-import { createHarness, type Harness } from './harness';
+import { createHarness, eventually, type Harness } from './harness';
 
 describe('priority queues', () => {
   describe('a flood of low work never holds up critical work', () => {
@@ -20,14 +20,20 @@ describe('priority queues', () => {
 
     it('a payment enqueued behind 1,000 low jobs starts long before the backlog drains', async () => {
       const { userId } = await h.createInvoice();
-      await h.startWorkers([
-        { queue: 'critical', concurrency: 5 },
-        { queue: 'low', concurrency: 1 },
-      ]);
+      // The whole flood waits in the low queue before any worker runs, however fast or slow enqueueing is.
       await forEachLimited(1000, 50, async (i) => {
         await h.client.enqueue(updateSearchIndex, { recordType: 'user', recordId: userId + i + 1 });
       });
       const paymentId = await h.createPayment();
+      await h.startWorkers([
+        { queue: 'critical', concurrency: 5 },
+        { queue: 'low', concurrency: 1 },
+      ]);
+      await eventually(
+        async () => (started.length > 0 ? true : undefined),
+        20_000,
+        'the low worker to start on the flood',
+      );
 
       const { workflowId } = await h.client.enqueue(processPayment, { paymentId });
       await h.env.client.workflow.getHandle(workflowId).result();

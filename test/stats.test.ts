@@ -59,10 +59,9 @@ describe('jobStats and jobctl stats', () => {
     expect(settled).toEqual([
       { job: 'invoice-generation', completed: 3, failed: 2, failureRate: 0.4, averageMs: mean, p95Ms },
     ]);
-    const [row] = settled;
-    expect(row!.averageMs).toBeGreaterThan(0);
-    expect(row!.p95Ms).toBeGreaterThanOrEqual(row!.averageMs!);
-    expect(row!.p95Ms).toBeLessThan(Date.now() - since.getTime());
+    // The runs differ in length, so the comparison above tells the average from the p95 (and both from zero).
+    expect(p95Ms).toBeGreaterThan(mean);
+    expect(mean).toBeGreaterThan(0);
   });
 
   it('lists only jobs that had runs; a job named explicitly gets a row even with none', async () => {
