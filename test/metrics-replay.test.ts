@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { describe, expect, inject, it } from 'vitest';
+import { openDatabase } from '../src/db/database';
 import { freePort } from '../src/dev-server';
 import { eventually } from './harness';
 import { jobctl, spawnJobctl, type JobctlProcess } from './jobctl';
@@ -49,13 +50,29 @@ describe('job metrics and log lines during replay', () => {
     const worker1 = await metricsWorker(port1, env);
     let worker2: JobctlProcess | undefined;
     try {
-      expect((await jobctl(['seed', '--count', '3'], env)).code).toBe(0);
-      const run = await jobctl(['enqueue', 'invoice-generation', '{"invoiceId":2}', '--wait', '--json'], env);
+      // Workflow IDs are per job and key, not per queue prefix: an invoice id of this test's own.
+      const invoiceId = randomInt(1, 2 ** 40);
+      const database = await openDatabase({ sqlitePath: env.JOBS_SQLITE_PATH });
+      const now = new Date().toISOString();
+      await database.db
+        .insertInto('users')
+        .values({ id: invoiceId, email: `user${invoiceId}@example.com`, name: 'User', created_at: now })
+        .execute();
+      await database.db
+        .insertInto('invoices')
+        .values({ id: invoiceId, user_id: invoiceId, amount_cents: 4200, currency: 'EUR', created_at: now })
+        .execute();
+      await database.close();
+      const args = JSON.stringify({ invoiceId });
+      const run = await jobctl(['enqueue', 'invoice-generation', args, '--wait', '--json'], env);
       expect(run.code).toBe(0);
       const { workflowId } = JSON.parse(run.stdout.trim().split('\n').pop()!) as { workflowId: string };
-      const ran = () =>
-        eventually(() => jobMetric(port1, 'durable_jobs_job_succeeded_total'), 30_000, 'the success series');
-      expect(await ran()).toBe(1);
+      const succeeded = await eventually(
+        () => jobMetric(port1, 'durable_jobs_job_succeeded_total').catch(() => undefined),
+        60_000,
+        `the success series on :${port1}; worker output:\n${worker1.output()}`,
+      );
+      expect(succeeded).toBe(1);
       expect(worker1.output()).toContain('"event":"job_succeeded"');
       await worker1.stop();
 
