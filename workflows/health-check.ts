@@ -23,6 +23,7 @@ export const healthCheck = defineJob({
   queue: 'high',
   args,
   idempotencyKey: ({ windowMinutes }) => `window-${windowMinutes}m`,
+  logArguments: true, // a window size, nothing personal: the log says which window each check computed
 });
 
 /** A check that cannot finish in a minute is stale by the next tick: three quick attempts, then the next tick. */

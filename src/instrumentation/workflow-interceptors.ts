@@ -1,10 +1,13 @@
 import {
   ContinueAsNew,
+  defaultPayloadConverter,
   metricMeter,
   proxySinks,
   workflowInfo,
+  type ContinueAsNewInput,
   type WorkflowExecuteInput,
   type WorkflowInboundCallsInterceptor,
+  type WorkflowOutboundCallsInterceptor,
   type WorkflowInterceptorsFactory,
   type Next,
 } from '@temporalio/workflow';
@@ -14,14 +17,33 @@ import { JOB_METRICS, type JobEvent, type JobEventSinks } from './job-events';
 const { jobEvents } = proxySinks<JobEventSinks>();
 
 /**
+ * When the job (the first run of its chain) started, in ms since the epoch, handed from run to run in a header of the
+ * continue-as-new: `workflowInfo().startTime` is the current run's start, not the chain's. Headers are not encrypted;
+ * a timestamp is not job data.
+ */
+const JOB_STARTED_AT_HEADER = 'durable-jobs-job-started-at';
+
+/**
  * Reports each job's start, success and failure (a log line through the sink, and the job metrics), for every job with
  * no per-job code. Runs in the workflow sandbox: deterministic, and both sinks and the workflow metric meter are
  * silent during replay. A continue-as-new run is the same job: only the first run reports the start, only the last
  * one the end, with the duration of the whole chain.
  */
-class JobInstrumentation implements WorkflowInboundCallsInterceptor {
+class JobInstrumentation implements WorkflowInboundCallsInterceptor, WorkflowOutboundCallsInterceptor {
+  private jobStartedAt = 0;
+
+  async continueAsNew(
+    input: ContinueAsNewInput,
+    next: Next<WorkflowOutboundCallsInterceptor, 'continueAsNew'>,
+  ): Promise<never> {
+    const startedAt = defaultPayloadConverter.toPayload(this.jobStartedAt);
+    return next({ ...input, headers: { ...input.headers, [JOB_STARTED_AT_HEADER]: startedAt } });
+  }
+
   async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
     const info = workflowInfo();
+    const carried = input.headers[JOB_STARTED_AT_HEADER];
+    this.jobStartedAt = carried ? defaultPayloadConverter.fromPayload<number>(carried) : info.startTime.getTime();
     const job = jobs.find((j) => j.workflowType === info.workflowType);
     if (!job) return next(input); // a child such as an export slice: part of its parent job
     const base: JobEvent = { job: job.name, attempt: info.attempt };
@@ -29,7 +51,7 @@ class JobInstrumentation implements WorkflowInboundCallsInterceptor {
     if (!info.continuedFromExecutionRunId) {
       jobEvents.started(job.logArguments ? { ...base, arguments: input.args[0] } : base);
     }
-    const durationMs = () => Date.now() - info.startTime.getTime();
+    const durationMs = () => Date.now() - this.jobStartedAt;
     try {
       const result = await next(input);
       const duration = durationMs();
@@ -59,4 +81,7 @@ function rootCause(err: unknown): { type: string; message: string } {
   return { type: current.type ?? current.name ?? 'Error', message: current.message };
 }
 
-export const interceptors: WorkflowInterceptorsFactory = () => ({ inbound: [new JobInstrumentation()] });
+export const interceptors: WorkflowInterceptorsFactory = () => {
+  const instrumentation = new JobInstrumentation();
+  return { inbound: [instrumentation], outbound: [instrumentation] };
+};
