@@ -14,7 +14,7 @@ import { JobNotFoundError, TemporalUnavailableError } from './errors';
 import { workflowIdFor, type DeclaredJob, type PriorityKey } from './job-definition';
 import { findJobOrThrow, jobOfRun, jobs } from './jobs';
 import { PROGRESS_QUERY, type JobProgress } from './progress';
-import { taskQueueName } from './queues';
+import { PRIORITIES, taskQueueName } from './queues';
 import type { SafeObject } from './safe-arguments';
 import { validateJobArguments } from './validate-arguments';
 
@@ -265,7 +265,12 @@ export class JobClient {
   /** Runs of our jobs, newest first, from Temporal's visibility store. */
   async list(filter: { job?: string; status?: JobStatus; limit?: number } = {}): Promise<JobRunSummary[]> {
     const types = filter.job ? [findJobOrThrow(filter.job).workflowType] : jobs.map((j) => j.workflowType);
-    const clauses = [`WorkflowType IN (${types.map((t) => `'${t}'`).join(', ')})`];
+    // This deployment's runs only: several deployments (task queue prefixes) may share one namespace.
+    const queues = PRIORITIES.map((p) => `'${taskQueueName(this.taskQueuePrefix, p)}'`);
+    const clauses = [
+      `WorkflowType IN (${types.map((t) => `'${t}'`).join(', ')})`,
+      `TaskQueue IN (${queues.join(', ')})`,
+    ];
     if (filter.status) clauses.push(`ExecutionStatus = '${filter.status}'`);
     const out: JobRunSummary[] = [];
     for await (const info of this.temporal.workflow.list({ query: clauses.join(' AND '), pageSize: 100 })) {

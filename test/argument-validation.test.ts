@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { ApplicationFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { JobClient } from '../src/client';
 import { jobStats } from '../src/stats';
 import { resolveTemporalCli } from '../src/temporal-cli';
 import { invoiceGenerationWorkflow } from '../workflows';
@@ -121,6 +122,9 @@ describe('validation at the workflow door', () => {
       job: 'invoice-generation',
       status: 'Completed',
     });
+    // Visibility has them now, yet another deployment (task queue prefix) on the same namespace does not list them.
+    const other = new JobClient({ client: h.env.client, taskQueuePrefix: `test-${randomUUID()}` });
+    expect((await other.list({ job: 'invoice-generation' })).map((r) => r.workflowId)).not.toContain(good.workflowId);
     const stats = await eventually(async () => {
       const [row] = await jobStats(h.client, { since: new Date(Date.now() - 60_000), job: 'invoice-generation' });
       return row && row.completed >= 1 && row.failed >= 1 ? row : undefined;

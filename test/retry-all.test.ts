@@ -8,8 +8,8 @@ import { jobctl } from './jobctl';
 import { TEST_LOG_DIR } from './time-skipping-server';
 
 /**
- * `jobctl retry --all` runs every dead job again, whatever its job. `dead` and `retry` read the whole namespace, so
- * this test has a dev server of its own: on the shared one, --all would also retry the other test files' dead jobs.
+ * `jobctl retry --all` runs every dead job again, whatever its job. `dead` and `retry` read only the deployment's own
+ * task queues; this test still has a dev server of its own, so that nothing else on it can be dead.
  */
 describe('jobctl retry --all', () => {
   let server: DevServer;
