@@ -1,12 +1,9 @@
-import { Writable } from 'node:stream';
 import type { temporal } from '@temporalio/proto';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { largeDataExport, SLICES_IN_FLIGHT } from '../workflows';
 import type { JobProgress } from '../src/progress';
-import { createHarness, type Harness } from './harness';
+import { capturedLogLines, createHarness, type Harness } from './harness';
 
-type Line = Record<string, unknown>;
 type Event = temporal.api.history.v1.IHistoryEvent;
 
 /**
@@ -16,19 +13,13 @@ type Event = temporal.api.history.v1.IHistoryEvent;
  */
 describe('large-data-export across a continue-as-new chain', () => {
   let h: Harness;
-  const lines: Line[] = [];
+  const { logger, lines } = capturedLogLines();
   let workflowId: string;
   let runs: Array<{ runId: string; events: Event[] }>;
   const snapshots: Array<{ runId: string; progress: JobProgress }> = [];
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-        done();
-      },
-    });
-    h = await createHarness({ logger: pino({ level: 'info' }, sink) });
+    h = await createHarness({ logger });
     await h.createUsers(2_500, '2026-06-15');
     await h.startWorkers(['low']);
     const exportId = await h.createExport({ startDate: '2026-06-15', endDate: '2026-06-15', sliceSize: 5 });

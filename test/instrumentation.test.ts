@@ -3,29 +3,19 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../src/dev-server';
 import { invoiceGeneration, processPayment } from '../workflows';
-import { createHarness, eventually, type Harness } from './harness';
+import { capturedLogLines, createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
-
-type Line = Record<string, unknown>;
 
 describe('job logs', () => {
   let h: Harness;
-  const lines: Line[] = [];
+  const { logger, lines } = capturedLogLines();
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-        done();
-      },
-    });
     // No workflow cache: every workflow task rebuilds the workflow by replaying its history.
-    h = await createHarness({ logger: pino({ level: 'info' }, sink), maxCachedWorkflows: 0 });
+    h = await createHarness({ logger, maxCachedWorkflows: 0 });
     await h.startWorkers(['default', 'critical']);
   });
   afterAll(() => h?.close());

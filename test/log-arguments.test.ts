@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthCheck, invoiceGeneration } from '../workflows';
 import { taskQueueName } from '../src/queues';
-import { createHarness, type Harness } from './harness';
-
-type Line = Record<string, unknown>;
+import { capturedLogLines, createHarness, type Harness } from './harness';
 
 /**
  * Arguments reach the job_started line only for a job declared with `logArguments: true` (health-check: its one
@@ -14,16 +10,10 @@ type Line = Record<string, unknown>;
  */
 describe('logArguments', () => {
   let h: Harness;
-  const lines: Line[] = [];
+  const { logger, lines } = capturedLogLines();
 
   beforeAll(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-        done();
-      },
-    });
-    h = await createHarness({ logger: pino({ level: 'info' }, sink) });
+    h = await createHarness({ logger });
     await h.startWorkers(['high', 'default']);
   });
   afterAll(() => h?.close());
