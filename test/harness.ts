@@ -2,6 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { Writable } from 'node:stream';
@@ -291,4 +292,26 @@ export function capturedLogLines(level = 'info'): { logger: Logger; lines: Array
     },
   });
   return { logger: pino({ level }, sink), lines };
+}
+
+/**
+ * A webhook run's vendor call as its history shows it. Temporal keeps one ActivityTaskScheduled and the final
+ * attempt's ActivityTaskStarted: `waitedMs` between them is every retry delay plus the attempts' own run time.
+ */
+export async function vendorCallSchedule(
+  handle: WorkflowHandle,
+): Promise<{ attempt: number; waitedMs: number; activityId: string }> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = events.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'processWebhook',
+  )!;
+  const started = events.find(
+    (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString(),
+  )!;
+  const ms = (t: typeof scheduled.eventTime) => Number(t!.seconds) * 1000 + Math.floor((t!.nanos ?? 0) / 1e6);
+  return {
+    attempt: started.activityTaskStartedEventAttributes!.attempt!,
+    waitedMs: ms(started.eventTime) - ms(scheduled.eventTime),
+    activityId: scheduled.activityTaskScheduledEventAttributes!.activityId!,
+  };
 }

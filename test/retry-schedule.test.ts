@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processWebhook } from '../workflows';
 import { jitterFraction } from '../src/retry-rules';
 import type { Fault } from '../src/vendor/fake-vendor';
-import { createTimeSkippingHarness, type Harness } from './harness';
+import { createTimeSkippingHarness, vendorCallSchedule, type Harness } from './harness';
 
 /**
  * The retry schedule as the server ran it, on Temporal's time-skipping test server: minutes of backoff pass in
@@ -49,15 +49,7 @@ describe('process-webhook retries follow the table, as recorded in the workflow 
       (err: Error) => err,
     );
     const realElapsedMs = Date.now() - began;
-    const events = (await handle.fetchHistory()).events ?? [];
-    const scheduled = events.find(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'processWebhook',
-    )!;
-    const started = events.find(
-      (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString(),
-    )!;
-    const ms = (t: typeof scheduled.eventTime) => Number(t!.seconds) * 1000 + Math.floor((t!.nanos ?? 0) / 1e6);
-    const activityId = scheduled.activityTaskScheduledEventAttributes!.activityId!;
+    const { attempt, waitedMs, activityId } = await vendorCallSchedule(handle);
     const payload = await h.database.db
       .selectFrom('webhook_payloads')
       .select(['status', 'last_error_type'])
@@ -67,8 +59,8 @@ describe('process-webhook retries follow the table, as recorded in the workflow 
       workflowId,
       status: failure ? 'Failed' : 'Completed',
       failureType: failure ? ((failure.cause as { type?: string })?.type ?? undefined) : undefined,
-      attempts: started.activityTaskStartedEventAttributes!.attempt!,
-      waitedMs: ms(started.eventTime) - ms(scheduled.eventTime),
+      attempts: attempt,
+      waitedMs,
       realElapsedMs,
       expectedDelayMs: (bases) =>
         bases.reduce(
