@@ -12,6 +12,13 @@ export type SafeObject = { readonly [key: string]: SafeValue };
 /** Payload budget for one job's arguments, as UTF-8 JSON. */
 export const DEFAULT_MAX_ARGUMENT_BYTES = 64 * 1024;
 
+/**
+ * Levels of objects and arrays the arguments may nest, the arguments object itself being the first. Deeper is
+ * refused where the limit is crossed, and the check stops there: a hostile body of 100,000 nested arrays is one issue,
+ * not a stack overflow.
+ */
+export const MAX_ARGUMENT_DEPTH = 32;
+
 export interface ArgumentIssue {
   /** Where the problem is, e.g. `items[2].price`; `(arguments)` for the whole object. */
   readonly path: string;
@@ -47,7 +54,10 @@ export function formatPath(segments: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Lists every value that is not a plain JSON value, and a budget overrun. Empty when the value is safe. */
+/**
+ * Lists every value that is not a plain JSON value, nesting deeper than `MAX_ARGUMENT_DEPTH`, and a budget overrun.
+ * Empty when the value is safe. Recurses at most `MAX_ARGUMENT_DEPTH` levels, whatever the value.
+ */
 export function findUnsafeValues(value: unknown, maxBytes = DEFAULT_MAX_ARGUMENT_BYTES): ArgumentIssue[] {
   const issues: ArgumentIssue[] = [];
   walk(value, [], new Set(), issues);
@@ -74,6 +84,14 @@ function walk(value: unknown, path: PropertyKey[], ancestors: Set<object>, issue
   if (value === null || typeof value !== 'object') return;
   if (ancestors.has(value)) {
     issues.push({ path: formatPath(path), message: 'is a circular reference' });
+    return;
+  }
+  if (path.length >= MAX_ARGUMENT_DEPTH) {
+    // This object or array would be level MAX_ARGUMENT_DEPTH + 1: refused here, and nothing inside it is visited.
+    issues.push({
+      path: formatPath(path),
+      message: `nests deeper than ${MAX_ARGUMENT_DEPTH} levels; jobs take flat plain values`,
+    });
     return;
   }
   ancestors.add(value);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateReport, invoiceGeneration, noop } from '../workflows';
-import { findUnsafeValues, InvalidJobArgumentsError } from '../src/safe-arguments';
+import { findUnsafeValues, InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../src/safe-arguments';
 import { validateJobArguments as validate } from '../src/validate-arguments';
 import { createHarness, eventually, type Harness } from './harness';
 
@@ -28,6 +28,13 @@ const unsafeCases: Array<{ kind: string; args: Record<string, unknown>; path: st
     says: /over the 65536-byte budget/,
   },
 ];
+
+/** `levels` arrays, each the only element of the one around it, the innermost holding `innermost`. */
+function nestedArrays(levels: number, innermost: unknown = 1): unknown {
+  let value: unknown = innermost;
+  for (let i = 1; i < levels; i++) value = [value];
+  return levels > 0 ? [value] : value;
+}
 
 /** The 1-based lines of `source` with type errors, compiled with the project's tsconfig as a file in test/. */
 function compileErrorLines(source: string): number[] {
@@ -64,6 +71,42 @@ describe('safe arguments', () => {
     expect(
       findUnsafeValues({ s: 'a', n: 1.5, b: true, z: null, list: [1, 'two', { three: [3] }], nested: { ok: {} } }),
     ).toEqual([]);
+  });
+
+  describe('nesting depth', () => {
+    const depthIssue = `nests deeper than ${MAX_ARGUMENT_DEPTH} levels; jobs take flat plain values`;
+
+    it(`accepts ${MAX_ARGUMENT_DEPTH} levels of arrays and of objects, the arguments object being the first`, () => {
+      expect(MAX_ARGUMENT_DEPTH).toBe(32);
+      expect(findUnsafeValues(nestedArrays(MAX_ARGUMENT_DEPTH))).toEqual([]);
+      let objects: unknown = { leaf: 'x' };
+      for (let i = 1; i < MAX_ARGUMENT_DEPTH; i++) objects = { a: objects };
+      expect(findUnsafeValues(objects)).toEqual([]);
+      // The control: the same shape one level deeper is refused.
+      expect(findUnsafeValues({ a: objects })).toHaveLength(1);
+    });
+
+    it('refuses one level deeper with one issue, at the path where the limit is crossed', () => {
+      expect(findUnsafeValues(nestedArrays(MAX_ARGUMENT_DEPTH + 1))).toEqual([
+        { path: '[0]'.repeat(MAX_ARGUMENT_DEPTH), message: depthIssue },
+      ]);
+      let objects: unknown = { leaf: 'x' };
+      for (let i = 1; i <= MAX_ARGUMENT_DEPTH; i++) objects = { a: objects };
+      expect(findUnsafeValues(objects)).toEqual([
+        { path: Array(MAX_ARGUMENT_DEPTH).fill('a').join('.'), message: depthIssue },
+      ]);
+      // Nothing below the crossing is visited: an unsafe value down there is not reported.
+      expect(findUnsafeValues({ ids: nestedArrays(MAX_ARGUMENT_DEPTH, new Date(0)) })).toEqual([
+        { path: `ids${'[0]'.repeat(MAX_ARGUMENT_DEPTH - 1)}`, message: depthIssue },
+      ]);
+    });
+
+    it('gives the same one issue for 100,000 nested arrays, without overflowing the stack', () => {
+      const deep = nestedArrays(100_000);
+      expect(() => findUnsafeValues(deep)).not.toThrow();
+      expect(findUnsafeValues(deep)).toEqual([{ path: '[0]'.repeat(MAX_ARGUMENT_DEPTH), message: depthIssue }]);
+      expect(() => validate(invoiceGeneration, { invoiceId: deep })).toThrow(InvalidJobArgumentsError);
+    });
   });
 
   it('rejects schema violations with the field path: wrong type, unknown field, bad date, reversed range', () => {
