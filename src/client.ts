@@ -6,12 +6,17 @@ import {
   WorkflowNotFoundError,
   isGrpcServiceError,
 } from '@temporalio/client';
-import { decodeFromPayloadsAtIndex, encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import {
+  decodeFromPayloadsAtIndex,
+  encodeMapToPayloads,
+  encodeToPayloads,
+} from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { DEFAULT_SETTINGS, readSettings, type Settings } from './config';
 import { dataConverterFor } from './encryption';
 import { JobNotFoundError, TemporalUnavailableError } from './errors';
 import { workflowIdFor, type DeclaredJob, type PriorityKey } from './job-definition';
+import { ENQUEUED_BY_MEMO } from './instrumentation/job-events';
 import { findJobOrThrow, jobOfRun, jobs } from './jobs';
 import { PROGRESS_QUERY, type JobProgress } from './progress';
 import { PRIORITIES, taskQueueName } from './queues';
@@ -46,6 +51,8 @@ export interface JobRunSummary {
   startTime: string;
   closeTime?: string;
   url: string;
+  /** Who enqueued it (`EnqueueOptions.enqueuedBy`), when it was recorded. */
+  enqueuedBy?: string;
 }
 
 export interface JobRunStatus extends JobRunSummary {
@@ -77,6 +84,11 @@ const CLOSED_UNSUCCESSFULLY: readonly JobStatus[] = ['Failed', 'TimedOut', 'Term
 export interface EnqueueOptions {
   /** Order within the job's queue, 1 (first) to 5 (last); overrides the job's declared key. */
   priorityKey?: PriorityKey;
+  /**
+   * Who enqueues, e.g. `token:web` for the HTTP service's API token "web": kept in the run's memo (`enqueuedBy`, shown
+   * by the Web UI and `jobctl status`) and in the job's `job_started` log line. A duplicate keeps the first run's.
+   */
+  enqueuedBy?: string;
 }
 
 export interface JobClientOptions {
@@ -162,6 +174,14 @@ export class JobClient {
     }
     const { workflowService, options } = this.temporal;
     const input = { payloads: await encodeToPayloads(options.loadedDataConverter, args) };
+    const memo =
+      enqueueOptions.enqueuedBy === undefined
+        ? undefined
+        : {
+            fields: await encodeMapToPayloads(options.loadedDataConverter, {
+              [ENQUEUED_BY_MEMO]: enqueueOptions.enqueuedBy,
+            }),
+          };
     try {
       // Bounded: a server that goes away after we connected is an error in seconds, not whenever gRPC gives up.
       const response = await this.temporal.connection.withDeadline(Date.now() + ENQUEUE_TIMEOUT_MS, () =>
@@ -176,6 +196,7 @@ export class JobClient {
             kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL,
           },
           input,
+          memo,
           workflowIdReusePolicy:
             temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
           workflowIdConflictPolicy:
@@ -333,7 +354,9 @@ export class JobClient {
     status: { name: string };
     startTime: Date;
     closeTime?: Date;
+    memo?: Record<string, unknown>;
   }): JobRunSummary {
+    const enqueuedBy = info.memo?.[ENQUEUED_BY_MEMO];
     return {
       workflowId: info.workflowId,
       runId: info.runId,
@@ -342,6 +365,7 @@ export class JobClient {
       startTime: info.startTime.toISOString(),
       closeTime: info.closeTime?.toISOString(),
       url: this.runUrl(info.workflowId, info.runId),
+      ...(typeof enqueuedBy === 'string' ? { enqueuedBy } : {}),
     };
   }
 }

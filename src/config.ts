@@ -51,6 +51,16 @@ export interface Settings {
    * (`JOBS_CODEC_TOKEN`)
    */
   codecToken?: string;
+  /**
+   * API tokens of the HTTP service, `id:secret:scopes` entries (src/http/tokens.ts; `jobctl token create` makes one).
+   * Unset: the HTTP service is unauthenticated, and so serves on loopback only. (`JOBS_API_TOKENS`)
+   */
+  apiTokens?: string;
+  /**
+   * Requests each API token (or client, without tokens) may make to the HTTP service, as `<n>/<second|minute|hour>`,
+   * or `off`. @default 100/second (`JOBS_API_RATE_LIMIT`)
+   */
+  apiRateLimit: { max: number; windowMs: number } | false;
 }
 
 /** Every default of a setting, in one place; `readSettings` applies them and the rest of the code reads them here. */
@@ -65,6 +75,7 @@ export const DEFAULT_SETTINGS = {
   paymentGatewayUrl: 'http://127.0.0.1:4020',
   vendorTimeoutMs: 5000,
   logLevel: 'WARN',
+  apiRateLimit: { max: 100, windowMs: 1000 },
 } as const satisfies Partial<Settings>;
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -87,6 +98,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     logLevel: parseLogLevel(nonEmpty(env.JOBS_LOG_LEVEL)),
     encryption: env.JOBS_ENCRYPTION_KEYS?.trim() ? Keyring.parse(env.JOBS_ENCRYPTION_KEYS) : undefined,
     codecToken: parseCodecToken(nonEmpty(env.JOBS_CODEC_TOKEN)),
+    apiTokens: nonEmpty(env.JOBS_API_TOKENS),
+    apiRateLimit: parseRateLimit(nonEmpty(env.JOBS_API_RATE_LIMIT)),
     workflowBundlePath: nonEmpty(env.JOBS_WORKFLOW_BUNDLE) && path.resolve(nonEmpty(env.JOBS_WORKFLOW_BUNDLE)!),
   };
 }
@@ -119,4 +132,25 @@ function parseCodecToken(value: string | undefined): string | undefined {
       'JOBS_CODEC_TOKEN must be at least 24 URL-safe characters (letters, digits, ".", "_", "~", "-")',
     );
   return value;
+}
+
+const WINDOWS: Record<string, number> = {
+  s: 1000,
+  second: 1000,
+  m: 60_000,
+  minute: 60_000,
+  h: 3_600_000,
+  hour: 3_600_000,
+};
+
+function parseRateLimit(value: string | undefined): Settings['apiRateLimit'] {
+  if (value === undefined) return DEFAULT_SETTINGS.apiRateLimit;
+  if (value === 'off') return false;
+  const match = /^(\d+)\s*\/\s*([a-z]+)$/.exec(value);
+  const max = Number(match?.[1]);
+  const windowMs = WINDOWS[match?.[2] ?? ''];
+  if (!match || !Number.isSafeInteger(max) || max < 1 || windowMs === undefined) {
+    throw new TypeError(`JOBS_API_RATE_LIMIT must be <n>/second, <n>/minute, <n>/hour or off, got "${value}"`);
+  }
+  return { max, windowMs };
 }

@@ -49,6 +49,12 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
   readonly alertFailureRate?: number;
   /** Include the arguments in the job's `job_started` log line. Off by default: arguments can hold personal data. */
   readonly logArguments?: boolean;
+  /**
+   * Whether the HTTP service may enqueue it (`POST /jobs/<name>`). Internal jobs (the health check, test jobs) say
+   * `false`: over HTTP they are a 404, as if they did not exist; the client API and `jobctl` still start them.
+   * @default true
+   */
+  readonly enqueueOverHttp?: boolean;
   /** Size budget for the JSON arguments. @default 65536 bytes */
   readonly maxArgumentBytes?: number;
 }

@@ -94,25 +94,32 @@ describe('Temporal server restarts', () => {
 
   it('a server gone after the web process connected: 503 in bounded time, naming the server; nothing enqueued', async () => {
     const http = buildHttpService(h.client);
-    const id = `gone-${h.taskQueuePrefix}`;
-    const accepted = await http.inject({ method: 'POST', url: '/jobs/noop', payload: { id: `${id}-before` } });
+    // send-welcome-email: an application job (noop is internal, not enqueueable over HTTP). Users that do not exist:
+    // the accepted run fails at its activity, which does not matter here.
+    const [before, userId] = [h.unusedId(), h.unusedId()];
+    const accepted = await http.inject({
+      method: 'POST',
+      url: '/jobs/send-welcome-email',
+      payload: { userId: before },
+    });
     expect(accepted.statusCode).toBe(202);
 
     await server.stop();
     const began = Date.now();
-    const refused = await http.inject({ method: 'POST', url: '/jobs/noop', payload: { id } });
+    const refused = await http.inject({ method: 'POST', url: '/jobs/send-welcome-email', payload: { userId } });
     const tookMs = Date.now() - began;
     server = await start();
 
     expect(refused.statusCode).toBe(503);
     expect(refused.json().error).toContain(`Cannot reach the Temporal server at ${server.address}`);
     // The SDK retries "unavailable" until the deadline, so the error cannot tell "refused" from "no answer": it says so.
+    expect(refused.json().error).toContain(`send-welcome-email/${userId}: `);
     expect(refused.json().error).toMatch(
-      /noop\/gone-.*: (nothing was enqueued|no answer within 10 s, so it may or may not have started; enqueueing again is safe)/,
+      /: (nothing was enqueued|no answer within 10 s, so it may or may not have started; enqueueing again is safe)/,
     );
     // Bounded by the enqueue deadline (10 s), not by how long gRPC would keep retrying; generous for a busy machine.
     expect(tookMs).toBeLessThan(20_000);
-    await expect(h.client.status(`noop/${id}`)).rejects.toThrow(JobNotFoundError);
+    await expect(h.client.status(`send-welcome-email/${userId}`)).rejects.toThrow(JobNotFoundError);
     await http.close();
   }, 60_000);
 });

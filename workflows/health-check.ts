@@ -24,6 +24,7 @@ export const healthCheck = defineJob({
   args,
   idempotencyKey: ({ windowMinutes }) => `window-${windowMinutes}m`,
   logArguments: true, // a window size, nothing personal: the log says which window each check computed
+  enqueueOverHttp: false, // started by its Schedule (or jobctl), never by a web caller
 });
 
 /** A check that cannot finish in a minute is stale by the next tick: three quick attempts, then the next tick. */

@@ -14,6 +14,7 @@ export const noop = defineJob({
   description: 'Run one empty activity; for benchmarks and smoke tests.',
   workflow: noopWorkflow,
   queue: 'default',
+  enqueueOverHttp: false, // internal: benchmarks and smoke tests
   args,
   idempotencyKey: ({ id }) => id,
 });

@@ -3,6 +3,7 @@ import { seedDemoData } from '../db/seed';
 import { startDevServer } from '../dev-server';
 import { codecEndpointOptions } from '../http/codec';
 import { buildHttpService } from '../http/server';
+import { httpAccess, listenUrl } from '../http/tokens';
 import { installHealthCheckSchedule } from '../schedules';
 import { FakeVendor } from '../vendor/fake-vendor';
 import { parseQueueSpec } from '../worker';
@@ -18,17 +19,22 @@ export interface DevOptions {
   uiPort: number;
   dbFilename: string;
   httpPort: number;
+  /** Interface of the server, the Web UI and the HTTP service. @default '127.0.0.1' */
+  host: string;
+  insecureNoAuth?: boolean;
 }
 
 export async function runDev(opts: DevOptions): Promise<void> {
   const env = readSettings();
+  // Refused before anything starts: an open HTTP service beyond this machine must be asked for.
+  const access = httpAccess(env.apiTokens, opts.host, opts.insecureNoAuth);
   const codec = codecEndpointOptions({ ...env, temporalUiUrl: `http://localhost:${opts.uiPort}` });
   const uiCodecEndpoint = codec ? `http://localhost:${opts.httpPort}/codec/${codec.token}` : undefined;
   const server = await startDevServer({
     port: opts.port,
     uiPort: opts.uiPort,
     dbFilename: opts.dbFilename,
-    ip: '0.0.0.0',
+    ip: opts.host,
     uiCodecEndpoint,
     ownProcessGroup: true,
   });
@@ -50,15 +56,15 @@ export async function runDev(opts: DevOptions): Promise<void> {
   const gatewayUrl = gateway ? await gateway.start(4020) : process.env.PAYMENT_GATEWAY_URL!;
   const settings = {
     ...env,
-    temporalAddress: `localhost:${opts.port}`,
+    temporalAddress: `${connectHost(opts.host)}:${opts.port}`,
     temporalUiUrl: server.uiUrl ?? DEFAULT_SETTINGS.temporalUiUrl,
     vendorApiUrl: vendorUrl,
     paymentGatewayUrl: gatewayUrl,
   };
   const worker = await startWorkerProcess({ settings, queues: parseQueueSpec(undefined) });
-  const http = buildHttpService(worker.client, { codec });
+  const http = buildHttpService(worker.client, { codec, tokens: access.tokens, rateLimit: settings.apiRateLimit });
   try {
-    await http.listen({ port: opts.httpPort, host: '0.0.0.0' });
+    await http.listen({ port: opts.httpPort, host: opts.host });
     const seeded = await seedDemoData(worker.app.database.db);
     const scheduleId = await installHealthCheckSchedule(worker.client);
     process.stderr.write(
@@ -66,7 +72,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
         '',
         'durable-jobs is running:',
         fields([
-          ['Temporal server', `localhost:${opts.port} (state in ${opts.dbFilename})`],
+          ['Temporal server', `${server.address} (state in ${opts.dbFilename})`],
           ['Web UI', server.uiUrl],
           ['Worker', worker.served],
           [
@@ -80,7 +86,10 @@ export async function runDev(opts: DevOptions): Promise<void> {
             `every minute (Temporal Schedule ${scheduleId}; alerts to ${settings.alertWebhookUrl ?? 'the log'})`,
           ],
           ['Payment gateway', `${gatewayUrl}${gateway ? ' (local fake)' : ''}`],
-          ['HTTP service', `http://localhost:${opts.httpPort} (POST /jobs/<name>, GET /jobs/<workflowId>)`],
+          [
+            'HTTP service',
+            `${listenUrl(opts.host, opts.httpPort)} (POST /jobs/<name>, GET /jobs/<workflowId>); ${access.summary}`,
+          ],
           [
             'Payloads',
             settings.encryption
@@ -103,6 +112,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
         '',
         'Ctrl-C stops everything.',
         '',
+        ...(access.warning ? [access.warning, ''] : []),
       ].join('\n'),
     );
     await worker.run();
@@ -113,4 +123,11 @@ export async function runDev(opts: DevOptions): Promise<void> {
     await gateway?.stop();
     stopServer();
   }
+}
+
+/** Where this process reaches a server listening on `host`: a wildcard address is reached on loopback. */
+function connectHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }

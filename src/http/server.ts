@@ -1,8 +1,17 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { JobClient } from '../client';
-import { JobNotFoundError, TemporalUnavailableError, UnknownJobError } from '../errors';
-import { InvalidJobArgumentsError } from '../safe-arguments';
+import { DEFAULT_SETTINGS } from '../config';
+import { JobNotFoundError, TemporalUnavailableError } from '../errors';
+import { findJob } from '../jobs';
+import { InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../safe-arguments';
 import { codecEndpoint, redactCodecToken, type CodecEndpointOptions } from './codec';
+import { authenticate, httpJobs, mayEnqueue, mayRead, type ApiToken } from './tokens';
 
 /**
  * The "waiter" of the seed article: a web process answers in milliseconds — it enqueues and returns 202 with where
@@ -13,12 +22,34 @@ import { codecEndpoint, redactCodecToken, type CodecEndpointOptions } from './co
  *                              → 202 { workflowId, runId, duplicate, statusUrl, url }
  *   GET  /jobs/<workflowId>    → 200 { status, result | failure | progress, … }
  *   POST /codec/decode|encode  Temporal's codec protocol for encrypted payloads, when `codec` is given (./codec.ts)
+ *
+ * With `tokens`, every /jobs request needs `Authorization: Bearer <token>` (401 without a valid one) whose scopes cover
+ * it (403 otherwise); the token's id is recorded with each job it enqueues. Each request is checked in this order, and
+ * the body is read only once the caller is known to be allowed: token (401) → job open to HTTP (404) → scope (403)
+ * → rate limit (429) → size (413) → nesting depth (400) → JSON (400) → the job's arguments (400) → enqueue (202).
  */
 export interface HttpServiceOptions {
   /** Log requests as JSON lines: on stdout (`true`) or to a stream. @default false */
   logger?: boolean | NodeJS.WritableStream;
   /** Serve the codec endpoint (`codecEndpointOptions(settings)`). */
   codec?: CodecEndpointOptions;
+  /** API tokens (`parseApiTokens(JOBS_API_TOKENS)`). None: /jobs is open, which `jobctl http` allows on loopback only. */
+  tokens?: readonly ApiToken[];
+  /** Requests per token (or per client address, without tokens) and window; `false`: unlimited. @default DEFAULT_SETTINGS.apiRateLimit */
+  rateLimit?: { max: number; windowMs: number } | false;
+  /** Largest request body of a POST /jobs, in bytes. @default 1 MiB */
+  bodyLimit?: number;
+}
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** Deepest JSON body accepted: a job's arguments object, with its values nested at most MAX_ARGUMENT_DEPTH deep. */
+export const MAX_BODY_DEPTH = MAX_ARGUMENT_DEPTH + 1;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API token that authenticated the request, when the service has tokens. */
+    apiToken?: ApiToken;
+  }
 }
 
 export function buildHttpService(client: JobClient, options: HttpServiceOptions = {}): FastifyInstance {
@@ -32,31 +63,176 @@ export function buildHttpService(client: JobClient, options: HttpServiceOptions 
       }
     : false;
   const app = Fastify({ logger });
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
 
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof InvalidJobArgumentsError)
       return reply.code(400).send({ error: err.message, job: err.job, issues: err.issues });
-    if (err instanceof UnknownJobError) return reply.code(404).send({ error: err.message, knownJobs: err.known });
     if (err instanceof JobNotFoundError) return reply.code(404).send({ error: err.message });
     if (err instanceof TemporalUnavailableError) return reply.code(503).send({ error: err.message });
-    const status = (err as { statusCode?: number }).statusCode;
-    // e.g. malformed JSON
+    const { statusCode: status, code } = err as { statusCode?: number; code?: string };
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return reply.code(413).send({ error: `request body is over the ${bodyLimit}-byte limit` });
+    // e.g. malformed JSON, a wrong content type, a rate limit
     if (status && status >= 400 && status < 500) return reply.code(status).send({ error: (err as Error).message });
     app.log.error(err);
     return reply.code(500).send({ error: 'internal error' });
   });
 
-  app.post<{ Params: { name: string } }>('/jobs/:name', async (request, reply) => {
-    const started = await client.enqueueByName(request.params.name, request.body ?? {});
-    return reply.code(202).send({ ...started, statusUrl: `/jobs/${encodeURIComponent(started.workflowId)}` });
-  });
-
-  // Workflow IDs contain slashes (`invoice-generation/42`): accept them encoded or raw.
-  app.get<{ Params: { '*': string } }>('/jobs/*', async (request) =>
-    client.status(decodeURIComponent(request.params['*'])),
-  );
-
+  void app.register(jobRoutes, { client, tokens: options.tokens ?? [], rateLimit: options.rateLimit, bodyLimit });
   app.get('/health', async () => ({ ok: true }));
   if (options.codec) void app.register(codecEndpoint, options.codec);
   return app;
+}
+
+interface JobRoutesOptions {
+  client: JobClient;
+  tokens: readonly ApiToken[];
+  rateLimit: HttpServiceOptions['rateLimit'];
+  bodyLimit: number;
+}
+
+/** /jobs, in a scope of its own: its JSON parser, authentication and rate limit do not apply to /codec or /health. */
+const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (
+  scope,
+  { client, tokens, rateLimit: limit, bodyLimit },
+) => {
+  const open = tokens.length === 0;
+
+  /** The caller's token (401 unless it presents a valid one), or undefined for an open service. */
+  const authenticated = (request: FastifyRequest, reply: FastifyReply): ApiToken | undefined | false => {
+    if (open) return undefined;
+    const header = request.headers.authorization;
+    const presented = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+    const token = presented === undefined ? undefined : authenticate(tokens, presented);
+    if (token) return (request.apiToken = token);
+    void reply
+      .code(401)
+      .header('WWW-Authenticate', 'Bearer realm="jobs"')
+      .send({
+        error:
+          presented === undefined
+            ? 'missing API token: send "Authorization: Bearer <token>" (jobctl token create makes one)'
+            : 'unknown API token',
+      });
+    return false;
+  };
+  const forbidden = (reply: FastifyReply, token: ApiToken, needs: string) =>
+    reply.code(403).send({
+      error: `API token "${token.id}" lacks the scope ${needs}`,
+      token: token.id,
+      needs,
+      scopes: token.scopes,
+    });
+
+  if (limit !== false) {
+    const { max, windowMs } = limit ?? DEFAULT_SETTINGS.apiRateLimit;
+    await scope.register(rateLimit, {
+      max,
+      timeWindow: windowMs,
+      hook: 'preParsing', // after authentication (onRequest), before the body is read
+      keyGenerator: (request) => (request.apiToken ? `token:${request.apiToken.id}` : `ip:${request.ip}`),
+      errorResponseBuilder: (request, context) => ({
+        statusCode: 429,
+        message:
+          `over the rate limit of ${context.max} requests a ${describeWindow(windowMs)} ` +
+          `${request.apiToken ? `for API token "${request.apiToken.id}"` : 'per client'}; retry in ${context.after}`,
+      }),
+    });
+  }
+
+  // Nesting depth is checked on the raw text before any parsing work, then Fastify's own parser (which refuses
+  // __proto__ and constructor.prototype keys) reads it.
+  const parseJson = scope.getDefaultJsonParser('error', 'error');
+  scope.removeContentTypeParser('application/json');
+  scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, raw, done) => {
+    const body = raw.toString(); // parseAs 'string': already a string
+    if (exceedsDepth(body, MAX_BODY_DEPTH)) {
+      const err = Object.assign(new Error(`JSON body nests deeper than ${MAX_BODY_DEPTH} levels, the limit`), {
+        statusCode: 400,
+      });
+      return done(err, undefined);
+    }
+    return parseJson(request, body, done);
+  });
+
+  scope.post<{ Params: { name: string } }>(
+    '/jobs/:name',
+    {
+      bodyLimit,
+      onRequest: async (request, reply) => {
+        const token = authenticated(request, reply);
+        if (token === false) return reply;
+        const job = findJob(request.params.name);
+        if (!job || job.enqueueOverHttp === false) {
+          return reply.code(404).send({
+            error: `Unknown job "${request.params.name}"`,
+            knownJobs: httpJobs()
+              .filter((j) => !token || mayEnqueue(token, j.name))
+              .map((j) => j.name),
+          });
+        }
+        if (token && !mayEnqueue(token, job.name)) return forbidden(reply, token, `enqueue:${job.name}`);
+      },
+    },
+    async (request, reply) => {
+      const started = await client.enqueueByName(request.params.name, request.body ?? {}, {
+        enqueuedBy: request.apiToken && `token:${request.apiToken.id}`,
+      });
+      return reply.code(202).send({ ...started, statusUrl: `/jobs/${encodeURIComponent(started.workflowId)}` });
+    },
+  );
+
+  // Workflow IDs contain slashes (`invoice-generation/42`): accept them encoded or raw.
+  scope.get<{ Params: { '*': string } }>(
+    '/jobs/*',
+    {
+      onRequest: async (request, reply) => {
+        const token = authenticated(request, reply);
+        if (token === false) return reply;
+        if (token && !mayRead(token)) return forbidden(reply, token, 'read');
+      },
+    },
+    async (request) => {
+      const workflowId = decodeWorkflowId(request.params['*']);
+      const status = await client.status(workflowId);
+      // Runs of internal jobs are not there for HTTP callers, as the jobs themselves are not.
+      if (findJob(status.job)?.enqueueOverHttp === false) throw new JobNotFoundError(workflowId);
+      return status;
+    },
+  );
+};
+
+/** Whether JSON text opens more than `limit` arrays or objects inside one another. Linear; strings are skipped. */
+export function exceedsDepth(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--;
+  }
+  return false;
+}
+
+function describeWindow(ms: number): string {
+  if (ms === 1000) return 'second';
+  if (ms === 60_000) return 'minute';
+  if (ms === 3_600_000) return 'hour';
+  return `${ms} ms`;
+}
+
+function decodeWorkflowId(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw Object.assign(new Error(`the workflow ID in the path is not valid percent-encoding: ${path}`), {
+      statusCode: 400,
+    });
+  }
 }

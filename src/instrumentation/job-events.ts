@@ -13,6 +13,8 @@ export interface JobEvent {
   duration_ms?: number;
   error_type?: string;
   error_message?: string;
+  /** Who enqueued the job (`EnqueueOptions.enqueuedBy`, e.g. `token:web`), when recorded; only on `started`. */
+  enqueued_by?: string;
   /** The job's arguments, only for jobs that opt in with `logArguments`: arguments can hold personal data. */
   arguments?: unknown;
 }
@@ -24,6 +26,9 @@ export interface JobEventSinks extends Sinks {
     failed(event: JobEvent): void;
   };
 }
+
+/** Memo field that says who enqueued a run (`EnqueueOptions.enqueuedBy`); the job's start line repeats it. */
+export const ENQUEUED_BY_MEMO = 'enqueuedBy';
 
 /** Metric names on the worker's Prometheus endpoint, next to the SDK's own `temporal_*` series. */
 export const JOB_METRICS = {

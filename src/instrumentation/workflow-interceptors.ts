@@ -12,7 +12,7 @@ import {
   type Next,
 } from '@temporalio/workflow';
 import { jobs } from '../jobs';
-import { JOB_METRICS, type JobEvent, type JobEventSinks } from './job-events';
+import { ENQUEUED_BY_MEMO, JOB_METRICS, type JobEvent, type JobEventSinks } from './job-events';
 
 const { jobEvents } = proxySinks<JobEventSinks>();
 
@@ -49,7 +49,12 @@ class JobInstrumentation implements WorkflowInboundCallsInterceptor, WorkflowOut
     const base: JobEvent = { job: job.name, attempt: info.attempt };
     const tags = { job: job.name, task_queue: info.taskQueue };
     if (!info.continuedFromExecutionRunId) {
-      jobEvents.started(job.logArguments ? { ...base, arguments: input.args[0] } : base);
+      const enqueuedBy = info.memo?.[ENQUEUED_BY_MEMO];
+      jobEvents.started({
+        ...base,
+        ...(typeof enqueuedBy === 'string' ? { enqueued_by: enqueuedBy } : {}),
+        ...(job.logArguments ? { arguments: input.args[0] } : {}),
+      });
     }
     const durationMs = () => Date.now() - this.jobStartedAt;
     try {

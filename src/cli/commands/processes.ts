@@ -4,6 +4,7 @@ import { readSettings } from '../../config';
 import { startDevServer } from '../../dev-server';
 import { codecEndpointOptions } from '../../http/codec';
 import { buildHttpService } from '../../http/server';
+import { httpAccess, listenUrl } from '../../http/tokens';
 import { createJobLogger } from '../../instrumentation/logger';
 import { FakeVendor, type FaultKind } from '../../vendor/fake-vendor';
 import { DEFAULT_CONCURRENCY, parseQueueSpec } from '../../worker';
@@ -62,6 +63,7 @@ export function addProcessCommands(program: Command): void {
         port: number;
         uiPort: number;
         dbFilename: string;
+        host: string;
         headless?: boolean;
         uiCodecEndpoint?: string;
       }) => {
@@ -70,11 +72,11 @@ export function addProcessCommands(program: Command): void {
           uiPort: opts.uiPort,
           dbFilename: opts.dbFilename,
           headless: opts.headless,
-          ip: '0.0.0.0',
+          ip: opts.host,
           uiCodecEndpoint: opts.uiCodecEndpoint,
         });
         process.stderr.write(
-          `Temporal dev server listening on localhost:${opts.port} (state in ${opts.dbFilename})` +
+          `Temporal dev server listening on ${server.address} (state in ${opts.dbFilename})` +
             (server.uiUrl ? `; Web UI at ${server.uiUrl}` : '') +
             '. Ctrl-C stops it.\n',
         );
@@ -92,6 +94,7 @@ export function addProcessCommands(program: Command): void {
       parsePort,
       3000,
     )
+    .option('--insecure-no-auth', 'with --host beyond loopback: serve the HTTP service without API tokens')
     .action(runDev);
 
   program
@@ -137,9 +140,11 @@ export function addProcessCommands(program: Command): void {
     .command('http')
     .description('run the HTTP service: POST /jobs/<name> enqueues, GET /jobs/<workflowId> reports')
     .option('--port <port>', 'port', parsePort, 3000)
-    .option('--host <host>', 'interface to listen on', '0.0.0.0')
-    .action(async (opts: { port: number; host: string }) => {
+    .option('--host <host>', 'interface to listen on; beyond loopback it needs JOBS_API_TOKENS', '127.0.0.1')
+    .option('--insecure-no-auth', 'serve beyond loopback without API tokens (anyone who reaches it can enqueue)')
+    .action(async (opts: { port: number; host: string; insecureNoAuth?: boolean }) => {
       const settings = readSettings();
+      const access = httpAccess(settings.apiTokens, opts.host, opts.insecureNoAuth);
       const client = await JobClient.connect(settings);
       const codec = codecEndpointOptions(settings);
       if (settings.encryption && !codec)
@@ -147,8 +152,15 @@ export function addProcessCommands(program: Command): void {
           'jobctl http: payloads are encrypted but JOBS_CODEC_TOKEN is not set, ' +
             "so /codec (the Web UI's decoder) is off.\n",
         );
-      const app = buildHttpService(client, { logger: true, codec });
+      const app = buildHttpService(client, {
+        logger: true,
+        codec,
+        tokens: access.tokens,
+        rateLimit: settings.apiRateLimit,
+      });
       await app.listen({ port: opts.port, host: opts.host });
+      if (access.warning) process.stderr.write(`jobctl http: ${access.warning}\n`);
+      process.stderr.write(`jobctl http: listening on ${listenUrl(opts.host, opts.port)}; ${access.summary}.\n`);
       await untilSignal();
       await app.close();
       await client.close();
@@ -160,5 +172,10 @@ function withDevServerOptions(command: Command): Command {
   return command
     .option('--port <port>', 'gRPC port', parsePort, 7233)
     .option('--ui-port <port>', 'Web UI port', parsePort, 8233)
-    .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite');
+    .option('--db-filename <file>', 'SQLite file for the server state', '.data/temporal.sqlite')
+    .option(
+      '--host <ip>',
+      'interface the server, the Web UI (and the HTTP service of dev) listen on: 0.0.0.0 opens them to the network',
+      '127.0.0.1',
+    );
 }

@@ -7,11 +7,13 @@ import { JobClient } from '../../client';
 import { readSettings } from '../../config';
 import { seedDemoData } from '../../db/seed';
 import { Keyring } from '../../encryption';
+import { createApiToken } from '../../http/tokens';
 import { PRIORITIES, type Priority } from '../../queues';
 import { installHealthCheckSchedule } from '../../schedules';
 import { resolveTemporalCli } from '../../temporal-cli';
 import { bundleWorkflows } from '../../worker';
 import { generateJob } from '../new-job';
+import { print } from '../output';
 import { parsePositiveInt } from '../parsers';
 
 /** Setting a project up: new, seed, bundle, keygen, alerts schedule, install-temporal. */
@@ -106,6 +108,30 @@ export function addSetupCommands(program: Command): void {
     .argument('[id]', 'key id stored with every payload it encrypts', `key-${new Date().toISOString().slice(0, 10)}`)
     .action((id: string) => {
       process.stdout.write(`${Keyring.generate(id)}\n`);
+    });
+
+  program
+    .command('token')
+    .description('API tokens of the HTTP service')
+    .command('create')
+    .description('print a new API token, and the JOBS_API_TOKENS entry (its hash) that accepts it')
+    .argument('<id>', 'who will use it, e.g. web or billing-service: recorded with every job it enqueues')
+    .option(
+      '--scopes <scopes>',
+      'joined by "+": enqueue:<job>, enqueue:* (every job open to HTTP), read, *',
+      'enqueue:*+read',
+    )
+    .option('--json', 'print {id, token, entry} as JSON')
+    .action((id: string, opts: { scopes: string; json?: boolean }) => {
+      const { token, entry } = createApiToken(id, opts.scopes);
+      print(opts.json === true, { id, token, entry }, () =>
+        [
+          `API token "${id}" (shown once; the caller sends "Authorization: Bearer <token>"):`,
+          `  ${token}`,
+          'Add this entry to the HTTP service\'s JOBS_API_TOKENS (entries joined by ","); it holds only the hash:',
+          `  ${entry}`,
+        ].join('\n'),
+      );
     });
 
   program
