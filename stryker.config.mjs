@@ -28,6 +28,7 @@ export default {
     'src/format.ts',
     'src/iso-date.ts',
     'src/error-types.ts',
+    'src/http/tokens.ts',
   ],
   testRunner: 'vitest',
   // No global setup: the pure tests need no Temporal server, so each mutant runs in milliseconds.

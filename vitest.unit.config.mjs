@@ -21,6 +21,7 @@ export default defineConfig({
       'test/format.test.ts',
       'test/iso-date.test.ts',
       'test/error-types.test.ts',
+      'test/api-tokens.test.ts',
     ],
   },
 });

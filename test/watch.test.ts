@@ -59,7 +59,7 @@ describe('formatProgress', () => {
 
   it('is the progress line of the status block', () => {
     const status: JobRunStatus = { ...runStatus('Running'), progress: progress() };
-    expect(formatStatus(status)).toContain(`\n  progress  ${PROGRESS_LINE}\n`);
+    expect(formatStatus(status)).toMatch(new RegExp(`\\n  progress +${escapeRegExp(PROGRESS_LINE)}\\n`));
     expect(formatStatus(runStatus('Running'))).not.toContain('progress');
   });
 });
@@ -137,7 +137,7 @@ describe('watchJob (scripted job)', () => {
     expect(stderr.text).toContain(`large-data-export/7  ${PROGRESS_LINE}`);
     expect(stderr.text).toContain('\x1b[?25h'); // cursor shown again
     expect(stdout.text).toBe(`${formatStatus(completed)}\n`);
-    expect(stdout.text).toContain('result    {"rows":100000}');
+    expect(stdout.text).toMatch(/\n {2}result +\{"rows":100000\}\n/);
   });
 
   it('on a terminal without progress: a spinner with the elapsed time, cleared at the end', async () => {
@@ -191,7 +191,7 @@ describe('watchJob (scripted job)', () => {
     const stdout = capture(false);
     const stderr = capture(false);
     expect(await watchJob(scripted([{ closed: failed }]), 'large-data-export/7', { stdout, stderr })).toBe(1);
-    expect(stdout.text).toContain('failure   SliceFailed: slice 3 failed');
+    expect(stdout.text).toMatch(/\n {2}failure +SliceFailed: slice 3 failed\n/);
     expect(stderr.text).toBe('jobctl: large-data-export/7 failed: SliceFailed: slice 3 failed\n');
     for (const status of ['TimedOut', 'Terminated', 'Canceled'] as const) {
       const options = { stdout: capture(false), stderr: capture(false) };
@@ -286,7 +286,7 @@ describe('jobctl watch and enqueue --wait (real server)', () => {
     const run = await jobctl(['watch', workflowId, '--interval', '200'], env);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(new RegExp(`^${workflowId}  Failed\\n`));
-    expect(run.stdout).toContain(`failure   RecordNotFound: invoice ${invoiceId} does not exist`);
+    expect(run.stdout).toMatch(new RegExp(`\\n {2}failure +RecordNotFound: invoice ${invoiceId} does not exist\\n`));
     const stderr = run.stderr.trim().split('\n');
     const failureLine = `jobctl: ${workflowId} failed: RecordNotFound: invoice ${invoiceId} does not exist`;
     expect(stderr.filter((line) => line.startsWith('jobctl:'))).toEqual([failureLine]);
@@ -334,3 +334,7 @@ describe('jobctl watch and enqueue --wait (real server)', () => {
     expect(run.stderr).toMatch(/--interval.*must be a positive integer/);
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

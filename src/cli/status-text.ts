@@ -37,6 +37,7 @@ export function formatStatus(s: JobRunStatus): string {
       ['run', s.runId],
       ['started', s.startTime],
       ['closed', s.closeTime],
+      ['enqueued by', s.enqueuedBy],
       ['progress', s.progress ? formatProgress(s.progress) : undefined],
       ['result', s.result === undefined ? undefined : JSON.stringify(s.result)],
       ['failure', s.failure ? `${s.failure.type ?? 'Error'}: ${s.failure.message}` : undefined],

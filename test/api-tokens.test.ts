@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import {
+  authenticate,
+  createApiToken,
+  httpAccess,
+  isLoopback,
+  mayEnqueue,
+  mayRead,
+  parseApiTokens,
+  sha256,
+} from '../src/http/tokens';
+
+const SECRET = 'a-plain-secret-of-24-chars-or-more';
+
+describe('JOBS_API_TOKENS', () => {
+  it('parses entries joined by commas or newlines, plain or hashed secrets, scopes joined by "+"', () => {
+    const made = createApiToken('web', 'enqueue:invoice-generation+read');
+    const tokens = parseApiTokens(`${made.entry},\n ops:${SECRET}:* ,`);
+    expect(tokens.map((t) => [t.id, t.scopes])).toEqual([
+      ['web', ['enqueue:invoice-generation', 'read']],
+      ['ops', ['*']],
+    ]);
+    expect(tokens[1]!.sha256.equals(sha256(SECRET))).toBe(true);
+    // The entry holds the hash, never the token itself.
+    expect(made.entry).not.toContain(made.token);
+    expect(made.token).toMatch(/^djt_[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('authenticates by the token only: the right secret finds its entry, anything else none', () => {
+    const made = createApiToken('web', 'read');
+    const tokens = parseApiTokens(`ops:${SECRET}:*,${made.entry}`);
+    expect(authenticate(tokens, made.token)?.id).toBe('web');
+    expect(authenticate(tokens, SECRET)?.id).toBe('ops');
+    for (const wrong of [
+      '',
+      made.token.slice(0, -1),
+      `${SECRET} `,
+      made.entry,
+      `sha256=${sha256(SECRET).toString('hex')}`,
+    ])
+      expect(authenticate(tokens, wrong), wrong).toBeUndefined();
+  });
+
+  it('grants by scope: enqueue:<job> that job only, enqueue:* every job, read reading, * everything', () => {
+    const [one, all, reader, star] = parseApiTokens(
+      [`a:${SECRET}:enqueue:process-payment`, `b:${SECRET}:enqueue:*`, `c:${SECRET}:read`, `d:${SECRET}:*`].join(','),
+    );
+    expect([mayEnqueue(one!, 'process-payment'), mayEnqueue(one!, 'invoice-generation'), mayRead(one!)]).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    expect([mayEnqueue(all!, 'invoice-generation'), mayRead(all!)]).toEqual([true, false]);
+    expect([mayEnqueue(reader!, 'invoice-generation'), mayRead(reader!)]).toEqual([false, true]);
+    expect([mayEnqueue(star!, 'invoice-generation'), mayRead(star!)]).toEqual([true, true]);
+  });
+
+  it.each([
+    ['web', /entry 1: expected id:secret:scopes/],
+    [`web:${SECRET}`, /entry 1: expected id:secret:scopes/],
+    [`web:${SECRET}:`, /entry 1: expected id:secret:scopes/],
+    [`we b:${SECRET}:read`, /entry 1: id "we b" must be letters/],
+    [`web:short:read`, /entry 1 \("web"\): the secret must be sha256=<64 hex digits> or at least 24 URL-safe/],
+    [`web:sha256=abc:read`, /the secret must be sha256=<64 hex digits>/],
+    [`web:${SECRET}:read,web:${SECRET}x:read`, /entry 2: id "web" is used twice/],
+    [`web:${SECRET}:write`, /unknown scope "write"; scopes are enqueue:<job>, enqueue:\*, read and \*/],
+    [`web:${SECRET}:read++*`, /entry 1 \("web"\): no scopes/],
+    [`web:${SECRET}:enqueue:no-such-job`, /scope "enqueue:no-such-job" names no job; jobs: invoice-generation/],
+    [`web:${SECRET}:enqueue:noop`, /job "noop" is internal/],
+  ])('refuses %s, naming the entry and never its secret', (value, message) => {
+    expect(() => parseApiTokens(value)).toThrow(message);
+    try {
+      parseApiTokens(value);
+    } catch (err) {
+      expect((err as Error).message).not.toContain(SECRET);
+    }
+  });
+});
+
+describe('who may call the HTTP service', () => {
+  it('knows loopback addresses', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) expect(isLoopback(host), host).toBe(true);
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'example.com', '127.0.0.1.example.com'])
+      expect(isLoopback(host), host).toBe(false);
+  });
+
+  it('requires tokens wherever it listens when they are set', () => {
+    const access = httpAccess(`web:${SECRET}:read`, '0.0.0.0');
+    expect(access.tokens.map((t) => t.id)).toEqual(['web']);
+    expect(access.summary).toBe('API tokens required (web)');
+    expect(access.warning).toBeUndefined();
+    expect(httpAccess(`web:${SECRET}:read`, '127.0.0.1').tokens).toHaveLength(1);
+  });
+
+  it('without tokens: open on loopback; refused beyond it unless --insecure-no-auth, which warns', () => {
+    expect(httpAccess(undefined, '127.0.0.1')).toEqual({
+      tokens: [],
+      summary: 'no API tokens: open to this machine only (loopback)',
+    });
+    expect(() => httpAccess(undefined, '0.0.0.0')).toThrow(
+      'refusing to serve the HTTP service on 0.0.0.0 without API tokens: set JOBS_API_TOKENS ' +
+        '(`jobctl token create <id>` makes one), listen on 127.0.0.1, or pass --insecure-no-auth',
+    );
+    expect(() => httpAccess(undefined, '::')).toThrow(/on \[::\] without API tokens/);
+    const insecure = httpAccess(undefined, '0.0.0.0', true);
+    expect(insecure.tokens).toEqual([]);
+    expect(insecure.warning).toMatch(/^WARNING: --insecure-no-auth: the HTTP service on 0.0.0.0 has no authentication/);
+  });
+});
