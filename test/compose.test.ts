@@ -63,6 +63,26 @@ describe('docker-compose.yml', () => {
     expect(problems.filter(Boolean)).toEqual([]);
   }, 60_000);
 
+  it('publishes beyond loopback only the HTTP service, which requires API tokens (compose stops without them)', () => {
+    const published = [...services].flatMap(([name, block]) =>
+      [...block.matchAll(/^ {6}- "([^"]+)"$/gm)].map((m) => ({ name, mapping: m[1]!, block })),
+    );
+    expect(published.map((p) => p.name).sort()).toEqual(['http', 'temporal', 'temporal-ui']);
+    const open = published.filter((p) => !p.mapping.startsWith('127.0.0.1:'));
+    expect(open.map((p) => p.name)).toEqual(['http']);
+    const http = open[0]!.block;
+    expect(http).toMatch(/^ {6}JOBS_API_TOKENS: \$\{JOBS_API_TOKENS:\?.+\}$/m); // mandatory: interpolation fails without
+    expect(config).toContain('env.JOBS_API_TOKENS');
+    expect(config).toContain('env.JOBS_API_RATE_LIMIT');
+    expect(JSON.parse(/^ {4}command: (\[.*\])$/m.exec(http)![1]!)).toEqual([
+      'http',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '3000',
+    ]);
+  });
+
   it('the command check fails for an unknown command, subcommand or option', async () => {
     expect(await notACommand(['no-such-command', '--port', '1'])).toMatch(/help does not begin/);
     expect(await notACommand(['alerts', 'no-such-subcommand'])).toMatch(/help does not begin/);

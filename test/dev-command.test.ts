@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -67,6 +68,18 @@ describe('jobctl dev (npm start)', () => {
       `jobctl dev to start:\n${output()}`,
     );
     expect(output()).toContain('encrypted with key "dev"; the Web UI decrypts them through /codec');
+    // Secure by default: the server, the Web UI and the HTTP service listen on loopback only, as `ss -ltn` shows.
+    const sockets = execFileSync('ss', ['-ltnH'], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/)[3])
+      .filter((local): local is string => local !== undefined);
+    for (const p of [port, uiPort, httpPort]) {
+      const bound = sockets.filter((local) => local.endsWith(`:${p}`));
+      expect(bound, `listening sockets of port ${p}`).toEqual([`127.0.0.1:${p}`]);
+    }
+    expect(output()).toContain(
+      `http://127.0.0.1:${httpPort} (POST /jobs/<name>, GET /jobs/<workflowId>); no API tokens`,
+    );
 
     const http = `http://127.0.0.1:${httpPort}`;
     const posted = await fetch(`${http}/jobs/invoice-generation`, {

@@ -247,12 +247,13 @@ export function addJobCommands(program: Command): void {
       const rows = jobs.map((j) => ({
         name: j.name,
         queue: taskQueueName(prefix, j.queue),
+        enqueueOverHttp: j.enqueueOverHttp !== false,
         description: j.description,
       }));
       print(!!opts.json, rows, () =>
         table(
-          ['JOB', 'TASK QUEUE', 'DESCRIPTION'],
-          rows.map((r) => [r.name, r.queue, r.description]),
+          ['JOB', 'TASK QUEUE', 'HTTP', 'DESCRIPTION'],
+          rows.map((r) => [r.name, r.queue, r.enqueueOverHttp ? 'yes' : 'no', r.description]),
         ),
       );
     });
