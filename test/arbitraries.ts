@@ -84,7 +84,11 @@ function fieldValue(field: unknown, recordIds?: readonly number[]): fc.Arbitrary
     likely = fc.integer({ min: (field.minValue ?? 0) - 2, max: field.maxValue + 2 }); // e.g. windowMinutes
   else if (field instanceof z.ZodNumber && recordIds) {
     random = fc.jsonValue().filter((value) => !isPositiveInteger(value));
-    likely = fc.oneof(fc.constantFrom(...recordIds), fc.integer({ min: -2, max: 0 }), fc.double());
+    likely = fc.oneof(
+      fc.constantFrom(...recordIds),
+      fc.integer({ min: -2, max: 0 }),
+      fc.double().filter((value) => !isPositiveInteger(value)), // 1.0 is the record id 1
+    );
   } else if (field instanceof z.ZodNumber) likely = fc.integer({ min: -2, max: 2_000 });
   return fc.oneof({ weight: 1, arbitrary: random }, { weight: 10, arbitrary: likely });
 }

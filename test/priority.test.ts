@@ -58,13 +58,16 @@ describe('priority queues', () => {
     it('jobs with key 1 enqueued after 50 jobs with key 5 are picked up first', async () => {
       // No worker yet: all 55 wait in the low queue's backlog; then one worker takes them in the matcher's order.
       const jobs: Array<{ workflowId: string; key: 1 | 5 }> = [];
-      for (let id = 1; id <= 50; id++) {
+      // Ids of no other test: workflow IDs (`update-search-index/invoice/<id>`) are shared by every test on the server.
+      for (let i = 1; i <= 50; i++) {
+        const id = h.unusedId();
         jobs.push({
           key: 5,
           ...(await h.client.enqueue(updateSearchIndex, { recordType: 'invoice', recordId: id }, { priorityKey: 5 })),
         });
       }
-      for (let id = 101; id <= 105; id++) {
+      for (let i = 1; i <= 5; i++) {
+        const id = h.unusedId();
         jobs.push({
           key: 1,
           ...(await h.client.enqueue(updateSearchIndex, { recordType: 'invoice', recordId: id }, { priorityKey: 1 })),
@@ -82,13 +85,15 @@ describe('priority queues', () => {
         }),
       );
       const order = pickedUp.sort((a, b) => a.at - b.at).map((p) => p.key);
-      // Enqueued last, served first — statistically: the matcher orders the tasks it has loaded, so a few key-5 tasks
-      // already in its buffer can go before them. First-in-first-out would put the key-1 jobs at positions 50-54.
+      // Enqueued last, served first — statistically: the matcher orders the tasks it has loaded, per partition (a task
+      // queue has 4), so a few key-5 tasks can go before them, and on a loaded machine one key-1 task was seen past
+      // position 25. First-in-first-out would put all five key-1 jobs at positions 50-54.
       const mean = (key: number) => {
         const positions = order.flatMap((k, position) => (k === key ? [position] : []));
         return positions.reduce((a, b) => a + b, 0) / positions.length;
       };
-      expect(order.slice(25)).not.toContain(1);
+      expect(order.slice(0, 25).filter((key) => key === 1).length).toBeGreaterThanOrEqual(4);
+      expect(order.slice(50)).not.toContain(1);
       expect(mean(1) + 10).toBeLessThan(mean(5));
     });
 
