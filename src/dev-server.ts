@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { parse as parseYaml } from 'yaml';
 import { resolveTemporalCli, TEMPORAL_CLI_VERSION } from './temporal-cli';
 import { DEFAULT_SETTINGS } from './config';
 
@@ -42,6 +43,11 @@ export interface DevServerOptions {
    * downloads the CLI (no Temporal CLI and no Go): that server's output goes where the SDK sends it.
    */
   logFile?: string;
+  /**
+   * Dynamic config on top of the project's (`docker/dynamicconfig.yaml`, which compose mounts too); `null` removes a
+   * key, e.g. to measure without it.
+   */
+  dynamicConfig?: Record<string, unknown>;
   /** Extra `temporal server start-dev` arguments. */
   extraArgs?: string[];
   /** Progress lines (Go build, fallbacks). @default stderr */
@@ -88,8 +94,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     '--log-level',
     options.logLevel ?? 'warn',
   ];
-  // Priority keys order tasks within a queue only with the new matcher on server 1.29.
-  args.push('--dynamic-config-value', 'matching.useNewMatcher=true');
+  args.push(...dynamicConfigArgs(options.dynamicConfig));
   if (options.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
   if (options.uiCodecEndpoint && !options.headless) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
@@ -195,8 +200,7 @@ async function startWithSdkDownload(
       ui: !o.headless,
       uiPort: o.headless ? undefined : o.uiPort,
       extraArgs: [
-        '--dynamic-config-value',
-        'matching.useNewMatcher=true',
+        ...dynamicConfigArgs(o.dynamicConfig),
         ...(o.uiCodecEndpoint && !o.headless ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
         ...(o.extraArgs ?? []),
       ],
@@ -208,6 +212,33 @@ async function startWithSdkDownload(
     uiUrl: o.headless ? undefined : `http://localhost:${o.uiPort}`,
     stop: () => env.teardown(),
   };
+}
+
+/**
+ * The dynamic config every server of this project runs with: one file, `docker/dynamicconfig.yaml`, which compose
+ * mounts into its Temporal server and every dev server (`jobctl server`, `npm start`, tests, benchmarks) is started
+ * with, as `--dynamic-config-value key=<JSON>`. Only global values (no constraints) are supported.
+ */
+export const DYNAMIC_CONFIG_FILE = path.resolve(__dirname, '../docker/dynamicconfig.yaml');
+
+export function readDynamicConfig(file = DYNAMIC_CONFIG_FILE): Record<string, unknown> {
+  const parsed: unknown = parseYaml(fs.readFileSync(file, 'utf8'));
+  const config: Record<string, unknown> = {};
+  for (const [key, entries] of Object.entries((parsed ?? {}) as Record<string, unknown>)) {
+    const [entry, ...more] = Array.isArray(entries) ? (entries as Array<Record<string, unknown>>) : [];
+    if (!entry || more.length > 0 || !('value' in entry) || 'constraints' in entry) {
+      throw new Error(`${file}: "${key}" must be one global value (- value: …), as dev servers take no constraints`);
+    }
+    config[key] = entry.value;
+  }
+  return config;
+}
+
+function dynamicConfigArgs(overrides: Record<string, unknown> = {}): string[] {
+  const merged = { ...readDynamicConfig(), ...overrides };
+  return Object.entries(merged).flatMap(([key, value]) =>
+    value === null ? [] : ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`],
+  );
 }
 
 /** A port nobody listens on right now. */

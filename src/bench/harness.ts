@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,8 @@ export interface CommonOptions {
   address?: string;
   /** Activity (and workflow task) slots of the in-process worker, per queue. */
   concurrency: number;
+  /** Dynamic config of the dev server on top of docker/dynamicconfig.yaml (`key=value`; `key=null` removes it). */
+  serverConfig?: Record<string, unknown>;
 }
 
 /** What a scenario gets: a client whose jobs run on this process's workers, and hooks into them. */
@@ -39,6 +42,8 @@ export interface BenchEnvironment {
   progress(line: () => string): () => void;
   /** The run's settings (server address, queue prefix, database file), for worker processes a scenario starts. */
   settings: Settings;
+  /** CPU time (user + system) the dev server process has used so far, in ms; undefined with --address. */
+  serverCpuMs(): number | undefined;
 }
 
 export interface ScenarioOutcome {
@@ -134,7 +139,8 @@ export async function runScenario<Options>(
       settings = { ...settings, temporalAddress: options.address };
     } else {
       log('Starting Temporal dev server…');
-      const started = await startOwnServer(path.join(tempDir, 'temporal.sqlite'));
+      const started = await startOwnServer(path.join(tempDir, 'temporal.sqlite'), options.serverConfig);
+      if (options.serverConfig) log(`Server dynamic config overrides: ${JSON.stringify(options.serverConfig)}`);
       server = started;
       cleanups.push(() => started.stop());
       settings = {
@@ -208,6 +214,7 @@ export async function runScenario<Options>(
         runId,
         onNoopStarted: (listener) => (noopListener = listener),
         settings,
+        serverCpuMs: () => (server?.process?.pid === undefined ? undefined : processCpuMs(server.process.pid)),
         progress(line) {
           const timer = setInterval(() => log(`[${scenario.name}] ${line()}`), 1000);
           return () => clearInterval(timer);
@@ -245,8 +252,8 @@ class ServerDiedError extends Error {}
 type OwnServer = Awaited<ReturnType<typeof startOwnServer>>;
 
 /** Starts a headless dev server on free ports; `died` rejects if it exits unexpectedly, with its last output. */
-async function startOwnServer(dbFilename: string) {
-  const server = await startDevServer({ port: 0, headless: true, dbFilename });
+async function startOwnServer(dbFilename: string, dynamicConfig?: Record<string, unknown>) {
+  const server = await startDevServer({ port: 0, headless: true, dbFilename, dynamicConfig });
   let output = '';
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
   server.process?.stdout?.on('data', keep);
@@ -270,4 +277,33 @@ async function startOwnServer(dbFilename: string) {
     expectExit: () => void (stopping = true),
     stop: () => ((stopping = true), server.stop()),
   };
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux); undefined elsewhere. */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) in parentheses: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses `--server-config key=value`: the value as JSON when it is JSON (numbers, booleans, null), else a string. */
+export function serverConfigEntry(entry: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
+  const at = entry.indexOf('=');
+  if (at < 1) throw new InvalidArgumentError(`expected key=value, got "${entry}"`);
+  const raw = entry.slice(at + 1);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    value = raw;
+  }
+  return { ...previous, [entry.slice(0, at)]: value };
 }

@@ -1,12 +1,13 @@
 import { Command } from 'commander';
-import { positiveInt, runScenario, type Scenario } from './harness';
+import { positiveInt, runScenario, serverConfigEntry, type Scenario } from './harness';
+import { latency } from './latency';
 import { batch } from './batch';
 import { priority } from './priority';
 import { scaling } from './scaling';
 import { throughput } from './throughput';
 
 /** Every scenario is a subcommand with the common options; add new ones here. */
-const scenarios: ReadonlyArray<Scenario<any>> = [throughput, batch, priority, scaling];
+const scenarios: ReadonlyArray<Scenario<any>> = [throughput, latency, batch, priority, scaling];
 
 async function main() {
   const program = new Command('bench')
@@ -18,7 +19,12 @@ async function main() {
       .description(scenario.description)
       .option('--json', 'print the result as one JSON object on the last line of stdout')
       .option('--address <host:port>', 'use this Temporal server instead of starting a dev server')
-      .option('--concurrency <n>', 'worker activity slots per queue', positiveInt, 50);
+      .option('--concurrency <n>', 'worker activity slots per queue', positiveInt, 50)
+      .option(
+        '--server-config <key=value>',
+        "the dev server's dynamic config on top of docker/dynamicconfig.yaml (repeatable; key=null removes a key)",
+        serverConfigEntry,
+      );
     scenario.addOptions(command).action((options) => runScenario(scenario, options));
   }
   await program.parseAsync();
