@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -306,4 +307,59 @@ export function serverConfigEntry(entry: string, previous: Record<string, unknow
     value = raw;
   }
   return { ...previous, [entry.slice(0, at)]: value };
+}
+
+const JOBCTL = path.resolve(__dirname, '../../bin/jobctl.js');
+
+/**
+ * A `jobctl worker` process (the command users deploy) on the run's server and database, serving `queues` (e.g.
+ * `default:10`) under the task queue `prefix`, with the workflow bundle from `bundleFile`; resolves once it serves.
+ */
+export async function startWorkerChild(
+  settings: { temporalAddress: string; temporalNamespace: string; sqlitePath: string; mailOutboxDir: string },
+  prefix: string,
+  queues: string,
+  bundleFile: string,
+) {
+  const child: ChildProcess = spawn(process.execPath, [JOBCTL, 'worker', '--queues', queues], {
+    stdio: ['ignore', 'ignore', 'pipe'], // job log lines (stdout) would only cost the terminal
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: settings.temporalAddress,
+      TEMPORAL_NAMESPACE: settings.temporalNamespace,
+      JOBS_TASK_QUEUE_PREFIX: prefix,
+      JOBS_SQLITE_PATH: settings.sqlitePath,
+      JOBS_MAIL_OUTBOX_DIR: settings.mailOutboxDir,
+      JOBS_WORKFLOW_BUNDLE: bundleFile,
+    },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = await Promise.race([
+    new Promise<boolean>((resolve) => {
+      const check = () => (stderr.includes('serving') ? resolve(true) : setTimeout(check, 100));
+      check();
+    }),
+    exited.then(() => false),
+  ]);
+  if (!ready) throw new Error(`a worker process exited before serving:\n${stderr}`);
+  return {
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Resident memory of a process now (`VmRSS`), or its peak so far (`VmHWM`), in MB; 0 when it cannot be read. */
+export function residentMb(pid: number, which: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  try {
+    const match = new RegExp(`${which}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
 }

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -7,7 +6,7 @@ import { JobClient } from '../client';
 import { formatDuration } from '../format';
 import { noop } from '../../workflows';
 import { bundleWorkflows } from '../worker';
-import { forEachLimited, positiveInt, type Scenario } from './harness';
+import { forEachLimited, positiveInt, residentMb, startWorkerChild, type Scenario } from './harness';
 
 interface ScalingOptions {
   jobs: number;
@@ -15,8 +14,6 @@ interface ScalingOptions {
   perProcess: number;
   timeout: number;
 }
-
-const JOBCTL = path.resolve(__dirname, '../../bin/jobctl.js');
 
 /**
  * Horizontal scaling, measured with real processes: for each count K, K `jobctl worker` processes (the command users
@@ -47,7 +44,9 @@ export const scaling: Scenario<ScalingOptions> = {
       const prefix = `${env.settings.taskQueuePrefix}-p${count}`;
       log(`${count} worker process(es): starting…`);
       const workers = await Promise.all(
-        Array.from({ length: count }, () => startWorker(env.settings, prefix, options.perProcess, bundleFile)),
+        Array.from({ length: count }, () =>
+          startWorkerChild(env.settings, prefix, `default:${options.perProcess}`, bundleFile),
+        ),
       );
       try {
         const client = new JobClient({ client: env.client.temporal, taskQueuePrefix: prefix });
@@ -100,54 +99,6 @@ export const scaling: Scenario<ScalingOptions> = {
     return { metrics, problems, lines: [heading, ...lines] };
   },
 };
-
-async function startWorker(
-  settings: { temporalAddress: string; temporalNamespace: string; sqlitePath: string; mailOutboxDir: string },
-  prefix: string,
-  slots: number,
-  bundleFile: string,
-) {
-  const child: ChildProcess = spawn(process.execPath, [JOBCTL, 'worker', '--queues', `default:${slots}`], {
-    stdio: ['ignore', 'ignore', 'pipe'], // job log lines (stdout) would only cost the terminal
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: settings.temporalAddress,
-      TEMPORAL_NAMESPACE: settings.temporalNamespace,
-      JOBS_TASK_QUEUE_PREFIX: prefix,
-      JOBS_SQLITE_PATH: settings.sqlitePath,
-      JOBS_MAIL_OUTBOX_DIR: settings.mailOutboxDir,
-      JOBS_WORKFLOW_BUNDLE: bundleFile,
-    },
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = await Promise.race([
-    new Promise<boolean>((resolve) => {
-      const check = () => (stderr.includes('serving') ? resolve(true) : setTimeout(check, 100));
-      check();
-    }),
-    exited.then(() => false),
-  ]);
-  if (!ready) throw new Error(`a worker process exited before serving:\n${stderr}`);
-  return {
-    process: child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-function residentMb(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 function parseCounts(value: string): number[] {
   const counts = value.split(',').map((s) => Number(s.trim()));
