@@ -1,77 +1,255 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { InvalidArgumentError } from 'commander';
 import { noop } from '../../workflows';
 import type { JobClient } from '../client';
 import { formatDuration } from '../format';
 import { percentile } from '../percentile';
+import { bareLocalWorkflow, bareRemoteWorkflow, startBareSdkWorker, type BareSdkWorker } from './bare-sdk';
 import { forEachLimited, positiveInt, type BenchEnvironment, type Scenario } from './harness';
+
+/**
+ * What runs N noop jobs: ours through `JobClient.enqueue` on the instrumented workers, ours on workers without
+ * instrumentation, and the bare Temporal SDK (a sample-style workflow and worker) with a remote or a local activity.
+ */
+const VARIANTS = ['ours', 'bare-remote', 'bare-local', 'ours-plain'] as const;
+type VariantName = (typeof VARIANTS)[number];
+
+const LABELS: Record<VariantName, string> = {
+  ours: 'ours',
+  'ours-plain': 'without instrumentation',
+  'bare-remote': 'bare SDK, remote activity',
+  'bare-local': 'bare SDK, local activity',
+};
 
 export interface ThroughputOptions {
   jobs: number;
   inFlight: number;
   timeout: number;
+  variants: VariantName[];
+  warmup: number;
 }
 
 /** How many ids a warning lists before "and N more". */
 const LIST_LIMIT = 5;
 
 /**
- * Enqueues N noop jobs and waits for all of them. Every timestamp is `performance.now()` in this process: enqueue just
- * before the enqueue call, start when the activity calls `onNoopStarted`, completion when `result()` resolves.
+ * Runs N noop jobs per variant and waits for all of them. Every timestamp is `performance.now()` in this process:
+ * enqueue just before the enqueue (or start) call, start when the activity says it started, completion when
+ * `result()` resolves.
  */
 export const throughput: Scenario<ThroughputOptions> = {
   name: 'throughput',
-  description: 'Enqueue N noop jobs; report jobs/s and enqueue→start and end-to-end latency',
+  description:
+    'Enqueue N noop jobs; report jobs/s and enqueue→start and end-to-end latency, ' +
+    'against the bare Temporal SDK on the same server in the same run',
   addOptions: (command) =>
     command
-      .option('--jobs <n>', 'jobs to enqueue', positiveInt, 1000)
+      .option('--jobs <n>', 'jobs per measured run (each variant runs twice)', positiveInt, 1000)
       .option('--in-flight <n>', 'enqueue calls in flight at once', positiveInt, 50)
       .option(
         '--timeout <seconds>',
         'give up waiting for completions this long after the last enqueue',
         positiveInt,
         300,
-      ),
+      )
+      .option('--variants <list>', `what to run, comma-separated: ${VARIANTS.join(', ')}`, parseVariants, [
+        ...VARIANTS,
+      ] as VariantName[])
+      .option('--warmup <n>', 'unmeasured jobs per variant before the measured runs', nonNegativeInt, 20),
 
   uninstrumented: true,
 
   async run(env, options) {
-    // What the instrumentation costs: N jobs on workers without job logs, metrics and sinks, and N on the
-    // instrumented ones, twice, in the order A B B A so that a server slowing down as its database grows favours
-    // neither. The reported latencies are the first instrumented run's; jobs/s are the means.
-    const plainA = await measure(env, env.plainClient!, 'plain-1', options);
-    const run = await measure(env, env.client, 'instrumented-1', options);
-    const runB = await measure(env, env.client, 'instrumented-2', options);
-    const plainB = await measure(env, env.plainClient!, 'plain-2', options);
-    const { completed, seconds } = run;
-    const jobsPerSecond = (run.metrics.jobsPerSecond + runB.metrics.jobsPerSecond) / 2;
-    const plainJobsPerSecond = (plainA.metrics.jobsPerSecond + plainB.metrics.jobsPerSecond) / 2;
-    const metrics = { ...run.metrics, jobsPerSecond };
-    const problems = [plainA, run, runB, plainB].flatMap((r) => r.problems);
-    const overhead = (1 - jobsPerSecond / plainJobsPerSecond) * 100;
+    const selected = VARIANTS.filter((v) => options.variants.includes(v));
+    const problems: string[] = [];
+    const usesBare = selected.some((v) => v.startsWith('bare-'));
+    const bare = usesBare
+      ? await startBareSdkWorker(env.settings, {
+          taskQueue: `${env.settings.taskQueuePrefix}-bare`,
+          concurrency: options.concurrency,
+        })
+      : undefined;
+    const runs = new Map<VariantName, Run[]>(selected.map((v) => [v, []]));
+    const order: Array<{ variant: VariantName; jobsPerSecond: number }> = [];
+    try {
+      const variants = new Map(selected.map((name) => [name, variantFor(name, env, bare)]));
+      // Warm-up first (each path's first workflows pay for JIT, caches, a new V8 context), then the variants
+      // interleaved, in one order and then the reverse, so that a server slowing down as its database grows favours
+      // none: each variant's two runs sit at the same mean position.
+      if (options.warmup > 0) {
+        for (const [name, variant] of variants) {
+          problems.push(
+            ...(await measure(env, variant, `${name}-warmup`, { ...options, jobs: options.warmup })).problems,
+          );
+        }
+      }
+      for (const [round, names] of [selected, [...selected].reverse()].entries()) {
+        for (const name of names) {
+          const run = await measure(env, variants.get(name)!, `${name}-${round + 1}`, options);
+          problems.push(...run.problems);
+          runs.get(name)!.push(run);
+          order.push({ variant: name, jobsPerSecond: run.metrics.jobsPerSecond });
+        }
+      }
+    } finally {
+      await bare?.stop();
+    }
+    if (bare?.failure() !== undefined) problems.push(`bare SDK worker failed: ${String(bare.failure())}`);
+
     const n = options.jobs;
-    return {
-      metrics: { ...metrics, uninstrumentedJobsPerSecond: plainJobsPerSecond },
-      problems,
-      lines: [
-        `throughput: ${completed} of ${n} noop jobs completed in ${formatDuration(seconds * 1000)};` +
-          ` ${jobsPerSecond.toFixed(1)} jobs/s (mean of 2 runs of ${n})`,
-        `  enqueue → start   p50 ${formatDuration(metrics.startP50Ms)}   p95 ${formatDuration(metrics.startP95Ms)}`,
-        `  end to end        p50 ${formatDuration(metrics.endToEndP50Ms)}` +
-          `   p95 ${formatDuration(metrics.endToEndP95Ms)}`,
-        `  without instrumentation ${plainJobsPerSecond.toFixed(1)} jobs/s:` +
-          ` instrumentation costs ${overhead.toFixed(1)}% (goal ≤ 5%)`,
-      ],
+    const mean = (name: VariantName) => {
+      const rs = runs.get(name);
+      return rs && rs.reduce((sum, r) => sum + r.metrics.jobsPerSecond, 0) / rs.length;
     };
+    const ours = runs.get('ours')?.[0];
+    const oursJobsPerSecond = mean('ours');
+    const plainJobsPerSecond = mean('ours-plain');
+    const bareRemote = mean('bare-remote');
+    const bareLocal = mean('bare-local');
+    const bestBare = [
+      { name: 'bare-remote' as const, jobsPerSecond: bareRemote },
+      { name: 'bare-local' as const, jobsPerSecond: bareLocal },
+    ]
+      .filter((b): b is { name: 'bare-remote' | 'bare-local'; jobsPerSecond: number } => b.jobsPerSecond !== undefined)
+      .sort((a, b) => b.jobsPerSecond - a.jobsPerSecond)[0];
+    const percentOf = (base: number | undefined) =>
+      oursJobsPerSecond === undefined || base === undefined ? undefined : (oursJobsPerSecond / base) * 100;
+
+    const lines: string[] = [];
+    const latencies = (r: Run) =>
+      `end to end p50 ${formatDuration(r.metrics.endToEndP50Ms)}   p95 ${formatDuration(r.metrics.endToEndP95Ms)}`;
+    if (ours && oursJobsPerSecond !== undefined) {
+      lines.push(
+        `throughput: ${ours.completed} of ${n} noop jobs completed in ${formatDuration(ours.seconds * 1000)};` +
+          ` ${oursJobsPerSecond.toFixed(1)} jobs/s (mean of 2 runs of ${n})`,
+        `  enqueue → start   p50 ${formatDuration(ours.metrics.startP50Ms)}` +
+          `   p95 ${formatDuration(ours.metrics.startP95Ms)}`,
+        `  end to end        p50 ${formatDuration(ours.metrics.endToEndP50Ms)}` +
+          `   p95 ${formatDuration(ours.metrics.endToEndP95Ms)}`,
+      );
+      if (plainJobsPerSecond !== undefined) {
+        const overhead = (1 - oursJobsPerSecond / plainJobsPerSecond) * 100;
+        lines.push(
+          `  without instrumentation ${plainJobsPerSecond.toFixed(1)} jobs/s:` +
+            ` instrumentation costs ${overhead.toFixed(1)}% (goal ≤ 5%)`,
+        );
+      }
+    } else {
+      lines.push(`throughput: ${n} noop jobs per run, 2 runs per variant`);
+      if (plainJobsPerSecond !== undefined) {
+        lines.push(
+          `  ${LABELS['ours-plain']}: ${plainJobsPerSecond.toFixed(1)} jobs/s; ${latencies(runs.get('ours-plain')![0]!)}`,
+        );
+      }
+    }
+    for (const name of ['bare-remote', 'bare-local'] as const) {
+      const jobsPerSecond = mean(name);
+      if (jobsPerSecond === undefined) continue;
+      lines.push(`  ${LABELS[name]}: ${jobsPerSecond.toFixed(1)} jobs/s; ${latencies(runs.get(name)![0]!)}`);
+    }
+    if (oursJobsPerSecond !== undefined && bestBare) {
+      const ratios = [
+        bareRemote === undefined ? undefined : `ours ÷ bare remote ${percentOf(bareRemote)!.toFixed(1)}%`,
+        bareLocal === undefined ? undefined : `ours ÷ bare local ${percentOf(bareLocal)!.toFixed(1)}%`,
+        `ours ÷ best bare (${bestBare.name}) ${percentOf(bestBare.jobsPerSecond)!.toFixed(1)}%`,
+      ];
+      lines.push(`  ${ratios.filter(Boolean).join('   ')}`);
+    }
+    lines.push(
+      `  runs in order (jobs/s): ${order.map((r) => `${r.variant} ${r.jobsPerSecond.toFixed(1)}`).join(', ')}`,
+    );
+
+    const metrics: Record<string, number> = { jobs: n };
+    if (ours && oursJobsPerSecond !== undefined) {
+      Object.assign(metrics, ours.metrics, { jobsPerSecond: oursJobsPerSecond });
+    }
+    const optional: Record<string, number | undefined> = {
+      uninstrumentedJobsPerSecond: plainJobsPerSecond,
+      bareRemoteJobsPerSecond: bareRemote,
+      bareLocalJobsPerSecond: bareLocal,
+      // Percentages: the JSON line rounds every number to 1 decimal, which would leave a ratio of 0.43 at 0.4.
+      percentOfBareRemote: percentOf(bareRemote),
+      percentOfBareLocal: percentOf(bareLocal),
+      percentOfBestBare: percentOf(bestBare?.jobsPerSecond),
+    };
+    for (const [key, value] of Object.entries(optional)) if (value !== undefined) metrics[key] = value;
+    return { metrics, problems, lines };
   },
 };
 
-/** One measured run of N noop jobs through `client`; `tag` keeps its job ids apart from another run's. */
+/** How one variant starts a job and hears that its activity started. */
+interface Variant {
+  /** For `withAbortSignal` around the `result()` polls. */
+  temporal: Client;
+  onStarted(listener: (id: string, at: number) => void): void;
+  /** Starts job `id`; `duplicate` when it attached to an existing run instead of starting one. */
+  start(id: string): Promise<{ workflowId: string; duplicate: boolean; result: () => Promise<unknown> }>;
+}
+
+function variantFor(name: VariantName, env: BenchEnvironment, bare: BareSdkWorker | undefined): Variant {
+  switch (name) {
+    case 'ours':
+      return ourVariant(env, env.client);
+    case 'ours-plain':
+      return ourVariant(env, env.plainClient!);
+    case 'bare-remote':
+      return bareVariant(env, bare!, bareRemoteWorkflow);
+    case 'bare-local':
+      return bareVariant(env, bare!, bareLocalWorkflow);
+  }
+}
+
+/** Our noop job through `JobClient.enqueue`, on the workers behind `client`'s queue prefix. */
+function ourVariant(env: BenchEnvironment, client: JobClient): Variant {
+  return {
+    temporal: client.temporal,
+    onStarted: env.onNoopStarted,
+    async start(id) {
+      const { workflowId, duplicate } = await client.enqueue(noop, { id });
+      return { workflowId, duplicate, result: () => client.temporal.workflow.getHandle(workflowId).result() };
+    },
+  };
+}
+
+/**
+ * A bare workflow as the samples start one: `client.workflow.start(fn, { taskQueue, workflowId, args })`, then
+ * `handle.result()`. Its client shares our client's connection but none of its options (no payload codec).
+ */
+function bareVariant(
+  env: BenchEnvironment,
+  bare: BareSdkWorker,
+  workflow: typeof bareRemoteWorkflow | typeof bareLocalWorkflow,
+): Variant {
+  const temporal = new Client({ connection: env.client.temporal.connection, namespace: env.client.namespace });
+  return {
+    temporal,
+    onStarted: (listener) => bare.onStarted(listener),
+    async start(id) {
+      try {
+        const handle = await temporal.workflow.start(workflow, {
+          taskQueue: bare.taskQueue,
+          workflowId: id,
+          args: [id],
+        });
+        return { workflowId: id, duplicate: false, result: () => handle.result() };
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        return { workflowId: id, duplicate: true, result: () => temporal.workflow.getHandle(id).result() };
+      }
+    },
+  };
+}
+
+type Run = Awaited<ReturnType<typeof measure>>;
+
+/** One measured run of N noop jobs of `variant`; `tag` keeps its job ids apart from another run's. */
 async function measure(
   env: BenchEnvironment,
-  client: JobClient,
+  variant: Variant,
   tag: string,
-  { jobs: n, inFlight, timeout }: ThroughputOptions,
+  { jobs: n, inFlight, timeout }: Pick<ThroughputOptions, 'jobs' | 'inFlight' | 'timeout'>,
 ) {
   const idOf = (i: number) => `bench-${env.runId}-${tag}-${i}`;
   const indexOf = new Map(Array.from({ length: n }, (_, i) => [idOf(i), i]));
@@ -82,7 +260,7 @@ async function measure(
   const problems: string[] = [];
   const unexpected = new Set<string>();
 
-  env.onNoopStarted((id, at) => {
+  variant.onStarted((id, at) => {
     const i = indexOf.get(id);
     if (i === undefined) return void unexpected.add(id);
     startCounts[i] = startCounts[i]! + 1;
@@ -104,19 +282,17 @@ async function measure(
   try {
     await forEachLimited(n, inFlight, async (i) => {
       enqueuedAt[i] = performance.now();
-      const { workflowId, duplicate } = await client.enqueue(noop, { id: idOf(i) });
+      const { workflowId, duplicate, result } = await variant.start(idOf(i));
       enqueued++;
       if (duplicate) problems.push(`${workflowId} attached to an existing run instead of starting one`);
       completions.push(
-        client.temporal
-          .withAbortSignal(giveUp.signal, () => client.temporal.workflow.getHandle(workflowId).result())
-          .then(
-            () => void ((completedAt[i] = performance.now()), completed++),
-            (err: unknown) => {
-              if (giveUp.signal.aborted) return;
-              problems.push(`${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`);
-            },
-          ),
+        variant.temporal.withAbortSignal(giveUp.signal, result).then(
+          () => void ((completedAt[i] = performance.now()), completed++),
+          (err: unknown) => {
+            if (giveUp.signal.aborted) return;
+            problems.push(`${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`);
+          },
+        ),
       );
     });
     let timer: NodeJS.Timeout | undefined;
@@ -127,7 +303,9 @@ async function measure(
     clearTimeout(timer);
     if (timedOut) {
       giveUp.abort();
-      problems.push(`gave up ${timeout} s after the last enqueue with ${n - completed} of ${n} jobs not completed`);
+      problems.push(
+        `${tag}: gave up ${timeout} s after the last enqueue with ${n - completed} of ${n} jobs not completed`,
+      );
     }
   } finally {
     stopProgress();
@@ -143,7 +321,9 @@ async function measure(
   if (startedTwice.length > 0) {
     problems.push(`${startedTwice.length} jobs started more than once: ${listIds(startedTwice)}`);
   }
-  if (unexpected.size > 0) problems.push(`${unexpected.size} noop activities started that this run did not enqueue`);
+  if (unexpected.size > 0) {
+    problems.push(`${tag}: ${unexpected.size} noop activities started that this run did not enqueue`);
+  }
 
   const firstEnqueue = enqueuedAt.reduce((a, b) => Math.min(a, b), Infinity);
   const lastCompletion = completedAt.reduce((a, b) => (Number.isNaN(b) ? a : Math.max(a, b)), -Infinity);
@@ -166,4 +346,23 @@ async function measure(
       endToEndP95Ms: percentile(endToEnd, 95) ?? Number.NaN,
     },
   };
+}
+
+/** Commander parser for `--variants`: a comma-separated, non-empty subset of VARIANTS. */
+function parseVariants(value: string): VariantName[] {
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((s) => !(VARIANTS as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new InvalidArgumentError(`Unknown: ${unknown.join(', ')}; use ${VARIANTS.join(', ')}.`);
+  if (names.length === 0) throw new InvalidArgumentError('Name at least one variant.');
+  return names as VariantName[];
+}
+
+/** Commander parser for options where 0 means none. */
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('Not a non-negative integer.');
+  return n;
 }
