@@ -9,7 +9,7 @@ type Event = temporal.api.history.v1.IHistoryEvent;
 /**
  * A continue-as-new chain is one job to its user: one start line and one end line (with the whole chain's duration),
  * and one progress query that keeps counting across runs. 2,500 users in slices of 5 are 500 child workflows: the
- * parent continues-as-new once (about 450 slices per run). The same histories show the fan-out bound.
+ * parent continues-as-new once (about 400 slices per run). The same histories show the fan-out bound.
  */
 describe('large-data-export across a continue-as-new chain', () => {
   let h: Harness;
@@ -69,9 +69,12 @@ describe('large-data-export across a continue-as-new chain', () => {
     expect(snapshots.every((s) => s.progress.total === 500 && s.progress.unit === 'slices')).toBe(true);
     const done = snapshots.map((s) => s.progress.done);
     expect(done).toEqual([...done].sort((a, b) => a - b));
-    // A later run took up the count where the first left it, far above zero.
+    // A later run took up the count where the first left it: at least the slices the first run saw completed (about
+    // 400; how many fit in a run depends on how the server batches completions into workflow tasks).
+    const firstRunDone = runs[0]!.events.filter((e) => e.childWorkflowExecutionCompletedEventAttributes).length;
+    expect(firstRunDone).toBeGreaterThan(300);
     const laterRun = snapshots.find((s) => s.runId !== runIds[0]);
-    expect(laterRun!.progress.done).toBeGreaterThanOrEqual(400);
+    expect(laterRun!.progress.done).toBeGreaterThanOrEqual(firstRunDone);
   });
 
   it(`runs at most ${SLICES_IN_FLIGHT} slices at once, and does reach ${SLICES_IN_FLIGHT}`, () => {

@@ -1,10 +1,12 @@
 import { performance } from 'node:perf_hooks';
+import { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { invoiceGeneration, noop } from '../../workflows';
 import type { DeclaredJob } from '../job-definition';
 import { seedDemoData } from '../db/seed';
 import { formatDuration } from '../format';
 import { percentile } from '../percentile';
+import { bareLocalWorkflow, bareRemoteWorkflow, startBareSdkWorker } from './bare-sdk';
 import { positiveInt, type BenchEnvironment, type Scenario } from './harness';
 
 export interface LatencyOptions {
@@ -60,38 +62,65 @@ export const latency: Scenario<LatencyOptions> = {
       .option('--samples <n>', 'jobs measured per kind, one after another', positiveInt, 50)
       .option('--warmup <n>', 'jobs run first and not measured', positiveInt, 5),
   queues: (options) => [{ queue: 'default', concurrency: options.concurrency }],
+  uninstrumented: true,
 
   async run(env, options) {
     await seedDemoData(env.database.db, options.samples + options.warmup);
+    // The baseline, in the same run: the bare SDK's sample-style workflow with one no-op activity, remote and local.
+    const bare = await startBareSdkWorker(env.settings, {
+      taskQueue: `${env.settings.taskQueuePrefix}-bare`,
+      concurrency: options.concurrency,
+    });
+    const temporal = new Client({ connection: env.client.temporal.connection, namespace: env.client.namespace });
+    const startBare = (workflow: typeof bareRemoteWorkflow) => async (i: number) => {
+      const workflowId = `latency-${env.runId}-${workflow.name}-${i}`;
+      await temporal.workflow.start(workflow, { taskQueue: bare.taskQueue, workflowId, args: [workflowId] });
+      return { workflowId, duplicate: false };
+    };
+    const ours =
+      (job: DeclaredJob<any>, args: (i: number) => Record<string, unknown>, client = env.client) =>
+      (i: number) =>
+        client.enqueue(job, args(i));
     const kinds = [
-      { key: 'noop', job: noop as DeclaredJob<any>, args: (i: number) => ({ id: `latency-${env.runId}-${i}` }) },
-      { key: 'invoice', job: invoiceGeneration as DeclaredJob<any>, args: (i: number) => ({ invoiceId: i + 1 }) },
+      { key: 'noop', name: noop.name, start: ours(noop, (i) => ({ id: `latency-${env.runId}-${i}` })) },
+      {
+        key: 'noopUninstrumented',
+        name: `${noop.name} without instrumentation`,
+        start: ours(noop, (i) => ({ id: `latency-${env.runId}-plain-${i}` }), env.plainClient),
+      },
+      { key: 'invoice', name: invoiceGeneration.name, start: ours(invoiceGeneration, (i) => ({ invoiceId: i + 1 })) },
+      { key: 'bareRemote', name: 'bare SDK, remote activity', start: startBare(bareRemoteWorkflow) },
+      { key: 'bareLocal', name: 'bare SDK, local activity', start: startBare(bareLocalWorkflow) },
     ];
     const lines: string[] = [];
     const metrics: Record<string, number> = {};
     const problems: string[] = [];
-    for (const { key, job, args } of kinds) {
-      const r = await measure(env, job, args, options);
-      problems.push(...r.problems);
-      Object.assign(metrics, {
-        [`${key}P50Ms`]: r.p50,
-        [`${key}P95Ms`]: r.p95,
-        [`${key}ServerCpuPerJobMs`]: r.serverCpuPerJobMs ?? Number.NaN,
-        [`${key}ProcessCpuPerJobMs`]: r.processCpuPerJobMs,
-        ...Object.fromEntries(Object.entries(r.phases).map(([phase, ms]) => [`${key}_${phase}Ms`, ms])),
-      });
-      const cpu =
-        `CPU per job: dev server ${r.serverCpuPerJobMs?.toFixed(1) ?? '?'} ms, ` +
-        `this process (worker + client) ${r.processCpuPerJobMs.toFixed(1)} ms`;
-      lines.push(
-        `latency ${job.name}: start → result p50 ${formatDuration(r.p50)}, p95 ${formatDuration(r.p95)} ` +
-          `(${options.samples} jobs one at a time); ${cpu}`,
-        `  mean per job, from the histories (start → close ${r.historyMs.toFixed(1)} ms; the rest of the ` +
-          `${r.mean.toFixed(1)} ms is the client's start call and result poll):`,
-        ...[...PHASES.map(([k, label]) => [k, label] as const), OTHER].map(
-          ([k, label]) => `    ${label.padEnd(34)} ${r.phases[k]!.toFixed(1).padStart(6)} ms`,
-        ),
-      );
+    try {
+      for (const { key, name, start } of kinds) {
+        const r = await measure(env, name, start, options);
+        problems.push(...r.problems);
+        Object.assign(metrics, {
+          [`${key}P50Ms`]: r.p50,
+          [`${key}P95Ms`]: r.p95,
+          [`${key}ServerCpuPerJobMs`]: r.serverCpuPerJobMs ?? Number.NaN,
+          [`${key}ProcessCpuPerJobMs`]: r.processCpuPerJobMs,
+          ...Object.fromEntries(Object.entries(r.phases).map(([phase, ms]) => [`${key}_${phase}Ms`, ms])),
+        });
+        const cpu =
+          `CPU per job: dev server ${r.serverCpuPerJobMs?.toFixed(1) ?? '?'} ms, ` +
+          `this process (worker + client) ${r.processCpuPerJobMs.toFixed(1)} ms`;
+        lines.push(
+          `latency ${name}: start → result p50 ${formatDuration(r.p50)}, p95 ${formatDuration(r.p95)} ` +
+            `(${options.samples} jobs one at a time); ${cpu}`,
+          `  mean per job, from the histories (start → close ${r.historyMs.toFixed(1)} ms; the rest of the ` +
+            `${r.mean.toFixed(1)} ms is the client's start call and result poll):`,
+          ...[...PHASES.map(([k, label]) => [k, label] as const), OTHER].map(
+            ([k, label]) => `    ${label.padEnd(34)} ${r.phases[k]!.toFixed(1).padStart(6)} ms`,
+          ),
+        );
+      }
+    } finally {
+      await bare.stop();
     }
     return { lines, metrics, problems };
   },
@@ -99,14 +128,14 @@ export const latency: Scenario<LatencyOptions> = {
 
 async function measure(
   env: BenchEnvironment,
-  job: DeclaredJob<any>,
-  args: (i: number) => Record<string, unknown>,
+  name: string,
+  start: (i: number) => Promise<{ workflowId: string; duplicate: boolean }>,
   { samples, warmup }: LatencyOptions,
 ) {
   const problems: string[] = [];
   const run = async (i: number) => {
     const began = performance.now();
-    const { workflowId, duplicate } = await env.client.enqueue(job, args(i));
+    const { workflowId, duplicate } = await start(i);
     await env.client.temporal.workflow.getHandle(workflowId).result();
     if (duplicate) problems.push(`${workflowId} attached to an existing run`);
     return { workflowId, ms: performance.now() - began };
@@ -115,7 +144,7 @@ async function measure(
 
   const serverBefore = env.serverCpuMs();
   const processBefore = process.cpuUsage();
-  const stop = env.progress(() => `${job.name}: ${done.length}/${samples}`);
+  const stop = env.progress(() => `${name}: ${done.length}/${samples}`);
   const done: Array<{ workflowId: string; ms: number }> = [];
   try {
     for (let i = 0; i < samples; i++) done.push(await run(i));

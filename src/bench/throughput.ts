@@ -29,6 +29,8 @@ export interface ThroughputOptions {
   timeout: number;
   variants: VariantName[];
   warmup: number;
+  /** Open-loop run of ours at this rate (jobs/s), or 'auto': half of ours' measured jobs/s; 0: none. */
+  rate: number | 'auto';
 }
 
 /** How many ids a warning lists before "and N more". */
@@ -57,7 +59,14 @@ export const throughput: Scenario<ThroughputOptions> = {
       .option('--variants <list>', `what to run, comma-separated: ${VARIANTS.join(', ')}`, parseVariants, [
         ...VARIANTS,
       ] as VariantName[])
-      .option('--warmup <n>', 'unmeasured jobs per variant before the measured runs', nonNegativeInt, 20),
+      .option('--warmup <n>', 'unmeasured jobs per variant before the measured runs', nonNegativeInt, 20)
+      .option(
+        '--rate <jobs/s>',
+        'then enqueue ours at this fixed rate (open loop) and report p50/p95/p99 latency; auto: half the measured ' +
+          'jobs/s; 0: skip',
+        parseRate,
+        'auto',
+      ),
 
   uninstrumented: true,
 
@@ -95,6 +104,22 @@ export const throughput: Scenario<ThroughputOptions> = {
       }
     } finally {
       await bare?.stop();
+    }
+    // Open loop: jobs arrive at a fixed rate whether or not earlier ones are done, as web traffic does; the latency
+    // figures of the closed-loop runs above measure the queue the bench itself builds.
+    let openLoop: Run | undefined;
+    let rate: number | undefined;
+    const measured = runs.get('ours');
+    if (options.rate !== 0 && measured && measured.length > 0) {
+      rate =
+        options.rate === 'auto'
+          ? measured.reduce((sum, r) => sum + r.metrics.jobsPerSecond, 0) / measured.length / 2
+          : options.rate;
+      openLoop = await measure(env, variantFor('ours', env, bare), 'ours-open-loop', {
+        ...options,
+        ratePerSecond: rate,
+      });
+      problems.push(...openLoop.problems);
     }
     if (bare?.failure() !== undefined) problems.push(`bare SDK worker failed: ${String(bare.failure())}`);
 
@@ -160,6 +185,30 @@ export const throughput: Scenario<ThroughputOptions> = {
     lines.push(
       `  runs in order (jobs/s): ${order.map((r) => `${r.variant} ${r.jobsPerSecond.toFixed(1)}`).join(', ')}`,
     );
+    const serverCpu = runs.get('ours')?.map((r) => r.metrics.serverCpuPerJobMs);
+    const serverCpuPerJobMs = serverCpu && serverCpu.reduce((a, b) => a + b, 0) / serverCpu.length;
+    if (serverCpuPerJobMs !== undefined && !Number.isNaN(serverCpuPerJobMs)) {
+      const bareCpu = (['bare-remote', 'bare-local'] as const)
+        .filter((name) => runs.has(name))
+        .map((name) => {
+          const rs = runs.get(name)!;
+          return `${name} ${(rs.reduce((a, r) => a + r.metrics.serverCpuPerJobMs, 0) / rs.length).toFixed(1)} ms`;
+        });
+      lines.push(
+        `  dev server CPU per job: ours ${serverCpuPerJobMs.toFixed(1)} ms` +
+          `${bareCpu.length > 0 ? `, ${bareCpu.join(', ')}` : ''} (goal ≤ 9 ms)`,
+      );
+    }
+    if (openLoop && rate !== undefined) {
+      const m = openLoop.metrics;
+      lines.push(
+        `  open loop at ${rate.toFixed(1)} jobs/s (${options.jobs} jobs, ours):` +
+          ` enqueue → start p50 ${formatDuration(m.startP50Ms)} p95 ${formatDuration(m.startP95Ms)}` +
+          ` p99 ${formatDuration(m.startP99Ms)};` +
+          ` end to end p50 ${formatDuration(m.endToEndP50Ms)} p95 ${formatDuration(m.endToEndP95Ms)}` +
+          ` p99 ${formatDuration(m.endToEndP99Ms)}`,
+      );
+    }
 
     const metrics: Record<string, number> = { jobs: n };
     if (ours && oursJobsPerSecond !== undefined) {
@@ -173,6 +222,14 @@ export const throughput: Scenario<ThroughputOptions> = {
       percentOfBareRemote: percentOf(bareRemote),
       percentOfBareLocal: percentOf(bareLocal),
       percentOfBestBare: percentOf(bestBare?.jobsPerSecond),
+      serverCpuPerJobMs,
+      openLoopRate: rate,
+      openLoopStartP50Ms: openLoop?.metrics.startP50Ms,
+      openLoopStartP95Ms: openLoop?.metrics.startP95Ms,
+      openLoopStartP99Ms: openLoop?.metrics.startP99Ms,
+      openLoopEndToEndP50Ms: openLoop?.metrics.endToEndP50Ms,
+      openLoopEndToEndP95Ms: openLoop?.metrics.endToEndP95Ms,
+      openLoopEndToEndP99Ms: openLoop?.metrics.endToEndP99Ms,
     };
     for (const [key, value] of Object.entries(optional)) if (value !== undefined) metrics[key] = value;
     return { metrics, problems, lines };
@@ -249,7 +306,12 @@ async function measure(
   env: BenchEnvironment,
   variant: Variant,
   tag: string,
-  { jobs: n, inFlight, timeout }: Pick<ThroughputOptions, 'jobs' | 'inFlight' | 'timeout'>,
+  {
+    jobs: n,
+    inFlight,
+    timeout,
+    ratePerSecond,
+  }: Pick<ThroughputOptions, 'jobs' | 'inFlight' | 'timeout'> & { ratePerSecond?: number },
 ) {
   const idOf = (i: number) => `bench-${env.runId}-${tag}-${i}`;
   const indexOf = new Map(Array.from({ length: n }, (_, i) => [idOf(i), i]));
@@ -279,8 +341,18 @@ async function measure(
   // Cancels the result() long polls left after a timeout, so closing the client does not wait for them.
   const giveUp = new AbortController();
   setMaxListeners(0, giveUp.signal); // every pending result() poll listens to it: no limit
+  const serverCpuBefore = env.serverCpuMs();
+  const began = performance.now();
   try {
-    await forEachLimited(n, inFlight, async (i) => {
+    // Closed loop: `inFlight` enqueue calls at a time. Open loop: job i is enqueued at `i / rate` s, however many
+    // earlier calls are still in flight.
+    const paced = async (i: number) => {
+      const due = began + (i * 1000) / ratePerSecond!;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await enqueueOne(i);
+    };
+    const enqueueOne = async (i: number) => {
       enqueuedAt[i] = performance.now();
       const { workflowId, duplicate, result } = await variant.start(idOf(i));
       enqueued++;
@@ -294,7 +366,9 @@ async function measure(
           },
         ),
       );
-    });
+    };
+    if (ratePerSecond === undefined) await forEachLimited(n, inFlight, enqueueOne);
+    else await Promise.all(Array.from({ length: n }, (_, i) => paced(i)));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       Promise.all(completions).then(() => false),
@@ -310,6 +384,7 @@ async function measure(
   } finally {
     stopProgress();
   }
+  const serverCpuAfter = env.serverCpuMs();
 
   const indexes = [...Array(n).keys()];
   const listIds = (is: number[]) =>
@@ -342,8 +417,14 @@ async function measure(
       jobsPerSecond,
       startP50Ms: percentile(startLatency, 50) ?? Number.NaN,
       startP95Ms: percentile(startLatency, 95) ?? Number.NaN,
+      startP99Ms: percentile(startLatency, 99) ?? Number.NaN,
       endToEndP50Ms: percentile(endToEnd, 50) ?? Number.NaN,
       endToEndP95Ms: percentile(endToEnd, 95) ?? Number.NaN,
+      endToEndP99Ms: percentile(endToEnd, 99) ?? Number.NaN,
+      serverCpuPerJobMs:
+        serverCpuBefore === undefined || serverCpuAfter === undefined || completed === 0
+          ? Number.NaN
+          : (serverCpuAfter - serverCpuBefore) / completed,
     },
   };
 }
@@ -364,5 +445,13 @@ function parseVariants(value: string): VariantName[] {
 function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('Not a non-negative integer.');
+  return n;
+}
+
+/** Commander parser for `--rate`: jobs per second (0: no open-loop run), or auto. */
+function parseRate(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('Not a rate in jobs/s (or auto).');
   return n;
 }
