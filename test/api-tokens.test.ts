@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ApiTokenConfigError,
   authenticate,
   createApiToken,
   httpAccess,
+  httpJobs,
   isLoopback,
+  listenUrl,
   mayEnqueue,
   mayRead,
   parseApiTokens,
@@ -55,17 +58,46 @@ describe('JOBS_API_TOKENS', () => {
     expect([mayEnqueue(star!, 'invoice-generation'), mayRead(star!)]).toEqual([true, true]);
   });
 
+  it('grants a token with several scopes each of them, and trims spaces around scopes', () => {
+    const [mixed] = parseApiTokens(`m:${SECRET}: read + enqueue:process-payment `);
+    expect(mixed!.scopes).toEqual(['read', 'enqueue:process-payment']);
+    expect([mayRead(mixed!), mayEnqueue(mixed!, 'process-payment'), mayEnqueue(mixed!, 'invoice-generation')]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+  });
+
+  it('opens to HTTP every application job and no internal one', () => {
+    const names = httpJobs().map((j) => j.name);
+    expect(names).toContain('invoice-generation');
+    expect(names).toContain('process-payment');
+    expect(names).not.toContain('health-check');
+    expect(names).not.toContain('noop');
+  });
+
+  it('token create refuses a bad id or scope, naming it', () => {
+    expect(() => createApiToken('we b', 'read')).toThrow(ApiTokenConfigError);
+    expect(() => createApiToken('we b', 'read')).toThrow('token id "we b" must be letters, digits, ".", "_" or "-"');
+    expect(() => createApiToken('web', 'write')).toThrow(/^token "web": unknown scope "write"/);
+    expect(new ApiTokenConfigError('x').name).toBe('ApiTokenConfigError');
+  });
+
   it.each([
     ['web', /entry 1: expected id:secret:scopes/],
     [`web:${SECRET}`, /entry 1: expected id:secret:scopes/],
     [`web:${SECRET}:`, /entry 1: expected id:secret:scopes/],
+    [`:${SECRET}:read`, /entry 1: expected id:secret:scopes/],
     [`we b:${SECRET}:read`, /entry 1: id "we b" must be letters/],
     [`web:short:read`, /entry 1 \("web"\): the secret must be sha256=<64 hex digits> or at least 24 URL-safe/],
     [`web:sha256=abc:read`, /the secret must be sha256=<64 hex digits>/],
     [`web:${SECRET}:read,web:${SECRET}x:read`, /entry 2: id "web" is used twice/],
     [`web:${SECRET}:write`, /unknown scope "write"; scopes are enqueue:<job>, enqueue:\*, read and \*/],
     [`web:${SECRET}:read++*`, /entry 1 \("web"\): no scopes/],
-    [`web:${SECRET}:enqueue:no-such-job`, /scope "enqueue:no-such-job" names no job; jobs: invoice-generation/],
+    [
+      `web:${SECRET}:enqueue:no-such-job`,
+      /scope "enqueue:no-such-job" names no job; jobs: invoice-generation, send-welcome-email, /,
+    ],
     [`web:${SECRET}:enqueue:noop`, /job "noop" is internal/],
   ])('refuses %s, naming the entry and never its secret', (value, message) => {
     expect(() => parseApiTokens(value)).toThrow(message);
@@ -80,7 +112,10 @@ describe('JOBS_API_TOKENS', () => {
 describe('who may call the HTTP service', () => {
   it('knows loopback addresses', () => {
     for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) expect(isLoopback(host), host).toBe(true);
-    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'example.com', '127.0.0.1.example.com'])
+    expect(isLoopback('127.0.0.10')).toBe(true);
+    expect(listenUrl('127.0.0.1', 3000)).toBe('http://127.0.0.1:3000');
+    expect(listenUrl('::1', 3000)).toBe('http://[::1]:3000');
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'example.com', '127.0.0.1.example.com', 'x127.0.0.1'])
       expect(isLoopback(host), host).toBe(false);
   });
 
@@ -90,6 +125,7 @@ describe('who may call the HTTP service', () => {
     expect(access.summary).toBe('API tokens required (web)');
     expect(access.warning).toBeUndefined();
     expect(httpAccess(`web:${SECRET}:read`, '127.0.0.1').tokens).toHaveLength(1);
+    expect(httpAccess(`a:${SECRET}:read,b:${SECRET}x:read`, '0.0.0.0').summary).toBe('API tokens required (a, b)');
   });
 
   it('without tokens: open on loopback; refused beyond it unless --insecure-no-auth, which warns', () => {
