@@ -21,8 +21,8 @@ const args = z.strictObject({ exportId: recordId });
 
 /**
  * The batch pattern. The parent pages through the export's users and runs one `exportSliceWorkflow` child per slice
- * (100 users by default, per export), at most `SLICES_IN_FLIGHT` at once; children write their part to shared
- * storage; the parent continues-as-new before its history grows large and finalizes once every slice is done.
+ * (1,000 users by default, `exports.slice_size`), at most `SLICES_IN_FLIGHT` at once; children write their part to
+ * shared storage; the parent continues-as-new before its history grows large and finalizes once every slice is done.
  */
 export const largeDataExport = defineJob({
   name: 'large-data-export',
