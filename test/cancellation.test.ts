@@ -153,6 +153,49 @@ describe('cancellation', () => {
     });
   }, 240_000);
 
+  it('an export cancelled after it continued-as-new: its current run stops, closes Canceled, and marks the row', async () => {
+    await h.createUsers(2_500, '2026-02-20');
+    // Slices of 5: 500 children, so the first run continues-as-new (past HISTORY_EVENTS_BEFORE_CONTINUE) mid-way.
+    const exportId = await h.createExport({ startDate: '2026-02-20', endDate: '2026-02-20', sliceSize: 5 });
+    const { workflowId, runId: firstRunId } = await h.client.enqueue(largeDataExport, { exportId });
+    const handle = h.env.client.workflow.getHandle(workflowId);
+    const current = await eventually(
+      async () => {
+        const d = await handle.describe();
+        return d.runId !== firstRunId && d.status.name === 'RUNNING' ? d.runId : undefined;
+      },
+      180_000,
+      'a continued run',
+    );
+    expect(await h.client.cancel(workflowId)).toMatchObject({ cancelled: true });
+    await expectCanceled(workflowId);
+    const latest = await h.client.latestRun(workflowId);
+    expect(latest.runId).toBe(current); // the run that was current when cancelled, not a further one
+    const events = await history(workflowId, current);
+    const cancelRequested = events.find((e) => e.workflowExecutionCancelRequestedEventAttributes)!;
+    const startedAfter = events.filter(
+      (e) =>
+        e.startChildWorkflowExecutionInitiatedEventAttributes && Number(e.eventId) > Number(cancelRequested.eventId),
+    );
+    expect(startedAfter).toEqual([]);
+    const row = await h.database.db
+      .selectFrom('exports')
+      .select('status')
+      .where('id', '=', exportId)
+      .executeTakeFirstOrThrow();
+    expect(row.status).toBe('cancelled');
+    const sliceIds = events
+      .filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)
+      .map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes!.workflowId!);
+    const statuses = await Promise.all(
+      sliceIds.map(async (id) => (await h.env.client.workflow.getHandle(id).describe()).status.name),
+    );
+    expect(
+      statuses.filter((st) => st === 'RUNNING'),
+      'slices still running',
+    ).toEqual([]);
+  }, 240_000);
+
   it('DELETE /jobs/<id> for a webhook job mid vendor call: 202, the call is abandoned, the run is Canceled, nothing is dead; 409 after; enqueued again it runs', async () => {
     const id = await h.createWebhook();
     const key = `webhook-payload/${id}`;
@@ -328,6 +371,7 @@ describe('cancellation', () => {
     expect(one).toMatchObject({ code: 0, stderr: '' });
     expect(one.stdout).toContain(`Cancellation requested for ${single}`);
     await expectCanceled(single);
+    expect((await jobctl(['status', single], env)).stdout).toMatch(new RegExp(`^${single}\\s+Canceled\n`));
     const twice = await jobctl(['cancel', single, '--json'], env);
     expect(JSON.parse(twice.stdout)).toMatchObject({ workflowId: single, cancelled: false, status: 'Canceled' });
 
