@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addCancelCommand } from './commands/cancel';
 import { addJobCommands } from './commands/jobs';
 import { addProcessCommands } from './commands/processes';
 import { addSetupCommands } from './commands/setup';
@@ -9,6 +10,7 @@ const program = new Command('jobctl')
   .configureOutput({ outputError: (str, write) => write(`jobctl: ${str.replace(/^error: /, '')}`) });
 
 addJobCommands(program);
+addCancelCommand(program);
 addProcessCommands(program);
 addSetupCommands(program);
 
