@@ -6,7 +6,7 @@ import type { JobEvent, JobEventSinks } from './job-events';
 
 /** The worker's side of the job events: each sink call becomes one log line. Never called during replay. */
 export function jobEventSinks(logger: Logger): InjectedSinks<JobEventSinks> {
-  const line = (event: string, level: 'info' | 'error') => ({
+  const line = (event: string, level: 'info' | 'warn' | 'error') => ({
     fn: (info: { workflowId: string; runId: string; taskQueue: string }, e: JobEvent) =>
       logger[level]({ event, ...e, workflowId: info.workflowId, runId: info.runId, task_queue: info.taskQueue }),
   });
@@ -15,6 +15,7 @@ export function jobEventSinks(logger: Logger): InjectedSinks<JobEventSinks> {
       started: line('job_started', 'info'),
       succeeded: line('job_succeeded', 'info'),
       failed: line('job_failed', 'error'),
+      expired: line('job_expired', 'warn'),
     },
   };
 }
