@@ -405,7 +405,12 @@ export class JobClient {
     const expiresAt = info.memo?.[EXPIRES_AT_MEMO] ?? info.memo?.[EXPIRED_MEMO];
     let status = toJobStatus(info.status.name);
     // A run with a start delay is Running from the enqueue on; until its execution time it waits, and no worker saw it.
-    const scheduled = status === 'Running' && info.executionTime !== undefined && info.executionTime > now;
+    // Without a delay the execution time is the start time: never Scheduled, whatever the skew of the caller's clock.
+    const scheduled =
+      status === 'Running' &&
+      info.executionTime !== undefined &&
+      info.executionTime > info.startTime &&
+      info.executionTime > now;
     if (scheduled) status = 'Scheduled';
     if (status === 'Failed' && typeof info.memo?.[EXPIRED_MEMO] === 'string') status = 'Expired';
     return {
@@ -439,12 +444,11 @@ function toJobStatus(name: string): JobStatus {
 /**
  * The visibility clause of a `list` status filter. Scheduled and Running are both Temporal's Running, told apart by
  * the execution time (the end of the start delay; the start time for a run without one); Expired is Temporal's Failed,
- * told apart afterwards by the memo.
+ * told apart by the memo. `list` keeps only the runs `summarize` gives the status asked for.
  */
 function statusClause(status: JobStatus, now: Date): string {
-  const at = `'${now.toISOString()}'`;
-  if (status === 'Scheduled') return `ExecutionStatus = 'Running' AND ExecutionTime > ${at}`;
-  if (status === 'Running') return `ExecutionStatus = 'Running' AND ExecutionTime <= ${at}`;
+  if (status === 'Scheduled') return `ExecutionStatus = 'Running' AND ExecutionTime > '${now.toISOString()}'`;
+  if (status === 'Running') return `ExecutionStatus = 'Running'`;
   if (status === 'Expired') return `ExecutionStatus = 'Failed'`;
   return `ExecutionStatus = '${status}'`;
 }

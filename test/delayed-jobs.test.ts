@@ -202,7 +202,15 @@ describe('expiring jobs', () => {
     // No worker polls the queue yet.
     const enqueued = await h.client.enqueue(noop, { id }, { expiresAfter: '2s' });
     expect(enqueued.expiresAt).toBeDefined();
-    await new Promise((r) => setTimeout(r, 3_000));
+    const waitedFrom = Date.now();
+    // No delay: Running while it waits for a worker, not Scheduled. (Not `status()`: its progress query would wait
+    // for a worker.)
+    await eventually(
+      async () => (await h.client.list({ job: 'noop', status: 'Running' })).find((r) => r.runId === enqueued.runId),
+      2_500,
+      'the waiting run in list --status Running',
+    );
+    await new Promise((r) => setTimeout(r, 3_000 - (Date.now() - waitedFrom)));
     await h.startWorkers();
 
     const expired = await eventually(async () => {

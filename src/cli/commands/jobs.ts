@@ -16,7 +16,10 @@ import { watchFromCli } from '../watch';
 export function addJobCommands(program: Command): void {
   program
     .command('enqueue')
-    .description('enqueue a job; a duplicate (same idempotency key) attaches to the existing run')
+    .description(
+      'enqueue a job, now or later (--in, --at); a duplicate (same idempotency key) attaches to the existing run, ' +
+        'also one still waiting out its delay',
+    )
     .argument('<job>', `job name (${jobs.map((j) => j.name).join(', ')})`)
     .argument('[args]', 'arguments as a JSON object', '{}')
     .option(
