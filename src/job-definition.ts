@@ -1,7 +1,8 @@
-import type { ActivityOptions } from '@temporalio/common';
+import type { ActivityOptions, Duration } from '@temporalio/common';
 import { z } from 'zod';
 import type { Activities } from './app';
 import { ErrorType } from './error-types';
+import { parseJobDuration } from './job-timing';
 import type { Priority } from './queues';
 import type { RetryTable } from './retry-rules';
 import type { SafeObject } from './safe-arguments';
@@ -65,6 +66,12 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
   readonly enqueueOverHttp?: boolean;
   /** Size budget for the JSON arguments. @default 65536 bytes */
   readonly maxArgumentBytes?: number;
+  /**
+   * Drop the job, with status `Expired`, when it has not started this long after it was due (enqueued, or the end of
+   * its `delay`/`runAt`) — e.g. a password-reset email that is useless an hour later. A job that started runs on.
+   * `'15m'`, `'1h'` or ms. An enqueue can override it (`EnqueueOptions.expiresAfter`). @default never expires
+   */
+  readonly expiresAfter?: Duration;
 }
 
 /** A declared job, as the registry holds it: the workflow type is derived from the workflow function. */
@@ -96,6 +103,13 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
         `job "${definition.name}": localActivities: "${activity}" has a retry table; per-error retry delays ` +
           '(nextRetryDelay) are applied and tested for remote activities only, so keep it remote',
       );
+    }
+  }
+  if (definition.expiresAfter !== undefined) {
+    try {
+      parseJobDuration(definition.expiresAfter, 'expiresAfter');
+    } catch (err) {
+      throw new TypeError(`job "${definition.name}": ${(err as Error).message}`);
     }
   }
   return Object.freeze({ ...definition, workflowType: definition.workflow.name, [JOB]: true });
