@@ -430,7 +430,7 @@ export class JobClient {
       status: run.status,
       url: run.url,
     });
-    if (latest.status !== 'Running') return result(latest, false);
+    if (latest.status !== 'Running' && latest.status !== 'Scheduled') return result(latest, false);
     try {
       // The workflow ID's current run: a job that continued-as-new since `latestRun` is cancelled in its new run.
       await this.temporal.workflow.getHandle(workflowId).cancel();
@@ -451,18 +451,17 @@ export class JobClient {
       throw new TypeError(`status must be Running or Scheduled, got ${JSON.stringify(filter.status)}`);
     }
     const queues = PRIORITIES.map((p) => `'${taskQueueName(this.taskQueuePrefix, p)}'`);
+    const now = new Date();
     const clauses = [
       `WorkflowType = '${job.workflowType}'`,
       `TaskQueue IN (${queues.join(', ')})`,
-      `ExecutionStatus = 'Running'`,
+      statusClause(filter.status ?? 'Running', now),
     ];
-    // A start delay shows as an ExecutionTime (when the first workflow task is due) after the StartTime.
-    const now = new Date().toISOString();
-    if (filter.status === 'Scheduled') clauses.push(`ExecutionTime > '${now}'`);
-    if (filter.status === 'Running') clauses.push(`ExecutionTime <= '${now}'`);
     const out: JobRunSummary[] = [];
     for await (const info of this.temporal.workflow.list({ query: clauses.join(' AND '), pageSize: 1000 })) {
-      out.push(this.summarize(info));
+      const run = this.summarize(info, now);
+      // Running and Scheduled as `list` tells them apart (a start delay still ahead: Scheduled); no status: both.
+      if (filter.status === undefined || run.status === filter.status) out.push(run);
     }
     return out;
   }

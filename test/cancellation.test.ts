@@ -390,7 +390,7 @@ describe('cancellation', () => {
       'jobctl: refusing to cancel 1 Scheduled runs of process-webhook without confirmation: ' +
         'stdin is not a terminal; pass --yes',
     );
-    expect((await h.client.latestRun(delayed)).status).toBe('Running'); // nothing cancelled
+    expect((await h.client.latestRun(delayed)).status).toBe('Scheduled'); // nothing cancelled
 
     const bulk = await jobctl(['cancel', '--job', 'process-webhook', '--status', 'Scheduled', '--yes', '--json'], env);
     expect(bulk).toMatchObject({ code: 0 });
