@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { addJobCommands } from './commands/jobs';
 import { addProcessCommands } from './commands/processes';
+import { addScheduleCommands } from './commands/schedules';
 import { addSetupCommands } from './commands/setup';
 import { fail } from './output';
 
@@ -10,6 +11,7 @@ const program = new Command('jobctl')
 
 addJobCommands(program);
 addProcessCommands(program);
+addScheduleCommands(program);
 addSetupCommands(program);
 
 program.parseAsync(process.argv).catch(fail);
