@@ -283,6 +283,9 @@ describe('jobctl schedules', () => {
     const run = await eventually(async () => (await handle.describe()).info.recentActions[0]?.action.workflow);
     expect(run.workflowId).toMatch(new RegExp(`^health-check/${h.taskQueuePrefix}-scheduled-${TIME}$`));
     expect((await jobctl(['schedules', 'delete', 'health-check'], env)).stdout).toBe(`deleted ${scheduleId}\n`);
+    const jobs = JSON.parse((await jobctl(['jobs', '--json'], env)).stdout);
+    expect(jobs).toContainEqual(expect.objectContaining({ name: 'health-check', schedule: 'every 1m' }));
+    expect(jobs.find((j: { name: string }) => j.name === 'invoice-generation')).not.toHaveProperty('schedule');
     // The run it started has no worker here: end it.
     await h.env.client.workflow.getHandle(run.workflowId).terminate('test over');
   }, 60_000);
