@@ -110,6 +110,7 @@ describe('declared schedules', () => {
     await pauseSchedule(h.client, everyTwoSeconds);
     const changed = {
       ...noop,
+      priorityKey: 2, // scheduled runs carry the job's priority key
       schedule: { cron: '*/5 * * * *', timezone: 'Europe/Berlin', overlap: 'bufferOne', args: { id: 'cron' } },
     } satisfies DeclaredJob<{ id: string }>;
     expect(await listSchedules(h.client, [changed])).toEqual([
@@ -124,7 +125,7 @@ describe('declared schedules', () => {
     expect(after.spec.timezone).toBe('Europe/Berlin');
     expect(after.spec.calendars?.length ?? 0).toBeGreaterThan(0); // the server keeps cron as calendars
     expect(after.policies.overlap).toBe(ScheduleOverlapPolicy.BUFFER_ONE);
-    expect(after.action).toMatchObject({ args: [{ id: 'cron' }] });
+    expect(after.action).toMatchObject({ args: [{ id: 'cron' }], priority: { priorityKey: 2 } });
     expect(after.state.paused).toBe(true);
     expect((await syncSchedules(h.client, [changed])).unchanged).toEqual([{ job: 'noop', scheduleId }]);
     await unpauseSchedule(h.client, everyTwoSeconds);
