@@ -175,19 +175,52 @@ export function createLargeDataExportActivities({ db, beforeExportSlice, afterEx
         }
         after = page[page.length - 1]!.slice_no;
         Context.current().heartbeat(after);
+        // The export was cancelled (the heartbeat brought the request): stop reading; the row says `cancelled`.
+        Context.current().cancellationSignal.throwIfAborted();
       }
       const checksum = hash.digest('hex');
-      await setStatus(exportId, {
-        status: 'done',
-        exported_users: exportedUsers,
-        failed_slices: JSON.stringify(failedSlices),
-        checksum,
-      });
+      // Only from `finalizing`: an export cancelled meanwhile stays `cancelled`.
+      await db
+        .updateTable('exports')
+        .set({
+          status: 'done',
+          exported_users: exportedUsers,
+          failed_slices: JSON.stringify(failedSlices),
+          checksum,
+          updated_at: new Date().toISOString(),
+        })
+        .where('id', '=', exportId)
+        .where('status', '=', 'finalizing')
+        .execute();
       return { exportId, exportedUsers, failedSlices, checksum };
     },
 
     async markExportFailed(exportId: number, error: string): Promise<void> {
       await setStatus(exportId, { status: 'failed', error });
+    },
+
+    /**
+     * → cancelled, once the export's job was cancelled and its slices in flight have closed. The parts of the slices
+     * that were done are kept; `exported_users` counts their users. An export already done or failed stays so.
+     */
+    async markExportCancelled(exportId: number): Promise<{ exportedUsers: number; doneSlices: number }> {
+      await loadExport(exportId);
+      const { users, slices } = await db
+        .selectFrom('export_slices')
+        .select((eb) => [
+          eb.fn.coalesce(eb.fn.sum<number>('user_count'), eb.lit(0)).as('users'),
+          eb.fn.countAll<number>().as('slices'),
+        ])
+        .where('export_id', '=', exportId)
+        .where('status', '=', 'done')
+        .executeTakeFirstOrThrow();
+      await db
+        .updateTable('exports')
+        .set({ status: 'cancelled', exported_users: Number(users), updated_at: new Date().toISOString() })
+        .where('id', '=', exportId)
+        .where('status', 'not in', ['done', 'failed'])
+        .execute();
+      return { exportedUsers: Number(users), doneSlices: Number(slices) };
     },
   };
 }

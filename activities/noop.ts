@@ -9,5 +9,9 @@ export function createNoopActivities({ onNoopStarted }: NoopDeps) {
     async noop(id: string): Promise<void> {
       onNoopStarted?.(id);
     },
+    /** The same, declared a local activity by the noop job. */
+    async noopLocal(id: string): Promise<void> {
+      onNoopStarted?.(id);
+    },
   };
 }

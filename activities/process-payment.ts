@@ -20,10 +20,13 @@ export function createProcessPaymentActivities({ db, gateway }: ProcessPaymentDe
       if (!payment) throw recordNotFound('payment', paymentId);
       if (payment.status === 'charged' && payment.charge_reference)
         return { reference: payment.charge_reference, alreadyCharged: true };
-      const charge = await keepAlive(() =>
+      // A cancelled job's call is abandoned at the next heartbeat. The gateway may have charged already: enqueueing the
+      // payment again asks with the same idempotency key, so it records that charge instead of charging twice.
+      const charge = await keepAlive((signal) =>
         gateway.charge(
           { paymentId, amountCents: Number(payment.amount_cents), currency: payment.currency },
           `payment/${paymentId}`,
+          signal,
         ),
       );
       await db

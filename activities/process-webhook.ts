@@ -27,8 +27,9 @@ export function createProcessWebhookActivities({ db, vendor, beforeMarkWebhookDe
       if (!payload) throw recordNotFound('webhook payload', webhookPayloadId);
       if (payload.status === 'processed' && payload.result)
         return { result: JSON.parse(payload.result), alreadyProcessed: true };
-      const result = await keepAlive(() =>
-        vendor.process(JSON.parse(payload.data), `webhook-payload/${webhookPayloadId}`),
+      // A cancelled job's call is abandoned at the next heartbeat: the activity ends cancelled, the payload untouched.
+      const result = await keepAlive((signal) =>
+        vendor.process(JSON.parse(payload.data), `webhook-payload/${webhookPayloadId}`, signal),
       );
       await db
         .updateTable('webhook_payloads')

@@ -81,6 +81,44 @@ export interface RetryResult {
 
 const CLOSED_UNSUCCESSFULLY: readonly JobStatus[] = ['Failed', 'TimedOut', 'Terminated', 'Canceled'];
 
+/** Closed statuses of a dead job. Canceled is not one: a cancelled job was stopped on purpose, it did not fail. */
+const DEAD_STATUSES: readonly JobStatus[] = ['Failed', 'TimedOut', 'Terminated'];
+
+export interface CancelResult {
+  workflowId: string;
+  /** The run cancellation was requested of (the latest run of the workflow ID). */
+  runId: string;
+  job: string;
+  /** True when cancellation was requested; false when the latest run had already closed (nothing to cancel). */
+  cancelled: boolean;
+  /**
+   * The run's status when asked: `Running` when `cancelled` (it closes as Canceled once its workflow has stopped its
+   * work, usually within seconds), else how it closed (Completed, Failed, Canceled, …).
+   */
+  status: JobStatus;
+  url: string;
+}
+
+/**
+ * Which open runs a bulk cancel selects: `Running` ones that have started, `Scheduled` ones still waiting out a start
+ * delay (Temporal: ExecutionStatus Running with an ExecutionTime in the future), or both when omitted.
+ */
+export type CancellableStatus = 'Running' | 'Scheduled';
+
+export interface CancelManyFilter {
+  /** The job whose open runs to cancel. */
+  job: string;
+  /** Only runs in this state. @default both Running and Scheduled */
+  status?: CancellableStatus;
+}
+
+export interface CancelManyResult {
+  /** How many runs cancellation was requested of. */
+  count: number;
+  /** Their workflow IDs, in the order they were cancelled. */
+  workflowIds: string[];
+}
+
 export interface EnqueueOptions {
   /** Order within the job's queue, 1 (first) to 5 (last); overrides the job's declared key. */
   priorityKey?: PriorityKey;
@@ -109,6 +147,8 @@ const CONNECT_TIMEOUT = '5s';
 const ENQUEUE_TIMEOUT_MS = 10_000;
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_UNAVAILABLE = 14;
+/** Cancellation requests a bulk cancel has in flight at once. */
+const CANCEL_CONCURRENCY = 8;
 
 /**
  * The client API: enqueue jobs, look at their runs. Every call reads the job's declaration; arguments are
@@ -313,13 +353,113 @@ export class JobClient {
       if (seen.has(run.workflowId)) continue;
       seen.add(run.workflowId);
       const latest = await this.status(run.workflowId);
-      if (latest.runId !== run.runId || !CLOSED_UNSUCCESSFULLY.includes(latest.status)) continue; // run again since
+      if (latest.runId !== run.runId || !DEAD_STATUSES.includes(latest.status)) continue; // run again since
       const errorType = latest.failure?.type ?? 'Error';
       if (filter.errorType && errorType !== filter.errorType) continue;
       dead.push({ ...run, errorType, message: latest.failure?.message ?? '' });
       if (dead.length >= (filter.limit ?? 100)) break;
     }
     return dead;
+  }
+
+  /** The latest run of a workflow ID, without its result: `JobNotFoundError` when there is none. */
+  async latestRun(workflowId: string): Promise<JobRunSummary> {
+    try {
+      return this.summarize(await this.temporal.workflow.getHandle(workflowId).describe());
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new JobNotFoundError(workflowId);
+      throw err;
+    }
+  }
+
+  /**
+   * Requests cancellation of the latest run of a workflow ID (a running job, or one waiting out a start delay). The
+   * run's workflow sees it at once: activities in flight are cancelled (heartbeating ones stop at their next
+   * heartbeat), child workflows are cancelled, and the run closes as Canceled — neither failed nor dead, and the same
+   * key can be enqueued again. A run that already closed is left alone (`cancelled: false`); asking twice is harmless.
+   * Unknown workflow IDs throw `JobNotFoundError`.
+   */
+  async cancel(workflowId: string): Promise<CancelResult> {
+    const latest = await this.latestRun(workflowId);
+    const result = (run: JobRunSummary, cancelled: boolean): CancelResult => ({
+      workflowId,
+      runId: run.runId,
+      job: run.job,
+      cancelled,
+      status: run.status,
+      url: run.url,
+    });
+    if (latest.status !== 'Running') return result(latest, false);
+    try {
+      // The workflow ID's current run: a job that continued-as-new since `latestRun` is cancelled in its new run.
+      await this.temporal.workflow.getHandle(workflowId).cancel();
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      return result(await this.latestRun(workflowId), false); // it closed in between
+    }
+    return result(latest, true);
+  }
+
+  /**
+   * Open runs of a job that `cancelMany` would cancel, newest first, from Temporal's visibility store (which may lag
+   * a run started a moment ago by a moment).
+   */
+  async cancellable(filter: CancelManyFilter): Promise<JobRunSummary[]> {
+    const job = findJobOrThrow(filter.job);
+    if (filter.status !== undefined && filter.status !== 'Running' && filter.status !== 'Scheduled') {
+      throw new TypeError(`status must be Running or Scheduled, got ${JSON.stringify(filter.status)}`);
+    }
+    const queues = PRIORITIES.map((p) => `'${taskQueueName(this.taskQueuePrefix, p)}'`);
+    const clauses = [
+      `WorkflowType = '${job.workflowType}'`,
+      `TaskQueue IN (${queues.join(', ')})`,
+      `ExecutionStatus = 'Running'`,
+    ];
+    // A start delay shows as an ExecutionTime (when the first workflow task is due) after the StartTime.
+    const now = new Date().toISOString();
+    if (filter.status === 'Scheduled') clauses.push(`ExecutionTime > '${now}'`);
+    if (filter.status === 'Running') clauses.push(`ExecutionTime <= '${now}'`);
+    const out: JobRunSummary[] = [];
+    for await (const info of this.temporal.workflow.list({ query: clauses.join(' AND '), pageSize: 1000 })) {
+      out.push(this.summarize(info));
+    }
+    return out;
+  }
+
+  /**
+   * Cancels every open run of a job (`cancellable`), a few at a time; `onCancelled` hears of each as it goes. Runs that
+   * closed meanwhile are skipped and not counted.
+   */
+  async cancelMany(
+    filter: CancelManyFilter,
+    options: {
+      /** Hears of each run as its cancellation is requested. */
+      onCancelled?: (result: CancelResult) => void;
+      /**
+       * Cancel these workflow IDs (as `cancellable` listed them, e.g. for a confirmation) instead of querying again:
+       * a run started since is not cancelled without being counted.
+       */
+      only?: readonly string[];
+    } = {},
+  ): Promise<CancelManyResult> {
+    const queue = options.only ? [...options.only] : (await this.cancellable(filter)).map((r) => r.workflowId);
+    const workflowIds: string[] = [];
+    const cancelNext = async (): Promise<void> => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        let result: CancelResult;
+        try {
+          result = await this.cancel(id);
+        } catch (err) {
+          if (err instanceof JobNotFoundError) continue; // gone (retention) since it was listed
+          throw err;
+        }
+        if (!result.cancelled) continue;
+        workflowIds.push(result.workflowId);
+        options.onCancelled?.(result);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CANCEL_CONCURRENCY, queue.length) }, cancelNext));
+    return { count: workflowIds.length, workflowIds };
   }
 
   /**

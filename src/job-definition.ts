@@ -43,6 +43,14 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    */
   readonly retryTables?: { readonly [A in ActivityType]?: RetryTable };
   /**
+   * Activities this job runs as Temporal local activities (the workflow proxies them with `proxyJobActivities`): the
+   * worker that runs the workflow task runs the activity itself, so no task goes through the server and back. For
+   * short activities that touch only our own database: they cannot heartbeat, their retries with short backoff run
+   * inside the workflow task, and their timeout must stay short (seconds). Same options and retry policy as the remote
+   * activity; an activity with a retry table stays remote. @default none
+   */
+  readonly localActivities?: readonly ActivityType[];
+  /**
    * Order within the job's task queue, 1 (first) to 5 (last); Temporal's `priority.priorityKey`. Enqueue can override
    * it per job. Queues separate capacity; keys only order work waiting in one queue. @default 3 (Temporal's default)
    */
@@ -129,6 +137,14 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
   const rate = definition.alertFailureRate;
   if (rate !== undefined && !(rate >= 0 && rate <= 1)) {
     throw new TypeError(`job "${definition.name}": alertFailureRate must be from 0 to 1, got ${rate}`);
+  }
+  for (const activity of definition.localActivities ?? []) {
+    if (definition.retryTables?.[activity]) {
+      throw new TypeError(
+        `job "${definition.name}": localActivities: "${activity}" has a retry table; per-error retry delays ` +
+          '(nextRetryDelay) are applied and tested for remote activities only, so keep it remote',
+      );
+    }
   }
   if (definition.schedule !== undefined) validateJobSchedule(definition);
   return Object.freeze({ ...definition, workflowType: definition.workflow.name, [JOB]: true });

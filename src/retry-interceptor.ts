@@ -34,7 +34,8 @@ export function retryTablesByActivity(jobs: readonly DeclaredJob<any>[]): Readon
  * Applies each activity's retry table: activity code only throws its typed errors; this turns each into an
  * `ApplicationFailure` with the rule's `nextRetryDelay`, or `nonRetryable` when the rule discards or the attempts for
  * that error type are used up. Activities without a table keep their plain RetryPolicy. Jitter is computed here, in
- * activity code, never in workflow code.
+ * activity code, never in workflow code. A cancelled attempt's error passes as the cancellation (a CancelledFailure,
+ * which the worker reports as cancelled), never through the table.
  */
 export function retryTableInterceptor(tables: ReadonlyMap<string, RetryTable>): ActivityInterceptorsFactory {
   return (ctx: Context) => ({
@@ -45,6 +46,9 @@ export function retryTableInterceptor(tables: ReadonlyMap<string, RetryTable>): 
         } catch (err) {
           const table = tables.get(ctx.info.activityType);
           if (!table || !(err instanceof Error) || err instanceof TemporalFailure) throw err;
+          // Cancelled (the job was cancelled, or the run closed): whatever the aborted call threw, the attempt ends as
+          // cancelled — no retry decision, no discard, so nothing is retried or marked dead because of it.
+          if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
           const { attempt, workflowExecution, activityId } = ctx.info;
           const jitterKey = `${workflowExecution?.workflowId}/${activityId}/${attempt}`;
           const decision = decideRetry(table, attempt, err, jitterKey);

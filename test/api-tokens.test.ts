@@ -7,6 +7,7 @@ import {
   httpJobs,
   isLoopback,
   listenUrl,
+  mayCancel,
   mayEnqueue,
   mayRead,
   parseApiTokens,
@@ -27,6 +28,26 @@ describe('JOBS_API_TOKENS', () => {
     // The entry holds the hash, never the token itself.
     expect(made.entry).not.toContain(made.token);
     expect(made.token).toMatch(/^djt_[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('cancel:<job> and cancel:* let a token cancel runs of that job or of any, and nothing else', () => {
+    const [web, ops, all, reader] = parseApiTokens(
+      [
+        `web:${SECRET}:cancel:process-webhook+enqueue:process-webhook`,
+        `ops:${SECRET}a:cancel:*`,
+        `all:${SECRET}b:*`,
+        `reader:${SECRET}c:read+enqueue:*`,
+      ].join(','),
+    );
+    expect(web!.scopes).toEqual(['cancel:process-webhook', 'enqueue:process-webhook']);
+    expect([mayCancel(web!, 'process-webhook'), mayCancel(web!, 'invoice-generation'), mayCancel(web!)]).toEqual([
+      true,
+      false,
+      true,
+    ]);
+    expect([mayCancel(ops!, 'invoice-generation'), mayCancel(all!, 'process-webhook')]).toEqual([true, true]);
+    expect([mayCancel(reader!, 'process-webhook'), mayCancel(reader!)]).toEqual([false, false]);
+    expect(mayEnqueue(ops!, 'invoice-generation')).toBe(false); // cancel is not enqueue
   });
 
   it('authenticates by the token only: the right secret finds its entry, anything else none', () => {
@@ -92,13 +113,18 @@ describe('JOBS_API_TOKENS', () => {
     [`web:short:read`, /entry 1 \("web"\): the secret must be sha256=<64 hex digits> or at least 24 URL-safe/],
     [`web:sha256=abc:read`, /the secret must be sha256=<64 hex digits>/],
     [`web:${SECRET}:read,web:${SECRET}x:read`, /entry 2: id "web" is used twice/],
-    [`web:${SECRET}:write`, /unknown scope "write"; scopes are enqueue:<job>, enqueue:\*, read and \*/],
+    [
+      `web:${SECRET}:write`,
+      /unknown scope "write"; scopes are enqueue:<job>, enqueue:\*, cancel:<job>, cancel:\*, read and \*/,
+    ],
     [`web:${SECRET}:read++*`, /entry 1 \("web"\): no scopes/],
     [
       `web:${SECRET}:enqueue:no-such-job`,
       /scope "enqueue:no-such-job" names no job; jobs: invoice-generation, send-welcome-email, /,
     ],
     [`web:${SECRET}:enqueue:noop`, /job "noop" is internal/],
+    [`web:${SECRET}:cancel:noop`, /job "noop" is internal: it cannot be cancelled over HTTP/],
+    [`web:${SECRET}:cancel:no-such-job`, /scope "cancel:no-such-job" names no job; jobs: invoice-generation, /],
   ])('refuses %s, naming the entry and never its secret', (value, message) => {
     expect(() => parseApiTokens(value)).toThrow(message);
     try {

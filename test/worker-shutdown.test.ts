@@ -87,7 +87,7 @@ describe('a worker process stopped mid-activity', () => {
     expect(vendor.effects.get(`webhook-payload/${id}`)?.applied).toBe(1);
   }, 120_000);
 
-  it('kill -9 mid vendor call: the heartbeat timeout (10 s, not the 1 min start-to-close) moves it to another worker; applied once', async () => {
+  it('kill -9 mid vendor call: the heartbeat timeout (5 s, not the 1 min start-to-close) moves it to another worker; applied once', async () => {
     const now = new Date().toISOString();
     const id = Math.floor(Math.random() * 1e9);
     await database.db

@@ -1,8 +1,12 @@
 import {
   ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
   continueAsNew,
   defineQuery,
   executeChild,
+  isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -21,8 +25,8 @@ const args = z.strictObject({ exportId: recordId });
 
 /**
  * The batch pattern. The parent pages through the export's users and runs one `exportSliceWorkflow` child per slice
- * (100 users by default, per export), at most `SLICES_IN_FLIGHT` at once; children write their part to shared
- * storage; the parent continues-as-new before its history grows large and finalizes once every slice is done.
+ * (1,000 users by default, `exports.slice_size`), at most `SLICES_IN_FLIGHT` at once; children write their part to
+ * shared storage; the parent continues-as-new before its history grows large and finalizes once every slice is done.
  */
 export const largeDataExport = defineJob({
   name: 'large-data-export',
@@ -45,6 +49,25 @@ export const SLICES_PER_PLAN = 50;
  * children are drained first, since a new run cannot wait on the old run's children.
  */
 export const HISTORY_EVENTS_BEFORE_CONTINUE = 2000;
+
+/**
+ * Runs that handle their cancellation: they stop starting slices, wait for the slices in flight to be cancelled, and
+ * mark the export `cancelled` before closing as Canceled. Runs recorded before this (none cancelled) replay as they
+ * ran; the marker is only written by a run that is cancelled.
+ */
+export const EXPORT_CANCELLATION_PATCH = 'large-data-export-cancellation';
+
+/**
+ * Whether this run's cancellation was requested (by `JobClient.cancel`), `err` (if given) comes from it, and this run
+ * handles it. `patched` is asked only then, so runs that are not cancelled record no marker.
+ */
+function cancelRequested(err?: unknown): boolean {
+  return (
+    CancellationScope.current().consideredCancelled &&
+    (err === undefined || isCancellation(err)) &&
+    patched(EXPORT_CANCELLATION_PATCH)
+  );
+}
 
 /** Deterministic per export and slice, so a continued or re-run parent never starts a slice twice. */
 const sliceWorkflowId = (exportId: number, sliceNo: number) => `large-data-export/${exportId}/slice/${sliceNo}`;
@@ -96,14 +119,56 @@ export async function largeDataExportWorkflow(
   carried?: ExportState,
 ): Promise<ExportResult> {
   const { exportId } = exportArgs;
+  try {
+    return await runExport(exportArgs, carried);
+  } catch (err) {
+    if (!cancelRequested(err)) throw err;
+    // Cancelled: the slices done are kept and the row says `cancelled`. Not cancellable itself, so it runs although
+    // the run's scope is cancelled; then the run closes as Canceled.
+    await CancellationScope.nonCancellable(() => activities.markExportCancelled(exportId));
+    throw err;
+  }
+}
+
+async function runExport(exportArgs: z.infer<typeof args>, carried?: ExportState): Promise<ExportResult> {
+  const { exportId } = exportArgs;
   const state = carried ?? (await prepare(exportId));
   setHandler(progressQuery, () =>
     computeProgress(state.phase, 'slices', state.totalSlices, state.done, state.failed, Date.now() - state.startedAt),
   );
 
   const inFlight = new Map<number, Promise<void>>();
+  try {
+    await fanOut(exportArgs, state, inFlight);
+  } catch (err) {
+    // Cancelled: each slice in flight is being cancelled too (its child workflow got the request); wait until every
+    // one has closed, so none runs on behind the cancelled export.
+    if (cancelRequested(err)) await Promise.allSettled(inFlight.values());
+    throw err;
+  }
+
+  if (state.failed > 0 && state.onSliceFailure === 'fail') {
+    const message = `export ${exportId} failed: ${state.failed} of ${state.totalSlices} slices failed`;
+    await activities.markExportFailed(exportId, message);
+    throw ApplicationFailure.nonRetryable(message, ErrorType.ExportSlicesFailed);
+  }
+  state.phase = 'finalizing';
+  const result = await activities.finalizeExport(exportId);
+  state.phase = 'done';
+  return result;
+}
+
+/** Starts slices, at most SLICES_IN_FLIGHT at once, until all are done; continues-as-new on the way when due. */
+async function fanOut(
+  exportArgs: z.infer<typeof args>,
+  state: ExportState,
+  inFlight: Map<number, Promise<void>>,
+): Promise<void> {
+  const { exportId } = exportArgs;
   for (;;) {
     while (inFlight.size < SLICES_IN_FLIGHT && !(state.allPlanned && state.planned.length === 0)) {
+      // Once cancelled, no slice starts (executeChild would refuse anyway: the run's scope is cancelled).
+      if (cancelRequested()) throw new CancelledFailure('export cancelled: no further slices start');
       if (state.planned.length === 0) {
         state.planned = await activities.planSlices(exportId, state.afterUserId, state.nextSliceNo, SLICES_PER_PLAN);
         if (state.planned.length === 0) {
@@ -123,19 +188,11 @@ export async function largeDataExportWorkflow(
     await Promise.race(inFlight.values());
     if (workflowInfo().historyLength > HISTORY_EVENTS_BEFORE_CONTINUE || workflowInfo().continueAsNewSuggested) {
       await Promise.all(inFlight.values());
+      // A cancellation that came with the last slices' completions is this run's to handle, not lost in a new run.
+      if (cancelRequested()) throw new CancelledFailure('export cancelled before continuing as new');
       await continueAsNew<typeof largeDataExportWorkflow>(exportArgs, state);
     }
   }
-
-  if (state.failed > 0 && state.onSliceFailure === 'fail') {
-    const message = `export ${exportId} failed: ${state.failed} of ${state.totalSlices} slices failed`;
-    await activities.markExportFailed(exportId, message);
-    throw ApplicationFailure.nonRetryable(message, ErrorType.ExportSlicesFailed);
-  }
-  state.phase = 'finalizing';
-  const result = await activities.finalizeExport(exportId);
-  state.phase = 'done';
-  return result;
 }
 
 async function prepare(exportId: number): Promise<ExportState> {
@@ -165,6 +222,8 @@ async function runSlice(exportId: number, slice: SliceRange, state: ExportState)
     });
     state.done++;
   } catch (err) {
+    // Cancelled with the export: neither done nor failed, and recorded by nothing (the export is marked cancelled).
+    if (cancelRequested(err)) throw err;
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       state.done++; // completed in an earlier run of this export: its part is stored
       return;

@@ -1,13 +1,17 @@
-import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createNoopActivities } from '../activities/noop';
+import { proxyJobActivities } from '../src/job-activities';
 import { defineJob } from '../src/job-definition';
 
-const args = z.strictObject({ id: z.string().min(1).max(200) });
+const args = z.strictObject({
+  id: z.string().min(1).max(200),
+  /** Run the empty activity as a local activity (`noopLocal`): measures that path. @default false */
+  local: z.boolean().optional(),
+});
 
 /**
  * Does nothing in one activity: measures the job system itself (`npm run bench -- throughput`) and smoke-tests a
- * deployment.
+ * deployment. `local: true` runs it as a local activity, so the bench measures both paths.
  */
 export const noop = defineJob({
   name: 'noop',
@@ -17,14 +21,15 @@ export const noop = defineJob({
   enqueueOverHttp: false, // internal: benchmarks and smoke tests
   args,
   idempotencyKey: ({ id }) => id,
+  localActivities: ['noopLocal'],
 });
 
-const activities = proxyActivities<ReturnType<typeof createNoopActivities>>({
+const activities = proxyJobActivities<ReturnType<typeof createNoopActivities>>(noop, {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '1s', maximumAttempts: 3 },
 });
 
 /** One empty activity: what remains is the cost of the job system itself. */
-export async function noopWorkflow({ id }: z.infer<typeof args>): Promise<void> {
-  await activities.noop(id);
+export async function noopWorkflow({ id, local }: z.infer<typeof args>): Promise<void> {
+  await (local ? activities.noopLocal(id) : activities.noop(id));
 }

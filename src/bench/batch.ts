@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
+import { EXPORT_SLICE_SIZE_DEFAULT } from '../db/migrations';
 import { formatDuration } from '../format';
 import { largeDataExport } from '../../workflows';
 import {
@@ -31,7 +32,7 @@ export const batch: Scenario<BatchOptions> = {
   addOptions: (command: Command) =>
     command
       .option('--users <n>', 'users to seed and export', positiveInt, 100_000)
-      .option('--slice <n>', 'users per slice (child workflow)', positiveInt, 100),
+      .option('--slice <n>', 'users per slice (child workflow)', positiveInt, EXPORT_SLICE_SIZE_DEFAULT),
 
   // The worker runs in a `jobctl worker` process of its own, so its memory is measured alone, not with this process's
   // client, seeding and checking.

@@ -50,7 +50,8 @@ function breakdown(events: HistoryEvent[]): Record<string, number> {
 }
 
 /**
- * Idle latency: one job at a time, start → result, for the noop job (one activity) and invoice generation (two);
+ * Idle latency: one job at a time, start → result, for the noop job (its one activity remote, then local), invoice
+ * generation (one local activity) and the bare SDK's workflow (remote, local);
  * where the time goes, read from each run's history; and the CPU each job costs the dev server and this process
  * (worker and client). The figures an interactive user feels, with no queue in front of them.
  */
@@ -83,6 +84,11 @@ export const latency: Scenario<LatencyOptions> = {
         client.enqueue(job, args(i));
     const kinds = [
       { key: 'noop', name: noop.name, start: ours(noop, (i) => ({ id: `latency-${env.runId}-${i}` })) },
+      {
+        key: 'noopLocal',
+        name: `${noop.name}, local activity`,
+        start: ours(noop, (i) => ({ id: `latency-${env.runId}-local-${i}`, local: true })),
+      },
       {
         key: 'noopUninstrumented',
         name: `${noop.name} without instrumentation`,

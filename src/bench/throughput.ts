@@ -10,14 +10,15 @@ import { bareLocalWorkflow, bareRemoteWorkflow, startBareSdkWorker, type BareSdk
 import { forEachLimited, positiveInt, type BenchEnvironment, type Scenario } from './harness';
 
 /**
- * What runs N noop jobs: ours through `JobClient.enqueue` on the instrumented workers, ours on workers without
- * instrumentation, and the bare Temporal SDK (a sample-style workflow and worker) with a remote or a local activity.
+ * What runs N noop jobs: ours through `JobClient.enqueue` on the instrumented workers (its activity remote, or local:
+ * `{ local: true }`), ours on workers without instrumentation, and the bare Temporal SDK (a sample-style workflow and worker) with a remote or a local activity.
  */
-const VARIANTS = ['ours', 'bare-remote', 'bare-local', 'ours-plain'] as const;
+const VARIANTS = ['ours', 'ours-local', 'bare-remote', 'bare-local', 'ours-plain'] as const;
 type VariantName = (typeof VARIANTS)[number];
 
 const LABELS: Record<VariantName, string> = {
   ours: 'ours',
+  'ours-local': 'ours, local activity',
   'ours-plain': 'without instrumentation',
   'bare-remote': 'bare SDK, remote activity',
   'bare-local': 'bare SDK, local activity',
@@ -131,6 +132,7 @@ export const throughput: Scenario<ThroughputOptions> = {
     const ours = runs.get('ours')?.[0];
     const oursJobsPerSecond = mean('ours');
     const plainJobsPerSecond = mean('ours-plain');
+    const oursLocal = mean('ours-local');
     const bareRemote = mean('bare-remote');
     const bareLocal = mean('bare-local');
     const bestBare = [
@@ -169,7 +171,7 @@ export const throughput: Scenario<ThroughputOptions> = {
         );
       }
     }
-    for (const name of ['bare-remote', 'bare-local'] as const) {
+    for (const name of ['ours-local', 'bare-remote', 'bare-local'] as const) {
       const jobsPerSecond = mean(name);
       if (jobsPerSecond === undefined) continue;
       lines.push(`  ${LABELS[name]}: ${jobsPerSecond.toFixed(1)} jobs/s; ${latencies(runs.get(name)![0]!)}`);
@@ -181,6 +183,9 @@ export const throughput: Scenario<ThroughputOptions> = {
         `ours ÷ best bare (${bestBare.name}) ${percentOf(bestBare.jobsPerSecond)!.toFixed(1)}%`,
       ];
       lines.push(`  ${ratios.filter(Boolean).join('   ')}`);
+    }
+    if (oursLocal !== undefined && bareLocal !== undefined) {
+      lines.push(`  local activities: ours ÷ bare local ${((oursLocal / bareLocal) * 100).toFixed(1)}%`);
     }
     lines.push(
       `  runs in order (jobs/s): ${order.map((r) => `${r.variant} ${r.jobsPerSecond.toFixed(1)}`).join(', ')}`,
@@ -216,6 +221,13 @@ export const throughput: Scenario<ThroughputOptions> = {
     }
     const optional: Record<string, number | undefined> = {
       uninstrumentedJobsPerSecond: plainJobsPerSecond,
+      localJobsPerSecond: oursLocal,
+      localPercentOfBareLocal:
+        oursLocal === undefined || bareLocal === undefined ? undefined : (oursLocal / bareLocal) * 100,
+      bestPercentOfBestBare:
+        bestBare && (oursJobsPerSecond !== undefined || oursLocal !== undefined)
+          ? (Math.max(oursJobsPerSecond ?? 0, oursLocal ?? 0) / bestBare.jobsPerSecond) * 100
+          : undefined,
       bareRemoteJobsPerSecond: bareRemote,
       bareLocalJobsPerSecond: bareLocal,
       // Percentages: the JSON line rounds every number to 1 decimal, which would leave a ratio of 0.43 at 0.4.
@@ -249,6 +261,8 @@ function variantFor(name: VariantName, env: BenchEnvironment, bare: BareSdkWorke
   switch (name) {
     case 'ours':
       return ourVariant(env, env.client);
+    case 'ours-local':
+      return ourVariant(env, env.client, true);
     case 'ours-plain':
       return ourVariant(env, env.plainClient!);
     case 'bare-remote':
@@ -259,12 +273,12 @@ function variantFor(name: VariantName, env: BenchEnvironment, bare: BareSdkWorke
 }
 
 /** Our noop job through `JobClient.enqueue`, on the workers behind `client`'s queue prefix. */
-function ourVariant(env: BenchEnvironment, client: JobClient): Variant {
+function ourVariant(env: BenchEnvironment, client: JobClient, local = false): Variant {
   return {
     temporal: client.temporal,
     onStarted: env.onNoopStarted,
     async start(id) {
-      const { workflowId, duplicate } = await client.enqueue(noop, { id });
+      const { workflowId, duplicate } = await client.enqueue(noop, local ? { id, local } : { id });
       return { workflowId, duplicate, result: () => client.temporal.workflow.getHandle(workflowId).result() };
     },
   };

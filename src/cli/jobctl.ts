@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addCancelCommand } from './commands/cancel';
 import { addJobCommands } from './commands/jobs';
 import { addProcessCommands } from './commands/processes';
 import { addScheduleCommands } from './commands/schedules';
@@ -10,6 +11,7 @@ const program = new Command('jobctl')
   .configureOutput({ outputError: (str, write) => write(`jobctl: ${str.replace(/^error: /, '')}`) });
 
 addJobCommands(program);
+addCancelCommand(program);
 addProcessCommands(program);
 addScheduleCommands(program);
 addSetupCommands(program);

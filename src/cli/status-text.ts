@@ -48,6 +48,7 @@ export function formatStatus(s: JobRunStatus): string {
 
 /** `<workflowId> failed: <type>: <message>` for a run that closed unsuccessfully (written after `jobctl: `). */
 export function failureLine(s: JobRunStatus): string {
+  if (s.status === 'Canceled') return `${s.workflowId} was cancelled: the run closed as Canceled`;
   const type = s.failure?.type ?? s.status;
   const message = (s.failure?.message ?? `the run closed as ${s.status}`).replace(/\s*\n\s*/g, ' ');
   return `${s.workflowId} failed: ${type}: ${message}`;

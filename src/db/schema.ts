@@ -53,7 +53,7 @@ export interface WebhookPayloadsTable {
   updated_at: string;
 }
 
-export type ExportStatus = 'pending' | 'preparing' | 'running' | 'finalizing' | 'done' | 'failed';
+export type ExportStatus = 'pending' | 'preparing' | 'running' | 'finalizing' | 'done' | 'failed' | 'cancelled';
 
 export interface ExportsTable {
   id: Generated<number>;

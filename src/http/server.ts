@@ -11,7 +11,7 @@ import { JobNotFoundError, TemporalUnavailableError } from '../errors';
 import { findJob } from '../jobs';
 import { InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../safe-arguments';
 import { codecEndpoint, redactCodecToken, type CodecEndpointOptions } from './codec';
-import { authenticate, httpJobs, mayEnqueue, mayRead, type ApiToken } from './tokens';
+import { authenticate, httpJobs, mayCancel, mayEnqueue, mayRead, type ApiToken } from './tokens';
 
 /**
  * The "waiter" of the seed article: a web process answers in milliseconds — it enqueues and returns 202 with where
@@ -21,6 +21,8 @@ import { authenticate, httpJobs, mayEnqueue, mayRead, type ApiToken } from './to
  *   POST /jobs/<name>          body: the job's arguments as JSON
  *                              → 202 { workflowId, runId, duplicate, statusUrl, url }
  *   GET  /jobs/<workflowId>    → 200 { status, result | failure | progress, … }
+ *   DELETE /jobs/<workflowId>  cancels its latest run → 202 { workflowId, runId, job, cancelled: true, status, … };
+ *                              409 when it already closed; needs the scope cancel:<job> (or cancel:*, *)
  *   POST /codec/decode|encode  Temporal's codec protocol for encrypted payloads, when `codec` is given (./codec.ts)
  *
  * With `tokens`, every /jobs request needs `Authorization: Bearer <token>` (401 without a valid one) whose scopes cover
@@ -199,6 +201,35 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (
       // Runs of internal jobs are not there for HTTP callers, as the jobs themselves are not.
       if (findJob(status.job)?.enqueueOverHttp === false) throw new JobNotFoundError(workflowId);
       return status;
+    },
+  );
+
+  // Cancels the latest run: 202 once requested (it closes as Canceled shortly, see its status URL), 409 when it
+  // already closed. Runs of internal jobs are a 404, as for GET. Order: token (401) → any cancel scope (403) → the
+  // run (404) → the cancel scope of its job (403) → cancel.
+  scope.delete<{ Params: { '*': string } }>(
+    '/jobs/*',
+    {
+      onRequest: async (request, reply) => {
+        const token = authenticated(request, reply);
+        if (token === false) return reply;
+        if (token && !mayCancel(token)) return forbidden(reply, token, 'cancel:<job>');
+      },
+    },
+    async (request, reply) => {
+      const workflowId = decodeWorkflowId(request.params['*']);
+      const run = await client.latestRun(workflowId);
+      if (findJob(run.job)?.enqueueOverHttp === false) throw new JobNotFoundError(workflowId);
+      const token = request.apiToken;
+      if (token && !mayCancel(token, run.job)) return forbidden(reply, token, `cancel:${run.job}`);
+      const result = await client.cancel(workflowId);
+      const statusUrl = `/jobs/${encodeURIComponent(workflowId)}`;
+      if (result.cancelled) return reply.code(202).send({ ...result, statusUrl });
+      return reply.code(409).send({
+        error: `${workflowId} already closed as ${result.status}: there is nothing to cancel`,
+        ...result,
+        statusUrl,
+      });
     },
   );
 };

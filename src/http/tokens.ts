@@ -8,7 +8,8 @@ import { findJob, jobs } from '../jobs';
  * - `secret` is either the token itself (at least 24 URL-safe characters), or — better, since the environment then
  *   holds nothing a caller can present — `sha256=<hex>`, the SHA-256 of the token, as `jobctl token create` prints it.
  * - `scopes`, joined by `+`: `enqueue:<job>` (may enqueue that job), `enqueue:*` (every job open to HTTP), `read`
- *   (status and results of any run), `*` (all of these).
+ *   (status and results of any run), `cancel:<job>` (may cancel that job's runs, `DELETE /jobs/<workflowId>`),
+ *   `cancel:*` (runs of every job open to HTTP), `*` (all of these).
  *
  * A presented token is hashed and compared with every entry's hash in constant time, so neither the comparison nor
  * the lookup tells an attacker how close a guess was.
@@ -19,7 +20,7 @@ export interface ApiToken {
   readonly scopes: readonly Scope[];
 }
 
-export type Scope = 'read' | '*' | `enqueue:${string}`;
+export type Scope = 'read' | '*' | `enqueue:${string}` | `cancel:${string}`;
 
 export const TOKEN_PREFIX = 'djt_';
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -75,13 +76,15 @@ function parseScopes(text: string, where: string): Scope[] {
   const scopes = text.split('+').map((s) => s.trim());
   if (scopes.length === 0 || scopes.some((s) => s === '')) throw new ApiTokenConfigError(`${where}: no scopes`);
   for (const scope of scopes) {
-    if (scope === 'read' || scope === '*' || scope === 'enqueue:*') continue;
-    if (!scope.startsWith('enqueue:')) {
+    if (scope === 'read' || scope === '*' || scope === 'enqueue:*' || scope === 'cancel:*') continue;
+    const action = scope.startsWith('enqueue:') ? 'enqueue' : scope.startsWith('cancel:') ? 'cancel' : undefined;
+    if (!action) {
       throw new ApiTokenConfigError(
-        `${where}: unknown scope "${scope}"; scopes are enqueue:<job>, enqueue:*, read and *, joined by "+"`,
+        `${where}: unknown scope "${scope}"; scopes are enqueue:<job>, enqueue:*, cancel:<job>, cancel:*, read ` +
+          'and *, joined by "+"',
       );
     }
-    const name = scope.slice('enqueue:'.length);
+    const name = scope.slice(`${action}:`.length);
     const job = findJob(name);
     if (!job) {
       throw new ApiTokenConfigError(
@@ -91,7 +94,9 @@ function parseScopes(text: string, where: string): Scope[] {
       );
     }
     if (job.enqueueOverHttp === false) {
-      throw new ApiTokenConfigError(`${where}: job "${name}" is internal: it cannot be enqueued over HTTP`);
+      throw new ApiTokenConfigError(
+        `${where}: job "${name}" is internal: it cannot be ${action === 'enqueue' ? 'enqueued' : 'cancelled'} over HTTP`,
+      );
     }
   }
   return scopes as Scope[];
@@ -111,6 +116,13 @@ export function authenticate(tokens: readonly ApiToken[], presented: string): Ap
 
 export function mayEnqueue(token: ApiToken, job: string): boolean {
   return token.scopes.some((s) => s === '*' || s === 'enqueue:*' || s === `enqueue:${job}`);
+}
+
+/** Whether the token may cancel runs of `job`; without `job`, whether it may cancel runs of any job at all. */
+export function mayCancel(token: ApiToken, job?: string): boolean {
+  return token.scopes.some(
+    (s) => s === '*' || s === 'cancel:*' || (job === undefined ? s.startsWith('cancel:') : s === `cancel:${job}`),
+  );
 }
 
 export function mayRead(token: ApiToken): boolean {
@@ -162,7 +174,7 @@ export function httpAccess(apiTokens: string | undefined, host: string, insecure
     summary: 'NO AUTHENTICATION (--insecure-no-auth)',
     warning:
       `WARNING: --insecure-no-auth: the HTTP service on ${where} has no authentication; anyone who can reach it ` +
-      'can enqueue jobs and read their results. Set JOBS_API_TOKENS to require tokens.',
+      'can enqueue jobs, read their results and cancel them. Set JOBS_API_TOKENS to require tokens.',
   };
 }
 

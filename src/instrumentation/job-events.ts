@@ -24,6 +24,8 @@ export interface JobEventSinks extends Sinks {
     started(event: JobEvent): void;
     succeeded(event: JobEvent): void;
     failed(event: JobEvent): void;
+    /** The run was cancelled on request (`JobClient.cancel`): not a failure. */
+    cancelled(event: JobEvent): void;
   };
 }
 
@@ -35,4 +37,5 @@ export const JOB_METRICS = {
   duration: 'durable_jobs_job_duration',
   succeeded: 'durable_jobs_job_succeeded',
   failed: 'durable_jobs_job_failed',
+  cancelled: 'durable_jobs_job_cancelled',
 } as const;

@@ -15,6 +15,7 @@ export function jobEventSinks(logger: Logger): InjectedSinks<JobEventSinks> {
       started: line('job_started', 'info'),
       succeeded: line('job_succeeded', 'info'),
       failed: line('job_failed', 'error'),
+      cancelled: line('job_cancelled', 'info'),
     },
   };
 }

@@ -1,6 +1,8 @@
 import {
   ContinueAsNew,
+  CancellationScope,
   defaultPayloadConverter,
+  isCancellation,
   metricMeter,
   proxySinks,
   workflowInfo,
@@ -69,6 +71,12 @@ class JobInstrumentation implements WorkflowInboundCallsInterceptor, WorkflowOut
     } catch (err) {
       if (err instanceof ContinueAsNew) throw err;
       const duration = durationMs();
+      if (isCancellation(err) && CancellationScope.current().consideredCancelled) {
+        // Cancelled on request (the run closes as Canceled): neither a failure nor a success.
+        jobEvents.cancelled({ ...base, duration_ms: duration });
+        metricMeter.createCounter(JOB_METRICS.cancelled, '1', 'Jobs cancelled on request').add(1, tags);
+        throw err;
+      }
       const { type, message } = rootCause(err);
       jobEvents.failed({ ...base, duration_ms: duration, error_type: type, error_message: message });
       metricMeter

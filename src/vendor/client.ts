@@ -18,8 +18,9 @@ export interface VendorResult {
 export class VendorClient {
   constructor(private readonly options: VendorClientOptions) {}
 
-  process(data: unknown, idempotencyKey: string): Promise<VendorResult> {
-    return postIdempotent({ service: 'vendor-api', ...this.options }, '/v1/process', data, idempotencyKey);
+  /** `signal` abandons the call (the activity's cancellation signal): it rejects with the signal's reason. */
+  process(data: unknown, idempotencyKey: string, signal?: AbortSignal): Promise<VendorResult> {
+    return postIdempotent({ service: 'vendor-api', ...this.options }, '/v1/process', data, idempotencyKey, signal);
   }
 }
 
@@ -30,7 +31,15 @@ export class PaymentGatewayClient {
   charge(
     charge: { paymentId: number; amountCents: number; currency: string },
     idempotencyKey: string,
+    /** Abandons the call (the activity's cancellation signal): it rejects with the signal's reason. */
+    signal?: AbortSignal,
   ): Promise<VendorResult> {
-    return postIdempotent({ service: 'payment-gateway', ...this.options }, '/v1/charges', charge, idempotencyKey);
+    return postIdempotent(
+      { service: 'payment-gateway', ...this.options },
+      '/v1/charges',
+      charge,
+      idempotencyKey,
+      signal,
+    );
   }
 }

@@ -65,6 +65,11 @@ export class FakeVendor {
   readonly requests = new Map<string, number>();
   /** Every request with a key, in arrival order, faults included: which key each body was sent with. */
   readonly requestLog: VendorRequest[] = [];
+  /**
+   * Requests per idempotency key whose client went away before the answer (a timeout, or a cancelled activity that
+   * aborted its call); `reset` faults, where the vendor itself drops the connection, are not counted.
+   */
+  readonly aborted = new Map<string, number>();
   private sequence = 0;
 
   /** Starts listening; port 0 picks a free one. */
@@ -147,6 +152,9 @@ export class FakeVendor {
     if (typeof key !== 'string' || key === '') return json(res, 400, { error: 'Idempotency-Key header is required' });
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
     const fault = this.nextFault(key);
+    res.on('close', () => {
+      if (!res.writableFinished && fault.kind !== 'reset') this.aborted.set(key, (this.aborted.get(key) ?? 0) + 1);
+    });
     this.requestLog.push({ key, body, fault: fault.kind });
     switch (fault.kind) {
       case 'reset':

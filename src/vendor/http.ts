@@ -17,12 +17,15 @@ export interface ServiceEndpoint {
 /**
  * POSTs JSON to an external service with an `Idempotency-Key`, so a retried call is applied once, and turns every
  * failure into the typed error the retry tables know: timeout, 429 (with its Retry-After), 4xx, 5xx, no connection.
+ * `signal` (an activity's cancellation signal) aborts the request: the call then rejects with the signal's reason, not
+ * with a typed error, so a cancellation is never mistaken for a failure to retry.
  */
 export async function postIdempotent<T>(
   endpoint: ServiceEndpoint,
   path: string,
   body: unknown,
   idempotencyKey: string,
+  signal?: AbortSignal,
 ): Promise<T> {
   const { service } = endpoint;
   const timeoutMs = endpoint.timeoutMs ?? 5000;
@@ -34,10 +37,11 @@ export async function postIdempotent<T>(
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
     });
     text = await response.text();
   } catch (err) {
+    if (signal?.aborted) throw signal.reason;
     if (isTimeout(err)) throw new NetworkTimeoutError(service, timeoutMs);
     const code = (err as { cause?: { code?: string } }).cause?.code;
     throw new ConnectionFailedError(service, code, { cause: err });

@@ -138,7 +138,10 @@ export function addProcessCommands(program: Command): void {
 
   program
     .command('http')
-    .description('run the HTTP service: POST /jobs/<name> enqueues, GET /jobs/<workflowId> reports')
+    .description(
+      'run the HTTP service: POST /jobs/<name> enqueues, GET /jobs/<workflowId> reports, ' +
+        'DELETE /jobs/<workflowId> cancels',
+    )
     .option('--port <port>', 'port', parsePort, 3000)
     .option('--host <host>', 'interface to listen on; beyond loopback it needs JOBS_API_TOKENS', '127.0.0.1')
     .option('--insecure-no-auth', 'serve beyond loopback without API tokens (anyone who reaches it can enqueue)')

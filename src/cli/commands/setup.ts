@@ -99,7 +99,7 @@ export function addSetupCommands(program: Command): void {
     .argument('<id>', 'who will use it, e.g. web or billing-service: recorded with every job it enqueues')
     .option(
       '--scopes <scopes>',
-      'joined by "+": enqueue:<job>, enqueue:* (every job open to HTTP), read, *',
+      'joined by "+": enqueue:<job>, enqueue:* (every job open to HTTP), read, cancel:<job>, cancel:*, * (all)',
       'enqueue:*+read',
     )
     .option('--json', 'print {id, token, entry} as JSON')

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMigrator, EXPORT_SLICE_SIZE_DEFAULT, migrateToLatest } from '../src/db/migrations';
+
+describe('migration 0006: exports.slice_size defaults to 1000', () => {
+  let db: Kysely<any> | undefined;
+  afterEach(() => db?.destroy());
+
+  it('keeps every export and slice of a database made before it, and new exports get the new default', async () => {
+    const sqlite = new SQLite(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'migrations-')), 'app.sqlite'));
+    sqlite.pragma('foreign_keys = ON');
+    db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const before = await createMigrator(db, 'sqlite').migrateTo('0005_alert_incidents');
+    expect(before.error).toBeUndefined();
+    const now = new Date().toISOString();
+    const exportRow = { start_date: '2026-01-01', end_date: '2026-01-31', created_at: now, updated_at: now };
+    await db
+      .insertInto('exports')
+      .values({ id: 7, ...exportRow, slice_size: 250, status: 'done' })
+      .execute();
+    await db
+      .insertInto('exports')
+      .values({ id: 8, ...exportRow })
+      .execute();
+    await db
+      .insertInto('export_slices')
+      .values({ export_id: 7, slice_no: 0, status: 'done', user_count: 2, content: 'a\nb\n', updated_at: now })
+      .execute();
+
+    await migrateToLatest(db, 'sqlite');
+
+    const exports = await db.selectFrom('exports').select(['id', 'slice_size', 'status']).orderBy('id').execute();
+    expect(exports).toEqual([
+      { id: 7, slice_size: 250, status: 'done' },
+      { id: 8, slice_size: 100, status: 'pending' }, // made under the old default: kept
+    ]);
+    expect(await db.selectFrom('export_slices').selectAll().execute()).toHaveLength(1);
+    const inserted = await db
+      .insertInto('exports')
+      .values(exportRow)
+      .returning(['id', 'slice_size'])
+      .executeTakeFirstOrThrow();
+    expect(inserted).toEqual({ id: 9, slice_size: EXPORT_SLICE_SIZE_DEFAULT });
+    expect(EXPORT_SLICE_SIZE_DEFAULT).toBe(1000);
+    // The slices' foreign key still points at the rebuilt table, and is enforced again.
+    expect((await sql`PRAGMA foreign_key_check`.execute(db)).rows).toEqual([]);
+    expect(sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
+    await expect(
+      db
+        .insertInto('export_slices')
+        .values({ export_id: 999, slice_no: 0, status: 'done', user_count: 0, content: '', updated_at: now })
+        .execute(),
+    ).rejects.toThrow(/FOREIGN KEY/);
+  });
+});
