@@ -11,12 +11,15 @@ import {
   encodeMapToPayloads,
   encodeToPayloads,
 } from '@temporalio/common/lib/internal-non-workflow';
+import type { Duration } from '@temporalio/common';
+import { msNumberToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { DEFAULT_SETTINGS, readSettings, type Settings } from './config';
 import { dataConverterFor } from './encryption';
 import { JobNotFoundError, TemporalUnavailableError } from './errors';
 import { workflowIdFor, type DeclaredJob, type PriorityKey } from './job-definition';
-import { ENQUEUED_BY_MEMO } from './instrumentation/job-events';
+import { ENQUEUED_BY_MEMO, EXPIRED_MEMO, EXPIRES_AT_MEMO } from './instrumentation/job-events';
+import { jobTiming } from './job-timing';
 import { findJobOrThrow, jobOfRun, jobs } from './jobs';
 import { PROGRESS_QUERY, type JobProgress } from './progress';
 import { PRIORITIES, taskQueueName } from './queues';
@@ -30,6 +33,10 @@ export interface EnqueueResult {
   duplicate: boolean;
   /** The run in the Temporal Web UI. */
   url: string;
+  /** When the run this enqueue started with a `delay`/`runAt` is due to start (ISO); absent for a duplicate. */
+  startsAt?: string;
+  /** The deadline by which the run this enqueue started must have started, when it expires (ISO). */
+  expiresAt?: string;
 }
 
 export const JOB_STATUSES = [
@@ -40,6 +47,10 @@ export const JOB_STATUSES = [
   'Terminated',
   'ContinuedAsNew',
   'TimedOut',
+  /** Running, but still waiting out its start delay (`delay`/`runAt`): its execution time is in the future. */
+  'Scheduled',
+  /** Failed with `JobExpired`: it had not started by its `expiresAfter` deadline and was dropped without running. */
+  'Expired',
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
@@ -53,6 +64,10 @@ export interface JobRunSummary {
   url: string;
   /** Who enqueued it (`EnqueueOptions.enqueuedBy`), when it was recorded. */
   enqueuedBy?: string;
+  /** When a Scheduled run starts: the end of its delay (ISO). */
+  startsAt?: string;
+  /** The deadline by which it had to start, when it expires (`expiresAfter`; ISO). */
+  expiresAt?: string;
 }
 
 export interface JobRunStatus extends JobRunSummary {
@@ -127,6 +142,21 @@ export interface EnqueueOptions {
    * by the Web UI and `jobctl status`) and in the job's `job_started` log line. A duplicate keeps the first run's.
    */
   enqueuedBy?: string;
+  /**
+   * Start the job this long from now: `'10m'`, `'5s'`, `'1h'` or ms (Temporal's start delay). Until then it is
+   * `Scheduled`; an enqueue of the same key meanwhile attaches to the waiting run. Not with `runAt`. @default 0 (now)
+   */
+  delay?: Duration;
+  /**
+   * Start the job at this time: a `Date` or an ISO 8601 time with a zone. Up to 1 s in the past starts at once; further
+   * in the past is refused. Not with `delay`. @default now
+   */
+  runAt?: Date | string;
+  /**
+   * Drop the job (status `Expired`) if it has not started this long after it was due (now, or the end of its delay):
+   * `'15m'`, `'1h'` or ms. Overrides the job's declared `expiresAfter`. @default the job's, else never
+   */
+  expiresAfter?: Duration;
 }
 
 export interface JobClientOptions {
@@ -212,16 +242,18 @@ export class JobClient {
     if (priorityKey !== undefined && !(Number.isInteger(priorityKey) && priorityKey >= 1 && priorityKey <= 5)) {
       throw new TypeError(`priorityKey must be an integer from 1 to 5, got ${priorityKey}`);
     }
+    // Before any RPC: a bad delay, runAt or expiresAfter throws InvalidJobTimingError naming it.
+    const timing = jobTiming(enqueueOptions, job.expiresAfter, Date.now());
     const { workflowService, options } = this.temporal;
     const input = { payloads: await encodeToPayloads(options.loadedDataConverter, args) };
+    const memoFields: Record<string, unknown> = {
+      ...(enqueueOptions.enqueuedBy === undefined ? {} : { [ENQUEUED_BY_MEMO]: enqueueOptions.enqueuedBy }),
+      ...(timing.expiresAt ? { [EXPIRES_AT_MEMO]: timing.expiresAt.toISOString() } : {}),
+    };
     const memo =
-      enqueueOptions.enqueuedBy === undefined
+      Object.keys(memoFields).length === 0
         ? undefined
-        : {
-            fields: await encodeMapToPayloads(options.loadedDataConverter, {
-              [ENQUEUED_BY_MEMO]: enqueueOptions.enqueuedBy,
-            }),
-          };
+        : { fields: await encodeMapToPayloads(options.loadedDataConverter, memoFields) };
     try {
       // Bounded: a server that goes away after we connected is an error in seconds, not whenever gRPC gives up.
       const response = await this.temporal.connection.withDeadline(Date.now() + ENQUEUE_TIMEOUT_MS, () =>
@@ -243,6 +275,8 @@ export class JobClient {
             temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
           // The workflow's activities inherit it.
           priority: priorityKey === undefined ? undefined : { priorityKey },
+          // The run exists at once (so a duplicate attaches to it) and gets its first workflow task after the delay.
+          workflowStartDelay: timing.startDelayMs === undefined ? undefined : msNumberToTs(timing.startDelayMs),
         }),
       );
       return {
@@ -250,6 +284,8 @@ export class JobClient {
         runId: response.runId,
         duplicate: !response.started,
         url: this.runUrl(workflowId, response.runId),
+        ...(response.started && timing.startDelayMs !== undefined ? { startsAt: timing.dueAt.toISOString() } : {}),
+        ...(response.started && timing.expiresAt ? { expiresAt: timing.expiresAt.toISOString() } : {}),
       };
     } catch (err) {
       if (isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS) {
@@ -288,6 +324,7 @@ export class JobClient {
     if (summary.status === 'Completed') return { ...summary, result: await handle.result() };
     if (
       summary.status === 'Failed' ||
+      summary.status === 'Expired' ||
       summary.status === 'TimedOut' ||
       summary.status === 'Terminated' ||
       summary.status === 'Canceled'
@@ -332,10 +369,14 @@ export class JobClient {
       `WorkflowType IN (${types.map((t) => `'${t}'`).join(', ')})`,
       `TaskQueue IN (${queues.join(', ')})`,
     ];
-    if (filter.status) clauses.push(`ExecutionStatus = '${filter.status}'`);
+    const now = new Date();
+    if (filter.status) clauses.push(statusClause(filter.status, now));
     const out: JobRunSummary[] = [];
     for await (const info of this.temporal.workflow.list({ query: clauses.join(' AND '), pageSize: 100 })) {
-      out.push(this.summarize(info));
+      const summary = this.summarize(info, now);
+      // Expired runs are Failed to Temporal (told apart by their memo), Scheduled ones Running: keep what was asked.
+      if (filter.status && summary.status !== filter.status) continue;
+      out.push(summary);
       if (out.length >= (filter.limit ?? 50)) break;
     }
     return out;
@@ -487,25 +528,42 @@ export class JobClient {
     );
   }
 
-  private summarize(info: {
-    workflowId: string;
-    runId: string;
-    type: string;
-    status: { name: string };
-    startTime: Date;
-    closeTime?: Date;
-    memo?: Record<string, unknown>;
-  }): JobRunSummary {
+  private summarize(
+    info: {
+      workflowId: string;
+      runId: string;
+      type: string;
+      status: { name: string };
+      startTime: Date;
+      executionTime?: Date;
+      closeTime?: Date;
+      memo?: Record<string, unknown>;
+    },
+    now = new Date(),
+  ): JobRunSummary {
     const enqueuedBy = info.memo?.[ENQUEUED_BY_MEMO];
+    const expiresAt = info.memo?.[EXPIRES_AT_MEMO] ?? info.memo?.[EXPIRED_MEMO];
+    let status = toJobStatus(info.status.name);
+    // A run with a start delay is Running from the enqueue on; until its execution time it waits, and no worker saw it.
+    // Without a delay the execution time is the start time: never Scheduled, whatever the skew of the caller's clock.
+    const scheduled =
+      status === 'Running' &&
+      info.executionTime !== undefined &&
+      info.executionTime > info.startTime &&
+      info.executionTime > now;
+    if (scheduled) status = 'Scheduled';
+    if (status === 'Failed' && typeof info.memo?.[EXPIRED_MEMO] === 'string') status = 'Expired';
     return {
       workflowId: info.workflowId,
       runId: info.runId,
       job: jobOfRun({ workflowType: info.type, workflowId: info.workflowId })?.name ?? info.type,
-      status: toJobStatus(info.status.name),
+      status,
       startTime: info.startTime.toISOString(),
       closeTime: info.closeTime?.toISOString(),
       url: this.runUrl(info.workflowId, info.runId),
       ...(typeof enqueuedBy === 'string' ? { enqueuedBy } : {}),
+      ...(scheduled ? { startsAt: info.executionTime!.toISOString() } : {}),
+      ...(typeof expiresAt === 'string' ? { expiresAt } : {}),
     };
   }
 }
@@ -521,6 +579,18 @@ function toJobStatus(name: string): JobStatus {
     TIMED_OUT: 'TimedOut',
   };
   return map[name] ?? (name as JobStatus);
+}
+
+/**
+ * The visibility clause of a `list` status filter. Scheduled and Running are both Temporal's Running, told apart by
+ * the execution time (the end of the start delay; the start time for a run without one); Expired is Temporal's Failed,
+ * told apart by the memo. `list` keeps only the runs `summarize` gives the status asked for.
+ */
+function statusClause(status: JobStatus, now: Date): string {
+  if (status === 'Scheduled') return `ExecutionStatus = 'Running' AND ExecutionTime > '${now.toISOString()}'`;
+  if (status === 'Running') return `ExecutionStatus = 'Running'`;
+  if (status === 'Expired') return `ExecutionStatus = 'Failed'`;
+  return `ExecutionStatus = '${status}'`;
 }
 
 /** The innermost cause of a workflow failure: the activity's own error rather than its ActivityFailure wrapper. */

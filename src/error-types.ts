@@ -29,6 +29,11 @@ export const ErrorType = {
   InvalidJobArguments: 'InvalidJobArguments',
   /** A large export had failed slices and its policy is to fail. */
   ExportSlicesFailed: 'ExportSlicesFailed',
+  /**
+   * The job had not started by its deadline (`expiresAfter`) and was dropped without running. Not a failure of the job:
+   * `JobClient` shows it as status `Expired`, and dead letters and failure rates leave it out.
+   */
+  JobExpired: 'JobExpired',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -1,8 +1,9 @@
-import type { ActivityOptions } from '@temporalio/common';
+import type { ActivityOptions, Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import type { Activities } from './app';
 import { ErrorType } from './error-types';
+import { parseJobDuration } from './job-timing';
 import type { Priority } from './queues';
 import type { RetryTable } from './retry-rules';
 import { InvalidJobArgumentsError, type SafeObject } from './safe-arguments';
@@ -67,6 +68,12 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
   readonly enqueueOverHttp?: boolean;
   /** Size budget for the JSON arguments. @default 65536 bytes */
   readonly maxArgumentBytes?: number;
+  /**
+   * Drop the job, with status `Expired`, when it has not started this long after it was due (enqueued, or the end of
+   * its `delay`/`runAt`) — e.g. a password-reset email that is useless an hour later. A job that started runs on.
+   * `'15m'`, `'1h'` or ms. An enqueue can override it (`EnqueueOptions.expiresAfter`). @default never expires
+   */
+  readonly expiresAfter?: Duration;
   /**
    * Run the job on a timetable: `jobctl schedules sync` (and `npm start`) compiles it to a Temporal Schedule this
    * project owns. See README "Recurring jobs". @default none: the job runs only when enqueued
@@ -144,6 +151,13 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
         `job "${definition.name}": localActivities: "${activity}" has a retry table; per-error retry delays ` +
           '(nextRetryDelay) are applied and tested for remote activities only, so keep it remote',
       );
+    }
+  }
+  if (definition.expiresAfter !== undefined) {
+    try {
+      parseJobDuration(definition.expiresAfter, 'expiresAfter');
+    } catch (err) {
+      throw new TypeError(`job "${definition.name}": ${(err as Error).message}`);
     }
   }
   if (definition.schedule !== undefined) validateJobSchedule(definition);

@@ -1,4 +1,5 @@
 import type { JobClient } from './client';
+import { EXPIRED_MEMO } from './instrumentation/job-events';
 import type { DeclaredJob } from './job-definition';
 import { findJobOrThrow, jobs } from './jobs';
 import { percentile } from './percentile';
@@ -9,7 +10,7 @@ export interface JobStats {
   job: string;
   /** Runs that closed Completed. */
   completed: number;
-  /** Runs that closed Failed or TimedOut. */
+  /** Runs that closed Failed or TimedOut; not those that expired before they started (`expiresAfter`). */
   failed: number;
   /** failed / (completed + failed); 0 when there were none. */
   failureRate: number;
@@ -71,6 +72,8 @@ export async function jobStats(client: JobClient, options: JobStatsOptions): Pro
   for await (const run of client.temporal.workflow.list({ query, pageSize: 1000 })) {
     const row = byType.get(run.type);
     if (!row) continue; // the query already restricts the types
+    // An expired run (Failed to Temporal, marked in its memo) never ran: it is not a failure of the job.
+    if (typeof run.memo?.[EXPIRED_MEMO] === 'string') continue;
     if (run.status.name === 'COMPLETED') row.completed++;
     else if (run.status.name === 'FAILED' || run.status.name === 'TIMED_OUT') row.failed++;
     else continue;

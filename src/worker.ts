@@ -102,8 +102,13 @@ export async function bundleWorkflows(options: { instrumentation?: boolean } = {
     options.instrumentation === false ? [] : [path.resolve(__dirname, 'instrumentation/workflow-interceptors.ts')];
   return bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
-    workflowInterceptorModules: [...instrumentation, path.resolve(__dirname, 'argument-validation.ts')],
-    preloadModules: ['zod', ...SHARED_WORKFLOW_MODULES, ...instrumentation],
+    // Expiry outermost: an expired job never started, so the instrumentation inside logs neither start nor failure.
+    workflowInterceptorModules: [
+      path.resolve(__dirname, 'job-expiry.ts'),
+      ...instrumentation,
+      path.resolve(__dirname, 'argument-validation.ts'),
+    ],
+    preloadModules: ['zod', ...SHARED_WORKFLOW_MODULES, path.resolve(__dirname, 'job-expiry.ts'), ...instrumentation],
     logger: quietBundlerLogger,
   });
 }

@@ -96,6 +96,43 @@ describe('HTTP service', () => {
     await h.env.client.workflow.getHandle(idFor('2026-03-01', '2026-03-31')).terminate('test control, no low worker');
   });
 
+  it('?delay= starts the job later (Scheduled, a duplicate attaches); ?runAt= and ?expiresAfter= are checked', async () => {
+    const { invoiceId } = await h.createInvoice();
+    const response = await post(`/jobs/invoice-generation?delay=10m&expiresAfter=1h`, JSON.stringify({ invoiceId }));
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as Record<string, any>;
+    expect(body).toMatchObject({ duplicate: false, startsAt: expect.any(String), expiresAt: expect.any(String) });
+    expect(Date.parse(body.expiresAt) - Date.parse(body.startsAt)).toBe(3_600_000);
+    const status = (await (await fetch(`${base}${body.statusUrl}`)).json()) as Record<string, any>;
+    expect(status).toMatchObject({ status: 'Scheduled', runId: body.runId, startsAt: expect.any(String) });
+    const again = (await (await post('/jobs/invoice-generation', JSON.stringify({ invoiceId }))).json()) as Record<
+      string,
+      any
+    >;
+    expect(again).toMatchObject({ runId: body.runId, duplicate: true });
+    await h.env.client.workflow.getHandle(body.workflowId).terminate('test done');
+
+    const refused: Array<[string, string, RegExp]> = [
+      ['delay=-5s', 'delay', /^delay must not be negative/],
+      ['delay=soon', 'delay', /^delay must be a duration/],
+      ['runAt=2020-01-01T00:00:00Z', 'runAt', /^runAt is \d+ s in the past/],
+      ['runAt=tomorrow', 'runAt', /^runAt must be a Date or an ISO 8601 time/],
+      ['expiresAfter=0', 'expiresAfter', /^expiresAfter must be more than zero/],
+      ['delay=1m&runAt=2099-01-01T00:00:00Z', 'delay', /^delay and runAt are exclusive/],
+    ];
+    for (const [query, parameter, message] of refused) {
+      const other = await h.createInvoice();
+      const bad = await post(`/jobs/invoice-generation?${query}`, JSON.stringify({ invoiceId: other.invoiceId }));
+      expect(bad.status, query).toBe(400);
+      const answer = (await bad.json()) as { error: string; parameter: string };
+      expect(answer.parameter, query).toBe(parameter);
+      expect(answer.error, query).toMatch(message);
+      await expect(h.env.client.workflow.getHandle(`invoice-generation/${other.invoiceId}`).describe()).rejects.toThrow(
+        WorkflowNotFoundError,
+      );
+    }
+  });
+
   it('answers 404 for an unknown job or run, and 400 for a body that is not JSON', async () => {
     const unknown = await post('/jobs/no-such-job', '{}');
     expect(unknown.status).toBe(404);

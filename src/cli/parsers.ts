@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { JOB_STATUSES, type JobStatus } from '../client';
 import type { PriorityKey } from '../job-definition';
+import { InvalidJobTimingError, jobTiming, parseJobDuration } from '../job-timing';
 
 /** Commander option parsers: each throws InvalidArgumentError, which commander prints as one line naming the option. */
 export function parsePositiveInt(value: string): number {
@@ -31,4 +32,31 @@ export function parseStatus(value: string): JobStatus {
   const match = JOB_STATUSES.find((s) => s.toLowerCase() === value.toLowerCase());
   if (!match) throw new InvalidArgumentError(`must be one of ${JOB_STATUSES.join(', ')}`);
   return match;
+}
+
+/** `--in` / `--expires-after`: a duration such as 10m, 5s or 2h (as `EnqueueOptions.delay` and `expiresAfter` take). */
+export function parseDurationOption(field: 'delay' | 'expiresAfter') {
+  return (value: string): number => {
+    try {
+      return parseJobDuration(value, field, { allowZero: field === 'delay' });
+    } catch (err) {
+      throw new InvalidArgumentError(withoutField(err, field));
+    }
+  };
+}
+
+/** `--at`: an ISO 8601 time with a zone, not more than a second in the past (as `EnqueueOptions.runAt` takes). */
+export function parseRunAtOption(value: string): string {
+  try {
+    jobTiming({ runAt: value }, undefined, Date.now());
+  } catch (err) {
+    throw new InvalidArgumentError(withoutField(err, 'runAt'));
+  }
+  return value;
+}
+
+/** An `InvalidJobTimingError`'s message without its field name, which commander replaces with the option's. */
+function withoutField(err: unknown, field: string): string {
+  if (!(err instanceof InvalidJobTimingError)) throw err;
+  return err.message.startsWith(`${field} `) ? err.message.slice(field.length + 1) : err.message;
 }

@@ -36,6 +36,8 @@ export function formatStatus(s: JobRunStatus): string {
       ['job', s.job],
       ['run', s.runId],
       ['started', s.startTime],
+      ['starts at', s.startsAt],
+      ['expires at', s.expiresAt],
       ['closed', s.closeTime],
       ['enqueued by', s.enqueuedBy],
       ['progress', s.progress ? formatProgress(s.progress) : undefined],

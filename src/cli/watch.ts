@@ -106,7 +106,7 @@ async function readState(source: WatchSource, workflowId: string): Promise<State
   if (state.open) return { startTime: state.startTime };
   const status = await source.status(workflowId);
   // A new run may have started in between (a retry): then keep following that one.
-  if (status.status === 'Running' || status.status === 'ContinuedAsNew') {
+  if (status.status === 'Running' || status.status === 'Scheduled' || status.status === 'ContinuedAsNew') {
     return { startTime: new Date(status.startTime) };
   }
   return { closed: status };

@@ -5,9 +5,10 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { JobClient } from '../client';
+import type { EnqueueOptions, JobClient } from '../client';
 import { DEFAULT_SETTINGS } from '../config';
 import { JobNotFoundError, TemporalUnavailableError } from '../errors';
+import { InvalidJobTimingError } from '../job-timing';
 import { findJob } from '../jobs';
 import { InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../safe-arguments';
 import { codecEndpoint, redactCodecToken, type CodecEndpointOptions } from './codec';
@@ -71,6 +72,8 @@ export function buildHttpService(client: JobClient, options: HttpServiceOptions 
     if (err instanceof InvalidJobArgumentsError)
       return reply.code(400).send({ error: err.message, job: err.job, issues: err.issues });
     if (err instanceof JobNotFoundError) return reply.code(404).send({ error: err.message });
+    // A bad ?delay=, ?runAt= or ?expiresAfter=: the message starts with the parameter's name.
+    if (err instanceof InvalidJobTimingError) return reply.code(400).send({ error: err.message, parameter: err.field });
     if (err instanceof TemporalUnavailableError) return reply.code(503).send({ error: err.message });
     const { statusCode: status, code } = err as { statusCode?: number; code?: string };
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
@@ -158,7 +161,9 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (
     return parseJson(request, body, done);
   });
 
-  scope.post<{ Params: { name: string } }>(
+  // When the job runs, as query parameters (the body is the job's arguments): ?delay=10m, ?runAt=<ISO time>,
+  // ?expiresAfter=15m — EnqueueOptions' fields; a bad one is a 400 naming it, and nothing starts.
+  scope.post<{ Params: { name: string }; Querystring: { delay?: unknown; runAt?: unknown; expiresAfter?: unknown } }>(
     '/jobs/:name',
     {
       bodyLimit,
@@ -178,8 +183,10 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (
       },
     },
     async (request, reply) => {
+      const { delay, runAt, expiresAfter } = request.query;
       const started = await client.enqueueByName(request.params.name, request.body ?? {}, {
         enqueuedBy: request.apiToken && `token:${request.apiToken.id}`,
+        ...timingParameters({ delay, runAt, expiresAfter }),
       });
       return reply.code(202).send({ ...started, statusUrl: `/jobs/${encodeURIComponent(started.workflowId)}` });
     },
@@ -233,6 +240,13 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (
     },
   );
 };
+
+/** The timing query parameters given, as EnqueueOptions (checked there, before any RPC). */
+function timingParameters(query: { delay?: unknown; runAt?: unknown; expiresAfter?: unknown }): EnqueueOptions {
+  const options: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) options[name] = value;
+  return options as EnqueueOptions;
+}
 
 /** Whether JSON text opens more than `limit` arrays or objects inside one another. Linear; strings are skipped. */
 export function exceedsDepth(text: string, limit: number): boolean {

@@ -6,7 +6,7 @@ import type { JobEvent, JobEventSinks } from './job-events';
 
 /** The worker's side of the job events: each sink call becomes one log line. Never called during replay. */
 export function jobEventSinks(logger: Logger): InjectedSinks<JobEventSinks> {
-  const line = (event: string, level: 'info' | 'error') => ({
+  const line = (event: string, level: 'info' | 'warn' | 'error') => ({
     fn: (info: { workflowId: string; runId: string; taskQueue: string }, e: JobEvent) =>
       logger[level]({ event, ...e, workflowId: info.workflowId, runId: info.runId, task_queue: info.taskQueue }),
   });
@@ -16,6 +16,7 @@ export function jobEventSinks(logger: Logger): InjectedSinks<JobEventSinks> {
       succeeded: line('job_succeeded', 'info'),
       failed: line('job_failed', 'error'),
       cancelled: line('job_cancelled', 'info'),
+      expired: line('job_expired', 'warn'),
     },
   };
 }

@@ -9,7 +9,7 @@ import { describeJobSchedule } from '../../schedules';
 import { jobStats, parseSince } from '../../stats';
 import { validateJobArguments } from '../../validate-arguments';
 import { fields, print, table } from '../output';
-import { parsePositiveInt, parsePriorityKey, parseStatus } from '../parsers';
+import { parseDurationOption, parsePositiveInt, parsePriorityKey, parseRunAtOption, parseStatus } from '../parsers';
 import { formatStatus } from '../status-text';
 import { watchFromCli } from '../watch';
 
@@ -17,13 +17,31 @@ import { watchFromCli } from '../watch';
 export function addJobCommands(program: Command): void {
   program
     .command('enqueue')
-    .description('enqueue a job; a duplicate (same idempotency key) attaches to the existing run')
+    .description(
+      'enqueue a job, now or later (--in, --at); a duplicate (same idempotency key) attaches to the existing run, ' +
+        'also one still waiting out its delay',
+    )
     .argument('<job>', `job name (${jobs.map((j) => j.name).join(', ')})`)
     .argument('[args]', 'arguments as a JSON object', '{}')
     .option(
       '--priority-key <1-5>',
       "order within its queue: 1 first, 5 last (default: the job's, else 3)",
       parsePriorityKey,
+    )
+    .addOption(
+      new Option('--in <duration>', 'start it this long from now, e.g. 10m, 30s, 2h; Scheduled until then')
+        .argParser(parseDurationOption('delay'))
+        .conflicts('at'),
+    )
+    .addOption(
+      new Option('--at <time>', 'start it at this ISO 8601 time with a zone, e.g. 2026-05-01T09:00:00Z').argParser(
+        parseRunAtOption,
+      ),
+    )
+    .option(
+      '--expires-after <duration>',
+      "drop it (status Expired) unless it has started this long after it was due, e.g. 15m (default: the job's)",
+      parseDurationOption('expiresAfter'),
     )
     .option('--wait', 'then watch it like `jobctl watch` until it closes; exit 1 unless it completed')
     .option('--interval <ms>', 'with --wait: poll every this many ms', parsePositiveInt, 1000)
@@ -32,7 +50,15 @@ export function addJobCommands(program: Command): void {
       async (
         name: string,
         rawArgs: string,
-        opts: { json?: boolean; wait?: boolean; interval: number; priorityKey?: PriorityKey },
+        opts: {
+          json?: boolean;
+          wait?: boolean;
+          interval: number;
+          priorityKey?: PriorityKey;
+          in?: number;
+          at?: string;
+          expiresAfter?: number;
+        },
       ) => {
         const job = findJobOrThrow(name);
         let parsed: unknown;
@@ -44,7 +70,12 @@ export function addJobCommands(program: Command): void {
         const args = validateJobArguments(job, parsed); // before connecting: bad input never needs a server
         const client = await JobClient.connect();
         try {
-          const result = await client.enqueue(job, args, { priorityKey: opts.priorityKey });
+          const result = await client.enqueue(job, args, {
+            priorityKey: opts.priorityKey,
+            delay: opts.in,
+            runAt: opts.at,
+            expiresAfter: opts.expiresAfter,
+          });
           // With --wait --json, stdout still holds one JSON value: the final status
           // (it carries workflowId, runId, url).
           if (!(opts.wait && opts.json)) {
@@ -53,6 +84,8 @@ export function addJobCommands(program: Command): void {
                 `${result.duplicate ? 'Already enqueued' : 'Enqueued'} ${result.workflowId}`,
                 fields([
                   ['run', result.runId],
+                  ['starts at', result.startsAt],
+                  ['expires at', result.expiresAt],
                   ['web ui', result.url],
                 ]),
               ].join('\n'),
@@ -108,7 +141,12 @@ export function addJobCommands(program: Command): void {
     .command('list')
     .description('list recent job runs, newest first')
     .option('--job <name>', 'only this job')
-    .addOption(new Option('--status <status>', 'only runs in this status').argParser(parseStatus))
+    .addOption(
+      new Option(
+        '--status <status>',
+        'only runs in this status (Scheduled: waiting out a start delay; Expired: dropped, not started in time)',
+      ).argParser(parseStatus),
+    )
     .option('--limit <n>', 'at most this many runs', parsePositiveInt, 50)
     .option('--json', 'print one JSON array')
     .action(async (opts: { job?: string; status?: JobStatus; limit: number; json?: boolean }) => {
@@ -121,7 +159,12 @@ export function addJobCommands(program: Command): void {
             ? 'No job runs match.'
             : table(
                 ['WORKFLOW ID', 'STATUS', 'STARTED', 'CLOSED'],
-                runs.map((r) => [r.workflowId, r.status, r.startTime, r.closeTime ?? '']),
+                runs.map((r) => [
+                  r.workflowId,
+                  r.startsAt ? `${r.status}, starts at ${r.startsAt}` : r.status,
+                  r.startTime,
+                  r.closeTime ?? '',
+                ]),
               ),
         );
       } finally {
