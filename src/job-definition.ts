@@ -1,11 +1,13 @@
 import type { ActivityOptions, Duration } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import type { Activities } from './app';
 import { ErrorType } from './error-types';
 import { parseJobDuration } from './job-timing';
 import type { Priority } from './queues';
 import type { RetryTable } from './retry-rules';
-import type { SafeObject } from './safe-arguments';
+import { InvalidJobArgumentsError, type SafeObject } from './safe-arguments';
+import { validateJobArguments } from './validate-arguments';
 
 /** Temporal priority keys: 1 is served first, 5 last. */
 export type PriorityKey = 1 | 2 | 3 | 4 | 5;
@@ -72,6 +74,52 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    * `'15m'`, `'1h'` or ms. An enqueue can override it (`EnqueueOptions.expiresAfter`). @default never expires
    */
   readonly expiresAfter?: Duration;
+  /**
+   * Run the job on a timetable: `jobctl schedules sync` (and `npm start`) compiles it to a Temporal Schedule this
+   * project owns. See README "Recurring jobs". @default none: the job runs only when enqueued
+   */
+  readonly schedule?: JobSchedule<Args>;
+}
+
+/** How a Schedule handles a run that is due while the previous scheduled run still runs (Temporal's overlap policy). */
+export const SCHEDULE_OVERLAP_POLICIES = [
+  'skip',
+  'bufferOne',
+  'bufferAll',
+  'cancelOther',
+  'terminateOther',
+  'allowAll',
+] as const;
+export type ScheduleOverlap = (typeof SCHEDULE_OVERLAP_POLICIES)[number];
+
+/** A recurring job's timetable and the arguments of each run. Exactly one of `cron` and `every`. */
+export interface JobSchedule<Args extends SafeObject = SafeObject> {
+  /**
+   * Cron expression(s), Temporal's syntax: `minute hour day-of-month month day-of-week` (optionally seconds first and
+   * year last), or `@hourly`, `@daily`, …; several run at the union of their times. @default none (give `every`)
+   */
+  readonly cron?: string | readonly string[];
+  /** A fixed interval, e.g. `'30s'`, `'1m'`, `'6h'`: runs at multiples of it since the epoch. At least 1 s. @default none (give `cron`) */
+  readonly every?: string;
+  /** Arguments of every scheduled run, checked against the job's schema when the job is declared. */
+  readonly args: Args;
+  /** IANA time zone the cron expressions are read in, e.g. `'Europe/Berlin'`. @default 'UTC' */
+  readonly timezone?: string;
+  /**
+   * What happens when a run is due while the previous scheduled run is still running: `skip` it, buffer one or all,
+   * cancel or terminate the running one, or allow them side by side. @default 'skip'
+   */
+  readonly overlap?: ScheduleOverlap;
+  /**
+   * After the server was down, runs missed by at most this long are still taken (then `overlap` applies); older ones
+   * are dropped. At least 10 s. @default '1m'
+   */
+  readonly catchupWindow?: string;
+  /**
+   * Create the Schedule paused (`jobctl schedules unpause <job>` starts it). Only applies when sync creates it: sync
+   * never overrides a pause or unpause made since. @default false
+   */
+  readonly paused?: boolean;
 }
 
 /** A declared job, as the registry holds it: the workflow type is derived from the workflow function. */
@@ -112,7 +160,83 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
       throw new TypeError(`job "${definition.name}": ${(err as Error).message}`);
     }
   }
+  if (definition.schedule !== undefined) validateJobSchedule(definition);
   return Object.freeze({ ...definition, workflowType: definition.workflow.name, [JOB]: true });
+}
+
+const SCHEDULE_FIELDS = new Set(['cron', 'every', 'args', 'timezone', 'overlap', 'catchupWindow', 'paused']);
+
+/**
+ * Checks a job's `schedule`: exactly one of cron/every, well-formed durations, a known overlap policy and time zone,
+ * and arguments the job's schema accepts. Throws a TypeError naming the field; returns the parsed arguments. Pure.
+ */
+export function validateJobSchedule<Args extends SafeObject>(job: JobDefinition<Args>): Args {
+  const schedule = job.schedule;
+  const fail = (field: string, message: string): never => {
+    throw new TypeError(`job "${job.name}": schedule${field ? `.${field}` : ''} ${message}`);
+  };
+  if (schedule === null || typeof schedule !== 'object' || Array.isArray(schedule)) {
+    return fail('', 'must be an object: { cron | every, args, … }');
+  }
+  for (const key of Object.keys(schedule)) {
+    if (!SCHEDULE_FIELDS.has(key)) fail(key, `is not a schedule field (${[...SCHEDULE_FIELDS].join(', ')})`);
+  }
+  if ((schedule.cron === undefined) === (schedule.every === undefined)) {
+    fail('', 'must give exactly one of cron and every');
+  }
+  if (schedule.cron !== undefined) {
+    const list = typeof schedule.cron === 'string' ? [schedule.cron] : schedule.cron;
+    if (!Array.isArray(list) || list.length === 0)
+      fail('cron', 'must be a cron expression or a non-empty list of them');
+    for (const expression of list) {
+      const fields = typeof expression === 'string' ? expression.trim().split(/\s+/) : [];
+      if (!(fields[0]?.startsWith('@') || (fields.length >= 5 && fields.length <= 7))) {
+        fail(
+          'cron',
+          `must be a cron expression ("minute hour day month weekday", or @daily…), got ${JSON.stringify(expression)}`,
+        );
+      }
+    }
+  }
+  if (schedule.every !== undefined) duration(schedule.every, 'every', 1000, fail);
+  if (schedule.catchupWindow !== undefined) duration(schedule.catchupWindow, 'catchupWindow', 10_000, fail);
+  if (schedule.overlap !== undefined && !SCHEDULE_OVERLAP_POLICIES.includes(schedule.overlap)) {
+    fail('overlap', `must be one of ${SCHEDULE_OVERLAP_POLICIES.join(', ')}, got ${JSON.stringify(schedule.overlap)}`);
+  }
+  if (schedule.timezone !== undefined) {
+    if (typeof schedule.timezone !== 'string' || schedule.timezone === '')
+      fail('timezone', 'must be an IANA time zone name');
+    if (schedule.every !== undefined)
+      fail('timezone', 'applies only to cron; an every interval is the same in every zone');
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: schedule.timezone });
+    } catch {
+      fail('timezone', `is not a known time zone, got ${JSON.stringify(schedule.timezone)}`);
+    }
+  }
+  if (schedule.paused !== undefined && typeof schedule.paused !== 'boolean') fail('paused', 'must be true or false');
+  try {
+    return validateJobArguments(job, schedule.args);
+  } catch (err) {
+    if (!(err instanceof InvalidJobArgumentsError)) throw err;
+    return fail('args', `are invalid: ${err.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  }
+}
+
+function duration(value: unknown, field: string, minimumMs: number, fail: (field: string, message: string) => never) {
+  let ms = NaN;
+  try {
+    if (typeof value === 'string') ms = msToNumber(value as `${number}s`);
+  } catch {
+    // reported below
+  }
+  if (!(ms >= minimumMs)) {
+    fail(
+      field,
+      `must be a duration of at least ${minimumMs / 1000} s like "30s", "5m", "1h", got ${JSON.stringify(value)}`,
+    );
+  }
+  return ms;
 }
 
 export function isJobDefinition(value: unknown): value is DeclaredJob<any> {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertMessage } from '../activities/health-check';
 import { healthCheck, invoiceGeneration } from '../workflows';
 import { taskQueueName } from '../src/queues';
-import { installHealthCheckSchedule } from '../src/schedules';
+import { legacyHealthCheckScheduleId, scheduleIdFor, syncSchedules } from '../src/schedules';
 import { jobStats } from '../src/stats';
 import { createHarness, eventually, type Harness } from './harness';
 
@@ -105,13 +105,31 @@ describe('failure-rate alerts', () => {
     expect(logLines.filter((l) => l.event === 'alert_recovered')).toHaveLength(1);
   }, 120_000);
 
-  it('installs a Temporal Schedule that runs the health check every minute', async () => {
-    // One schedule per deployment, under a fixed ID from its task queue prefix.
-    const scheduleId = `${h.taskQueuePrefix}-health-check`;
-    expect(await installHealthCheckSchedule(h.client, { every: '1m', windowMinutes: 15 })).toBe(scheduleId);
+  it('declares a Schedule that runs the health check every minute; sync installs it and replaces the hand-wired one', async () => {
+    // Versions before declared schedules installed it by hand under `<prefix>-health-check`, with no owner memo.
+    const legacyId = legacyHealthCheckScheduleId(h.taskQueuePrefix);
+    await h.env.client.schedule.create({
+      scheduleId: legacyId,
+      spec: { intervals: [{ every: '1m' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: healthCheck.workflowType,
+        workflowId: `health-check/${h.taskQueuePrefix}`,
+        taskQueue: taskQueueName(h.taskQueuePrefix, healthCheck.queue),
+        args: [{ windowMinutes: 15 }],
+      },
+    });
+
+    const scheduleId = scheduleIdFor(h.taskQueuePrefix, 'health-check');
+    const report = await syncSchedules(h.client); // every declared job: the health check is the one with a schedule
+    expect(report.created).toEqual([{ job: 'health-check', scheduleId }]);
+    expect(report.deleted).toEqual([{ job: 'health-check', scheduleId: legacyId }]);
+    await expect(h.env.client.schedule.getHandle(legacyId).describe()).rejects.toThrow(/not found/i);
+
     const handle = h.env.client.schedule.getHandle(scheduleId);
     const description = await handle.describe();
     expect(description.spec.intervals).toMatchObject([{ every: 60_000 }]);
+    expect(description.policies.overlap).toBe('SKIP');
     expect(description.action).toMatchObject({ workflowType: healthCheck.workflowType, args: [{ windowMinutes: 15 }] });
 
     await handle.trigger(); // as the minute tick would
@@ -123,13 +141,20 @@ describe('failure-rate alerts', () => {
       20_000,
       'the schedule to start a health check',
     );
+    expect(run.workflowId).toMatch(
+      new RegExp(`^health-check/${h.taskQueuePrefix}-scheduled-\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$`),
+    );
     await expect(h.env.client.workflow.getHandle(run.workflowId, run.firstExecutionRunId).result()).resolves.toEqual({
       fired: [],
       recovered: [],
     });
 
-    // Installing again with other settings updates that schedule in place, as the server describes it.
-    await installHealthCheckSchedule(h.client, { every: '5m', windowMinutes: 30 });
+    // Another declaration updates that Schedule in place, as the server describes it.
+    const changed = {
+      ...healthCheck,
+      schedule: { ...healthCheck.schedule!, every: '5m', args: { windowMinutes: 30 } },
+    };
+    expect((await syncSchedules(h.client, [changed])).updated).toEqual([{ job: 'health-check', scheduleId }]);
     const updated = await handle.describe();
     expect(updated.spec.intervals).toMatchObject([{ every: 300_000 }]);
     expect(updated.action).toMatchObject({ workflowType: healthCheck.workflowType, args: [{ windowMinutes: 30 }] });

@@ -85,8 +85,8 @@ describe('docker-compose.yml', () => {
 
   it('the command check fails for an unknown command, subcommand or option', async () => {
     expect(await notACommand(['no-such-command', '--port', '1'])).toMatch(/help does not begin/);
-    expect(await notACommand(['alerts', 'no-such-subcommand'])).toMatch(/help does not begin/);
+    expect(await notACommand(['schedules', 'no-such-subcommand'])).toMatch(/help does not begin/);
     expect(await notACommand(['worker', '--no-such-option', 'x'])).toBe('no option --no-such-option');
-    expect(await notACommand(['alerts', 'schedule', '--every', '1m'])).toBeUndefined();
+    expect(await notACommand(['schedules', 'sync', '--json'])).toBeUndefined();
   }, 60_000);
 });

@@ -68,6 +68,8 @@ describe('jobctl dev (npm start)', () => {
       `jobctl dev to start:\n${output()}`,
     );
     expect(output()).toContain('encrypted with key "dev"; the Web UI decrypts them through /codec');
+    // It synced the declared schedules at start: on a new server, the health check's is created.
+    expect(output()).toMatch(/Schedules\s+health-check every 1m \(synced: 1 created; jobctl schedules list\)/);
     // Secure by default: the server, the Web UI and the HTTP service listen on loopback only, as `ss -ltn` shows.
     const sockets = execFileSync('ss', ['-ltnH'], { encoding: 'utf8' })
       .split('\n')

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installHealthCheckSchedule } from '../src/schedules';
+import { syncSchedules } from '../src/schedules';
+import { healthCheck } from '../workflows';
 import { createHarness, eventually, type Harness } from './harness';
 
 /**
@@ -26,8 +27,11 @@ describe('the health-check Schedule', () => {
   });
 
   it('skips the ticks that come while a check is still running: one run, the other ticks counted as skipped', async () => {
-    scheduleId = await installHealthCheckSchedule(h.client, { every: '1s' });
-    const handle = h.env.client.schedule.getHandle(scheduleId);
+    // Its declared schedule (skip overlap), ticking every second instead of every minute.
+    const everySecond = { ...healthCheck, schedule: { ...healthCheck.schedule!, every: '1s' } };
+    scheduleId = (await syncSchedules(h.client, [everySecond])).created[0]?.scheduleId;
+    expect(scheduleId).toBeDefined();
+    const handle = h.env.client.schedule.getHandle(scheduleId!);
     const info = await eventually(
       async () => {
         const { info } = await handle.describe();

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client';
 import { dataConverterFor, ENCRYPTED_ENCODING, EncryptionCodec, Keyring, KEY_ID_METADATA } from '../src/encryption';
 import { buildHttpService } from '../src/http/server';
-import { invoiceGeneration } from '../workflows';
-import { installHealthCheckSchedule } from '../src/schedules';
+import { healthCheck, invoiceGeneration } from '../workflows';
+import { scheduleIdFor, syncSchedules } from '../src/schedules';
 import { createHarness, type Harness } from './harness';
 import { jobctl } from './jobctl';
 
@@ -233,16 +233,19 @@ describe('payload encryption', () => {
       /key "k2", which is not in this process's keyring \(k1\)/,
     );
 
-    // A Schedule keeps its action's arguments under the key that wrote them; installing it again re-encrypts them.
+    // A Schedule keeps its action's arguments under the key that wrote them; a sync with the new key re-encrypts them
+    // (the key is part of what sync compares), though the declaration did not change.
     const scheduleKey = async (scheduleId: string) => {
       const { schedule } = await h.env.client.workflowService.describeSchedule({ namespace: 'default', scheduleId });
       return keyOf(schedule!.action!.startWorkflow!.input!.payloads![0]);
     };
-    const scheduleId = await installHealthCheckSchedule(oldClient);
+    const scheduleId = scheduleIdFor(h.taskQueuePrefix, healthCheck.name);
     try {
+      expect((await syncSchedules(oldClient, [healthCheck])).created).toEqual([{ job: 'health-check', scheduleId }]);
       expect(await scheduleKey(scheduleId)).toBe('k1');
-      await installHealthCheckSchedule(h.client);
+      expect((await syncSchedules(h.client, [healthCheck])).updated).toEqual([{ job: 'health-check', scheduleId }]);
       expect(await scheduleKey(scheduleId)).toBe('k2');
+      expect((await syncSchedules(h.client, [healthCheck])).unchanged).toEqual([{ job: 'health-check', scheduleId }]);
     } finally {
       await h.env.client.schedule.getHandle(scheduleId).delete();
     }

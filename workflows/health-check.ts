@@ -13,8 +13,8 @@ const args = z.strictObject({
 
 /**
  * The failure-rate alert: computes each job's failure rate over a window from Temporal's visibility and alerts — to
- * the alert webhook and the log — once per incident, with a recovery message when it falls back. Run every minute by
- * a Temporal Schedule (`jobctl alerts schedule`).
+ * the alert webhook and the log — once per incident, with a recovery message when it falls back. Runs every minute
+ * over the last 15 minutes, on the Temporal Schedule its declaration compiles to (`jobctl schedules sync`).
  */
 export const healthCheck = defineJob({
   name: 'health-check',
@@ -25,6 +25,8 @@ export const healthCheck = defineJob({
   idempotencyKey: ({ windowMinutes }) => `window-${windowMinutes}m`,
   logArguments: true, // a window size, nothing personal: the log says which window each check computed
   enqueueOverHttp: false, // started by its Schedule (or jobctl), never by a web caller
+  // A check still running when the next minute comes makes that tick redundant: skip it.
+  schedule: { every: '1m', overlap: 'skip', args: { windowMinutes: 15 } },
 });
 
 /** A check that cannot finish in a minute is stale by the next tick: three quick attempts, then the next tick. */

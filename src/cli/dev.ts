@@ -4,7 +4,8 @@ import { startDevServer } from '../dev-server';
 import { codecEndpointOptions } from '../http/codec';
 import { buildHttpService } from '../http/server';
 import { httpAccess, listenUrl } from '../http/tokens';
-import { installHealthCheckSchedule } from '../schedules';
+import { describeJobSchedule, syncSchedules } from '../schedules';
+import { jobs } from '../jobs';
 import { FakeVendor } from '../vendor/fake-vendor';
 import { parseQueueSpec } from '../worker';
 import { startWorkerProcess } from '../worker-process';
@@ -12,7 +13,7 @@ import { fields } from './output';
 
 /**
  * `jobctl dev` (`npm start`): a dev server with the Web UI, a worker on every queue, the HTTP service, local fakes of
- * the vendor API and payment gateway, demo data and the health-check schedule, in one process.
+ * the vendor API and payment gateway, demo data and the jobs' Schedules (synced on start), in one process.
  */
 export interface DevOptions {
   port: number;
@@ -66,7 +67,11 @@ export async function runDev(opts: DevOptions): Promise<void> {
   try {
     await http.listen({ port: opts.httpPort, host: opts.host });
     const seeded = await seedDemoData(worker.app.database.db);
-    const scheduleId = await installHealthCheckSchedule(worker.client);
+    // The one deployment `dev` is: it syncs the declared schedules itself (README "Recurring jobs").
+    const synced = await syncSchedules(worker.client);
+    const changes = (['created', 'updated', 'deleted'] as const)
+      .filter((kind) => synced[kind].length > 0)
+      .map((kind) => `${synced[kind].length} ${kind}`);
     process.stderr.write(
       [
         '',
@@ -82,9 +87,15 @@ export async function runDev(opts: DevOptions): Promise<void> {
           ],
           ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
           [
-            'Health check',
-            `every minute (Temporal Schedule ${scheduleId}; alerts to ${settings.alertWebhookUrl ?? 'the log'})`,
+            'Schedules',
+            `${
+              jobs
+                .filter((j) => j.schedule)
+                .map((j) => `${j.name} ${describeJobSchedule(j.schedule!)}`)
+                .join(', ') || 'none declared'
+            } (synced: ${changes.join(', ') || 'unchanged'}; jobctl schedules list)`,
           ],
+          ['Alerts', `failure-rate alerts to ${settings.alertWebhookUrl ?? 'the log'}`],
           ['Payment gateway', `${gatewayUrl}${gateway ? ' (local fake)' : ''}`],
           [
             'HTTP service',

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { addCancelCommand } from './commands/cancel';
 import { addJobCommands } from './commands/jobs';
 import { addProcessCommands } from './commands/processes';
+import { addScheduleCommands } from './commands/schedules';
 import { addSetupCommands } from './commands/setup';
 import { fail } from './output';
 
@@ -12,6 +13,7 @@ const program = new Command('jobctl')
 addJobCommands(program);
 addCancelCommand(program);
 addProcessCommands(program);
+addScheduleCommands(program);
 addSetupCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -5,6 +5,7 @@ import { formatDuration, formatPercent } from '../../format';
 import type { PriorityKey } from '../../job-definition';
 import { findJobOrThrow, jobs } from '../../jobs';
 import { taskQueueName } from '../../queues';
+import { describeJobSchedule } from '../../schedules';
 import { jobStats, parseSince } from '../../stats';
 import { validateJobArguments } from '../../validate-arguments';
 import { fields, print, table } from '../output';
@@ -283,7 +284,7 @@ export function addJobCommands(program: Command): void {
 
   program
     .command('jobs')
-    .description('list the declared jobs')
+    .description('list the declared jobs, with the schedule of recurring ones')
     .option('--json', 'print one JSON array')
     .action((opts: { json?: boolean }) => {
       const prefix = readSettings().taskQueuePrefix;
@@ -292,11 +293,13 @@ export function addJobCommands(program: Command): void {
         queue: taskQueueName(prefix, j.queue),
         enqueueOverHttp: j.enqueueOverHttp !== false,
         description: j.description,
+        // Recurring jobs: the declared timetable (README "Recurring jobs"); absent for jobs that only run when enqueued.
+        ...(j.schedule ? { schedule: describeJobSchedule(j.schedule) } : {}),
       }));
       print(!!opts.json, rows, () =>
         table(
-          ['JOB', 'TASK QUEUE', 'HTTP', 'DESCRIPTION'],
-          rows.map((r) => [r.name, r.queue, r.enqueueOverHttp ? 'yes' : 'no', r.description]),
+          ['JOB', 'TASK QUEUE', 'HTTP', 'SCHEDULE', 'DESCRIPTION'],
+          rows.map((r) => [r.name, r.queue, r.enqueueOverHttp ? 'yes' : 'no', r.schedule ?? '', r.description]),
         ),
       );
     });

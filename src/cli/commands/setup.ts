@@ -3,38 +3,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { openApp } from '../../app';
-import { JobClient } from '../../client';
 import { readSettings } from '../../config';
 import { seedDemoData } from '../../db/seed';
 import { Keyring } from '../../encryption';
 import { createApiToken } from '../../http/tokens';
 import { PRIORITIES, type Priority } from '../../queues';
-import { installHealthCheckSchedule } from '../../schedules';
 import { resolveTemporalCli } from '../../temporal-cli';
 import { bundleWorkflows } from '../../worker';
 import { generateJob } from '../new-job';
 import { print } from '../output';
 import { parsePositiveInt } from '../parsers';
 
-/** Setting a project up: new, seed, bundle, keygen, alerts schedule, install-temporal. */
+/** Setting a project up: new, seed, bundle, keygen, token, install-temporal. */
 export function addSetupCommands(program: Command): void {
-  program
-    .command('alerts')
-    .description('failure-rate alerts')
-    .command('schedule')
-    .description('create or update the Temporal Schedule that runs the health check')
-    .option('--every <interval>', 'how often, e.g. 1m, 5m', '1m')
-    .option('--window <minutes>', 'failure rate over this many minutes', parsePositiveInt, 15)
-    .action(async (opts: { every: string; window: number }) => {
-      const client = await JobClient.connect();
-      try {
-        const id = await installHealthCheckSchedule(client, { every: opts.every, windowMinutes: opts.window });
-        process.stdout.write(`Schedule ${id}: health check every ${opts.every} over the last ${opts.window} min\n`);
-      } finally {
-        await client.close();
-      }
-    });
-
   program
     .command('seed')
     .description('create demo users and invoices (ids 1..N) if the database is empty')
