@@ -193,7 +193,7 @@ export const throughput: Scenario<ThroughputOptions> = {
     const serverCpu = runs.get('ours')?.map((r) => r.metrics.serverCpuPerJobMs);
     const serverCpuPerJobMs = serverCpu && serverCpu.reduce((a, b) => a + b, 0) / serverCpu.length;
     if (serverCpuPerJobMs !== undefined && !Number.isNaN(serverCpuPerJobMs)) {
-      const bareCpu = (['bare-remote', 'bare-local'] as const)
+      const bareCpu = (['ours-local', 'bare-remote', 'bare-local'] as const)
         .filter((name) => runs.has(name))
         .map((name) => {
           const rs = runs.get(name)!;
