@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { temporal } from '@temporalio/proto';
 import type { JobClient } from '../client';
 import { processPayment, updateSearchIndex } from '../../workflows';
 import { formatDuration } from '../format';
@@ -43,14 +44,18 @@ export const priority: Scenario<PriorityOptions> = {
     }
 
     log(`Idle: ${options.critical} critical payments…`);
-    const idle = await criticalLatencies(env.client, 1, options.critical);
+    const { latencies: idle, waits: idleWaits } = await criticalLatencies(env.client, 1, options.critical);
 
     log(`Flood: ${options.low} low jobs, then ${options.critical} critical payments while they drain…`);
     const floodStart = Date.now();
     await forEachLimited(options.low, 50, async (i) => {
       await env.client.enqueue(updateSearchIndex, { recordType: 'user', recordId: i + 1 });
     });
-    const flood = await criticalLatencies(env.client, options.critical + 1, options.critical);
+    const { latencies: flood, waits: floodWaits } = await criticalLatencies(
+      env.client,
+      options.critical + 1,
+      options.critical,
+    );
     const lowDoneDuringFlood = await countClosed(env.client, 'updateSearchIndexWorkflow');
     const lowMs = Date.now() - floodStart;
     // Visibility counts rather than 10,000 concurrent result() long-polls, which exhaust the client's channel.
@@ -71,6 +76,9 @@ export const priority: Scenario<PriorityOptions> = {
     const floodP95 = percentile(flood, 95) ?? Number.NaN;
     const floodP99 = percentile(flood, 99) ?? Number.NaN;
     const ratio = floodP95 / idleP95;
+    const idleMean = meanWaits(idleWaits);
+    const floodMean = meanWaits(floodWaits);
+    const waitKeys = Object.keys(WAIT_LABELS) as Array<keyof Waits>;
     return {
       lines: [
         `priority: critical enqueue→start, ${options.critical} payments per phase`,
@@ -79,6 +87,11 @@ export const priority: Scenario<PriorityOptions> = {
           `   p99 ${formatDuration(floodP99)}   (${ratio.toFixed(2)}× idle p95; goal ≤ 1.5×)`,
         `  low queue: ${options.low} jobs at ${lowJobsPerSecond.toFixed(1)} jobs/s` +
           ` (${lowDoneDuringFlood} done ${formatDuration(lowMs)} in, when the critical phase ended)`,
+        `  what a critical job waited for, mean ms (idle → flood), from its history:`,
+        ...waitKeys.map(
+          (k) =>
+            `    ${WAIT_LABELS[k].padEnd(34)} ${idleMean[k].toFixed(1).padStart(6)} → ${floodMean[k].toFixed(1).padStart(6)}`,
+        ),
       ],
       metrics: {
         idleP50Ms: idleP50,
@@ -87,6 +100,8 @@ export const priority: Scenario<PriorityOptions> = {
         floodP95Ms: floodP95,
         floodP99Ms: floodP99,
         lowJobsPerSecond,
+        ...Object.fromEntries(waitKeys.map((k) => [`idle_${k}Ms`, idleMean[k]])),
+        ...Object.fromEntries(waitKeys.map((k) => [`flood_${k}Ms`, floodMean[k]])),
       },
       problems:
         ratio > 1.5 ? [`critical p95 under the flood is ${ratio.toFixed(2)}× its idle p95 ` + `(goal ≤ 1.5×)`] : [],
@@ -94,19 +109,76 @@ export const priority: Scenario<PriorityOptions> = {
   },
 };
 
-/** Enqueues payments firstId..firstId+count-1, 5 at a time, and returns each one's enqueue→activity-start latency. */
-async function criticalLatencies(client: JobClient, firstId: number, count: number): Promise<number[]> {
+/** Where a critical job's enqueue → activity start went, in ms, read from its history's event times. */
+interface Waits {
+  /** Enqueue call until the server recorded the start. */
+  startCall: number;
+  /** First workflow task scheduled until a worker picked it up: the history service's queue, matching, polling. */
+  workflowTaskDispatch: number;
+  /** The worker running that workflow task. */
+  workflowTaskRun: number;
+  /** Activity scheduled until a worker started it (0 when eagerly handed back with the workflow task's answer). */
+  activityDispatch: number;
+  /** Whatever lies between those (server bookkeeping, further workflow tasks). */
+  other: number;
+}
+const WAIT_LABELS: Record<keyof Waits, string> = {
+  startCall: 'client → server: start call',
+  workflowTaskDispatch: 'server → worker: workflow task',
+  workflowTaskRun: 'worker: workflow task',
+  activityDispatch: 'server → worker: activity task',
+  other: 'other',
+};
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const eventMs = (e: HistoryEvent | undefined) =>
+  e ? Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6 : Number.NaN;
+
+/**
+ * Enqueues payments firstId..firstId+count-1, 5 at a time, and returns each one's enqueue→activity-start latency and
+ * where it went.
+ */
+async function criticalLatencies(
+  client: JobClient,
+  firstId: number,
+  count: number,
+): Promise<{ latencies: number[]; waits: Waits[] }> {
   const latencies: number[] = [];
+  const waits: Waits[] = [];
   await forEachLimited(count, 5, async (i) => {
     const enqueuedAt = Date.now();
     const { workflowId } = await client.enqueue(processPayment, { paymentId: firstId + i });
     const handle = client.temporal.workflow.getHandle(workflowId);
     await handle.result();
-    const started = (await handle.fetchHistory()).events?.find((e) => e.activityTaskStartedEventAttributes);
-    const t = started!.eventTime!;
-    latencies.push(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) - enqueuedAt);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const started = events.find((e) => e.activityTaskStartedEventAttributes)!;
+    const total = eventMs(started) - enqueuedAt;
+    latencies.push(total);
+    const scheduled = events.find(
+      (e) => Number(e.eventId) === Number(started.activityTaskStartedEventAttributes!.scheduledEventId),
+    );
+    const wft = (pick: (e: HistoryEvent) => unknown) => events.find((e) => pick(e));
+    const w = {
+      startCall: eventMs(events[0]) - enqueuedAt,
+      workflowTaskDispatch:
+        eventMs(wft((e) => e.workflowTaskStartedEventAttributes)) -
+        eventMs(wft((e) => e.workflowTaskScheduledEventAttributes)),
+      workflowTaskRun:
+        eventMs(wft((e) => e.workflowTaskCompletedEventAttributes)) -
+        eventMs(wft((e) => e.workflowTaskStartedEventAttributes)),
+      activityDispatch: eventMs(started) - eventMs(scheduled),
+    };
+    waits.push({ ...w, other: total - w.startCall - w.workflowTaskDispatch - w.workflowTaskRun - w.activityDispatch });
   });
-  return latencies;
+  return { latencies, waits };
+}
+
+/** Mean of each wait over a phase's jobs. */
+function meanWaits(waits: Waits[]): Waits {
+  const keys = Object.keys(WAIT_LABELS) as Array<keyof Waits>;
+  return Object.fromEntries(
+    keys.map((k) => [k, waits.reduce((sum, w) => sum + w[k], 0) / Math.max(1, waits.length)]),
+  ) as unknown as Waits;
 }
 
 async function countClosed(client: JobClient, workflowType: string): Promise<number> {
