@@ -61,6 +61,13 @@ export interface Settings {
    * or `off`. @default 100/second (`JOBS_API_RATE_LIMIT`)
    */
   apiRateLimit: { max: number; windowMs: number } | false;
+  /**
+   * Overrides of the rates jobs declare in `rateLimits`, as `<activity>=<perSecond>,…`, e.g. `processWebhook=5` for an
+   * account with a lower vendor limit. Only declared activities can be overridden (the workflow routes those to their
+   * rate-limited queue); every worker process must get the same values. @default the declared rates
+   * (`JOBS_RATE_LIMITS`)
+   */
+  rateLimits?: Readonly<Record<string, number>>;
 }
 
 /** Every default of a setting, in one place; `readSettings` applies them and the rest of the code reads them here. */
@@ -100,6 +107,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     codecToken: parseCodecToken(nonEmpty(env.JOBS_CODEC_TOKEN)),
     apiTokens: nonEmpty(env.JOBS_API_TOKENS),
     apiRateLimit: parseRateLimit(nonEmpty(env.JOBS_API_RATE_LIMIT)),
+    rateLimits: parseActivityRateLimits(nonEmpty(env.JOBS_RATE_LIMITS)),
     workflowBundlePath: nonEmpty(env.JOBS_WORKFLOW_BUNDLE) && path.resolve(nonEmpty(env.JOBS_WORKFLOW_BUNDLE)!),
   };
 }
@@ -153,4 +161,22 @@ function parseRateLimit(value: string | undefined): Settings['apiRateLimit'] {
     throw new TypeError(`JOBS_API_RATE_LIMIT must be <n>/second, <n>/minute, <n>/hour or off, got "${value}"`);
   }
   return { max, windowMs };
+}
+
+/** Parses `JOBS_RATE_LIMITS`: `<activity>=<perSecond>` entries, comma-separated; a rate above 0, fractions allowed. */
+export function parseActivityRateLimits(value: string | undefined): Settings['rateLimits'] {
+  if (value === undefined) return undefined;
+  const limits: Record<string, number> = {};
+  for (const entry of value.split(',').map((e) => e.trim())) {
+    const match = /^([A-Za-z_$][\w$]*)\s*=\s*([0-9.]+)$/.exec(entry);
+    const perSecond = Number(match?.[2]);
+    if (!match || !Number.isFinite(perSecond) || perSecond <= 0) {
+      throw new TypeError(
+        `JOBS_RATE_LIMITS must be <activity>=<per second>,… with rates above 0 (e.g. processWebhook=5), got "${entry}"`,
+      );
+    }
+    if (match[1]! in limits) throw new TypeError(`JOBS_RATE_LIMITS names ${match[1]} twice`);
+    limits[match[1]!] = perSecond;
+  }
+  return limits;
 }

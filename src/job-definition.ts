@@ -79,6 +79,24 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    * project owns. See README "Recurring jobs". @default none: the job runs only when enqueued
    */
   readonly schedule?: JobSchedule<Args>;
+  /**
+   * Cluster-wide rate limits, by the activity they govern (a call to an external service that allows so many requests
+   * a second). Each limited activity runs on its own task queue, `<prefix>-rate-<activity>`, which every worker
+   * process serving the job's queue also serves with Temporal's task queue rate limit: a call over the limit waits in
+   * that queue (it neither fails nor uses up an attempt). `JOBS_RATE_LIMITS` overrides the rate per deployment. The
+   * workflow proxies the activity with `proxyJobActivities`. See README "Rate limits". @default none: no limit
+   */
+  readonly rateLimits?: { readonly [A in ActivityType]?: RateLimit };
+}
+
+/** How fast one activity may start, across every worker process. */
+export interface RateLimit {
+  /**
+   * Calls (attempts, retries included) started per second, cluster-wide; fractions allowed (`0.5` is one every 2 s).
+   * Temporal's limiter also lets about one second's worth through at once after an idle second; that burst cannot be
+   * set (README "Rate limits"). No default: required.
+   */
+  readonly perSecond: number;
 }
 
 /** How a Schedule handles a run that is due while the previous scheduled run still runs (Temporal's overlap policy). */
@@ -161,7 +179,41 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
     }
   }
   if (definition.schedule !== undefined) validateJobSchedule(definition);
+  if (definition.rateLimits !== undefined) validateRateLimits(definition);
   return Object.freeze({ ...definition, workflowType: definition.workflow.name, [JOB]: true });
+}
+
+/** Checks a job's `rateLimits`; throws a TypeError naming the field. Pure. */
+export function validateRateLimits(job: Pick<JobDefinition<any>, 'name' | 'rateLimits' | 'localActivities'>): void {
+  const fail = (field: string, message: string): never => {
+    throw new TypeError(`job "${job.name}": rateLimits${field ? `.${field}` : ''} ${message}`);
+  };
+  const limits = job.rateLimits as unknown;
+  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) {
+    return fail('', 'must be an object: { <activity>: { perSecond } }');
+  }
+  for (const [activity, limit] of Object.entries(limits as Record<string, unknown>)) {
+    if (limit === null || typeof limit !== 'object' || Array.isArray(limit)) {
+      fail(activity, 'must be an object: { perSecond }');
+    }
+    for (const key of Object.keys(limit as object)) {
+      if (key === 'burst') {
+        fail(
+          `${activity}.burst`,
+          "cannot be set: Temporal's task queue rate limit takes a rate only; its burst is about one second's worth " +
+            '(README "Rate limits")',
+        );
+      }
+      if (key !== 'perSecond') fail(`${activity}.${key}`, 'is not a rate limit field (perSecond)');
+    }
+    const perSecond = (limit as { perSecond?: unknown }).perSecond;
+    if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
+      fail(`${activity}.perSecond`, `must be a number above 0, got ${JSON.stringify(perSecond)}`);
+    }
+    if (job.localActivities?.includes(activity as ActivityType)) {
+      fail(activity, "is a local activity: it runs in the workflow's worker, never through a task queue to limit");
+    }
+  }
 }
 
 const SCHEDULE_FIELDS = new Set(['cron', 'every', 'args', 'timezone', 'overlap', 'catchupWindow', 'paused']);

@@ -12,3 +12,21 @@ export function isPriority(value: string): value is Priority {
 export function taskQueueName(prefix: string, priority: Priority): string {
   return `${prefix}-${priority}`;
 }
+
+/**
+ * The task queue of a rate-limited activity (README "Rate limits"): `<prefix>-rate-<activity>`, one per limited
+ * resource, shared by every job that calls it. Workers of the job's queue also serve it, with Temporal's task queue
+ * rate limit set to the declared rate. Pure: the workflow sandbox derives it too.
+ */
+export function rateLimitQueueName(prefix: string, activity: string): string {
+  return `${prefix}-rate-${activity}`;
+}
+
+/**
+ * The prefix a priority task queue was named from (`jobs-default` → `jobs`); a queue not named that way is its own
+ * prefix. Lets a workflow find its prefix from the task queue it runs on, which its history records.
+ */
+export function taskQueuePrefixOf(taskQueue: string): string {
+  const priority = PRIORITIES.find((p) => taskQueue.endsWith(`-${p}`));
+  return priority ? taskQueue.slice(0, -(priority.length + 1)) : taskQueue;
+}

@@ -8,7 +8,15 @@ import type { Settings } from './config';
 import { dataConverterFor } from './encryption';
 import { createJobLogger } from './instrumentation/logger';
 import { taskQueueName } from './queues';
-import { connectWorker, createWorkers, loadWorkflowBundle, runWorkers, type QueueCapacity } from './worker';
+import { formatRate } from './rate-limits';
+import {
+  connectWorker,
+  createWorkers,
+  loadWorkflowBundle,
+  rateLimitedQueues,
+  runWorkers,
+  type QueueCapacity,
+} from './worker';
 
 /**
  * What a worker process is made of, wired in one place for `jobctl worker`, `jobctl dev`, the benchmarks and the test
@@ -91,10 +99,16 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
             shutdownGraceTime: options.shutdownGraceTime,
             maxCachedWorkflows: options.maxCachedWorkflows,
             dataConverter: dataConverterFor(settings.encryption),
+            rateLimits: settings.rateLimits,
           });
-    const served = options.queues
-      .map((q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`)
-      .join(', ');
+    const served = [
+      ...options.queues.map(
+        (q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`,
+      ),
+      ...rateLimitedQueues(settings.taskQueuePrefix, options.queues, settings.rateLimits).map(
+        (q) => `${q.taskQueue} (${formatRate(q.perSecond)}, concurrency ${q.concurrency})`,
+      ),
+    ].join(', ');
     return { settings, connection, client, app, workers, served, close, run: (signal) => runWorkers(workers, signal) };
   } catch (err) {
     await close();

@@ -15,7 +15,8 @@ import { createJobLogger } from './instrumentation/logger';
 import { activityLogging, jobEventSinks } from './instrumentation/worker-instrumentation';
 import type { Logger } from 'pino';
 import { jobs } from './jobs';
-import { isPriority, PRIORITIES, taskQueueName, type Priority } from './queues';
+import { isPriority, PRIORITIES, rateLimitQueueName, taskQueueName, type Priority } from './queues';
+import { rateLimitsInForce, type ActivityRateLimit } from './rate-limits';
 
 /** One priority group served by this process, with its own concurrency. */
 export interface QueueCapacity {
@@ -53,9 +54,38 @@ export interface WorkerRunnerOptions {
    * Payload encryption (`dataConverterFor(settings.encryption)`); clients must use the same keys. @default plain JSON
    */
   dataConverter?: DataConverter;
+  /**
+   * Rates that replace the declared ones, by activity (`settings.rateLimits`, from `JOBS_RATE_LIMITS`).
+   * @default the declared rates
+   */
+  rateLimits?: Readonly<Record<string, number>>;
 }
 
 export const DEFAULT_CONCURRENCY = 10;
+
+/** A rate-limited activity queue a process serves, with the rate it asks Temporal for and its slots. */
+export interface RateLimitedQueue extends ActivityRateLimit {
+  taskQueue: string;
+  /** Slots for the activity in this process: the largest concurrency among the served queues whose jobs call it. */
+  concurrency: number;
+}
+
+/**
+ * The rate-limited activity queues a process serving `queues` also serves: those of the activities that jobs on those
+ * queues rate-limit (README "Rate limits"). Throws a TypeError for an inconsistent declaration or override.
+ */
+export function rateLimitedQueues(
+  prefix: string,
+  queues: QueueCapacity[],
+  overrides?: Readonly<Record<string, number>>,
+): RateLimitedQueue[] {
+  return [...rateLimitsInForce(jobs, overrides).values()].flatMap((limit) => {
+    const served = queues.filter((q) => limit.queues.includes(q.queue));
+    if (served.length === 0) return [];
+    const concurrency = Math.max(...served.map((q) => q.concurrency));
+    return [{ ...limit, taskQueue: rateLimitQueueName(prefix, limit.activity), concurrency }];
+  });
+}
 
 /**
  * Parses `critical:5,default:3,low:1` (or `critical default`, with `defaultConcurrency`) into queue capacities.
@@ -151,26 +181,45 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
   const prefix = options.taskQueuePrefix ?? DEFAULT_SETTINGS.taskQueuePrefix;
   const logger = options.logger ?? createJobLogger();
   const retries = retryTableInterceptor(retryTables);
-  return Promise.all(
-    options.queues.map(({ queue, concurrency }) =>
-      Worker.create({
-        connection: options.connection,
-        namespace: options.namespace,
-        taskQueue: taskQueueName(prefix, queue),
-        workflowBundle,
-        activities: options.activities,
-        ...(options.identity ? { identity: options.identity } : {}),
-        maxConcurrentActivityTaskExecutions: concurrency,
-        maxConcurrentWorkflowTaskExecutions: Math.max(2, concurrency),
-        shutdownGraceTime: options.shutdownGraceTime ?? '30s',
-        // Logging sees the typed error before the retry table turns it into an ApplicationFailure.
-        interceptors: { activity: instrumented ? [retries, activityLogging(logger)] : [retries] },
-        ...(instrumented ? { sinks: jobEventSinks(logger) } : {}),
-        ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
-        ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
-      }),
-    ),
+  const activityInterceptors = { activity: instrumented ? [retries, activityLogging(logger)] : [retries] };
+  const limited = rateLimitedQueues(prefix, options.queues, options.rateLimits);
+  const missing = limited.filter(({ activity }) => !(activity in options.activities)).map((l) => l.activity);
+  if (missing.length > 0) throw new TypeError(`rate limits name activities no job registers: ${missing.join(', ')}`);
+  // One activity-only worker per rate-limited activity: Temporal's task queue rate limit holds its calls to the rate
+  // across every process, the other processes' workers on the same queue included (they all ask for the same rate).
+  const rateWorkers = limited.map((limit) =>
+    Worker.create({
+      connection: options.connection,
+      namespace: options.namespace,
+      taskQueue: limit.taskQueue,
+      activities: options.activities,
+      ...(options.identity ? { identity: options.identity } : {}),
+      maxConcurrentActivityTaskExecutions: limit.concurrency,
+      maxTaskQueueActivitiesPerSecond: limit.perSecond,
+      shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+      interceptors: activityInterceptors,
+      ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    }),
   );
+  const queueWorkers = options.queues.map(({ queue, concurrency }) =>
+    Worker.create({
+      connection: options.connection,
+      namespace: options.namespace,
+      taskQueue: taskQueueName(prefix, queue),
+      workflowBundle,
+      activities: options.activities,
+      ...(options.identity ? { identity: options.identity } : {}),
+      maxConcurrentActivityTaskExecutions: concurrency,
+      maxConcurrentWorkflowTaskExecutions: Math.max(2, concurrency),
+      shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+      // Logging sees the typed error before the retry table turns it into an ApplicationFailure.
+      interceptors: activityInterceptors,
+      ...(instrumented ? { sinks: jobEventSinks(logger) } : {}),
+      ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
+      ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    }),
+  );
+  return Promise.all([...queueWorkers, ...rateWorkers]);
 }
 
 /**

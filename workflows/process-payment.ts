@@ -1,7 +1,7 @@
-import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createProcessPaymentActivities } from '../activities/process-payment';
-import { defineJob, recordId } from '../src/job-definition';
+import { proxyJobActivities } from '../src/job-activities';
+import { defineJob, recordId, type JobDefinition } from '../src/job-definition';
 import { compileRetryPolicy, seconds, type RetryTable } from '../src/retry-rules';
 
 const args = z.strictObject({ paymentId: recordId });
@@ -18,15 +18,21 @@ const chargeRetries: RetryTable = {
   otherwise: { delayMs: (attempt) => seconds(2 ** attempt) },
 };
 
+/** The gateway's limit on charges: 25 a second per account, for every worker together (README "Rate limits"). */
+const rateLimits = { chargePayment: { perSecond: 25 } } satisfies JobDefinition['rateLimits'];
+
 /**
  * The gateway call heartbeats (keepAlive): a worker that dies mid-charge is replaced after 5 s, and a cancellation
- * reaches the call within about 4 s.
+ * reaches the call within about 4 s. Rate-limited, so no schedule-to-start timeout: a charge waits for its turn.
  */
-const { chargePayment } = proxyActivities<ReturnType<typeof createProcessPaymentActivities>>({
-  startToCloseTimeout: '30s',
-  heartbeatTimeout: '5s',
-  retry: compileRetryPolicy(chargeRetries),
-});
+const { chargePayment } = proxyJobActivities<ReturnType<typeof createProcessPaymentActivities>>(
+  { rateLimits },
+  {
+    startToCloseTimeout: '30s',
+    heartbeatTimeout: '5s',
+    retry: compileRetryPolicy(chargeRetries),
+  },
+);
 
 /**
  * Charges a payment through the gateway, on the critical queue: its own workers, so no backlog elsewhere delays it.
@@ -40,6 +46,7 @@ export const processPayment = defineJob({
   args,
   idempotencyKey: ({ paymentId }) => String(paymentId),
   retryTables: { chargePayment: chargeRetries },
+  rateLimits,
 });
 
 /** One charge; the gateway's idempotency key and the payment's status make every retry safe. */

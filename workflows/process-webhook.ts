@@ -1,7 +1,8 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createProcessWebhookActivities } from '../activities/process-webhook';
-import { databaseActivity, defineJob, recordId } from '../src/job-definition';
+import { proxyJobActivities } from '../src/job-activities';
+import { databaseActivity, defineJob, recordId, type JobDefinition } from '../src/job-definition';
 import { compileRetryPolicy, seconds, type RetryTable } from '../src/retry-rules';
 
 type WebhookActivities = ReturnType<typeof createProcessWebhookActivities>;
@@ -27,14 +28,24 @@ const vendorRetries: RetryTable = {
 };
 
 /**
+ * The vendor's published limit: 10 requests a second per account, for every worker together. The vendor call runs on
+ * its rate-limited task queue (README "Rate limits"); `JOBS_RATE_LIMITS` overrides the rate per deployment.
+ */
+const rateLimits = { processWebhook: { perSecond: 10 } } satisfies JobDefinition['rateLimits'];
+
+/**
  * The vendor call heartbeats (keepAlive): a worker that dies mid-call is replaced after 5 s, not after a minute, and a
  * cancellation reaches the call within about 4 s (the SDK sends heartbeats at most every 0.8 × heartbeatTimeout).
+ * Rate-limited, so no schedule-to-start or schedule-to-close timeout: a call waits for its turn as long as it takes.
  */
-const vendor = proxyActivities<WebhookActivities>({
-  startToCloseTimeout: '1m',
-  heartbeatTimeout: '5s',
-  retry: compileRetryPolicy(vendorRetries),
-});
+const vendor = proxyJobActivities<WebhookActivities>(
+  { rateLimits },
+  {
+    startToCloseTimeout: '1m',
+    heartbeatTimeout: '5s',
+    retry: compileRetryPolicy(vendorRetries),
+  },
+);
 
 /** Recording the dead letter only touches our database: its own short policy, not the vendor's table. */
 const database = proxyActivities<WebhookActivities>(databaseActivity);
@@ -48,6 +59,7 @@ export const processWebhook = defineJob({
   args,
   idempotencyKey: ({ webhookPayloadId }) => String(webhookPayloadId),
   retryTables: { processWebhook: vendorRetries },
+  rateLimits,
 });
 
 /**

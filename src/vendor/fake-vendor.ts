@@ -47,6 +47,8 @@ export interface VendorRequest {
   body: string;
   /** How the vendor answered it. */
   fault: FaultKind;
+  /** When it arrived, in ms since the epoch (`Date.now()`). */
+  at: number;
 }
 
 export class FakeVendor {
@@ -155,7 +157,7 @@ export class FakeVendor {
     res.on('close', () => {
       if (!res.writableFinished && fault.kind !== 'reset') this.aborted.set(key, (this.aborted.get(key) ?? 0) + 1);
     });
-    this.requestLog.push({ key, body, fault: fault.kind });
+    this.requestLog.push({ key, body, fault: fault.kind, at: Date.now() });
     switch (fault.kind) {
       case 'reset':
         req.socket.destroy();

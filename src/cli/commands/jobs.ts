@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { JobClient, type JobStatus, type RetryResult } from '../../client';
 import { readSettings } from '../../config';
 import { formatDuration, formatPercent } from '../../format';
+import { jobControls } from '../../job-controls';
 import type { PriorityKey } from '../../job-definition';
 import { findJobOrThrow, jobs } from '../../jobs';
 import { taskQueueName } from '../../queues';
@@ -284,10 +285,14 @@ export function addJobCommands(program: Command): void {
 
   program
     .command('jobs')
-    .description('list the declared jobs, with the schedule of recurring ones')
+    .description(
+      'list the declared jobs, with the schedule of recurring ones and their flow controls ' +
+        '(CONTROLS: e.g. "rate processWebhook 10/s", the rate in force with JOBS_RATE_LIMITS applied)',
+    )
     .option('--json', 'print one JSON array')
     .action((opts: { json?: boolean }) => {
-      const prefix = readSettings().taskQueuePrefix;
+      const settings = readSettings();
+      const prefix = settings.taskQueuePrefix;
       const rows = jobs.map((j) => ({
         name: j.name,
         queue: taskQueueName(prefix, j.queue),
@@ -295,11 +300,20 @@ export function addJobCommands(program: Command): void {
         description: j.description,
         // Recurring jobs: the declared timetable (README "Recurring jobs"); absent for jobs that only run when enqueued.
         ...(j.schedule ? { schedule: describeJobSchedule(j.schedule) } : {}),
+        // Flow controls (README "Flow control"), one phrase each; [] for none.
+        controls: jobControls(j, settings.rateLimits),
       }));
       print(!!opts.json, rows, () =>
         table(
-          ['JOB', 'TASK QUEUE', 'HTTP', 'SCHEDULE', 'DESCRIPTION'],
-          rows.map((r) => [r.name, r.queue, r.enqueueOverHttp ? 'yes' : 'no', r.schedule ?? '', r.description]),
+          ['JOB', 'TASK QUEUE', 'HTTP', 'SCHEDULE', 'CONTROLS', 'DESCRIPTION'],
+          rows.map((r) => [
+            r.name,
+            r.queue,
+            r.enqueueOverHttp ? 'yes' : 'no',
+            r.schedule ?? '',
+            r.controls.join(', '),
+            r.description,
+          ]),
         ),
       );
     });

@@ -1,0 +1,23 @@
+import type { DeclaredJob } from './job-definition';
+import { formatRate, rateLimitsInForce } from './rate-limits';
+
+/**
+ * A job's flow controls as short phrases, for `jobctl jobs` (its CONTROLS column and `controls` in JSON): one entry
+ * per control the declaration sets, e.g. `rate processWebhook 10/s`. Each kind of control (README "Flow control")
+ * adds its own entries here. `rateOverrides` are `settings.rateLimits`; an overridden rate shows the declared one too.
+ */
+export function jobControls(job: DeclaredJob<any>, rateOverrides: Readonly<Record<string, number>> = {}): string[] {
+  const controls: string[] = [];
+  const inForce = rateLimitsInForce([job], pick(rateOverrides, Object.keys(job.rateLimits ?? {})));
+  for (const limit of inForce.values()) {
+    controls.push(
+      `rate ${limit.activity} ${formatRate(limit.perSecond)}` +
+        (limit.perSecond === limit.declaredPerSecond ? '' : ` (declared ${formatRate(limit.declaredPerSecond)})`),
+    );
+  }
+  return controls;
+}
+
+function pick(record: Readonly<Record<string, number>>, keys: string[]): Record<string, number> {
+  return Object.fromEntries(Object.entries(record).filter(([key]) => keys.includes(key)));
+}
