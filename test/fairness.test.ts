@@ -65,7 +65,7 @@ describe('fair sharing', () => {
           const lastB = started.map((s) => s.id.startsWith(`${run}-b-`)).lastIndexOf(true);
           return started.slice(0, lastB).filter((s) => s.id.startsWith(`${run}-a-`)).length;
         },
-        180_000,
+        280_000,
         "tenant B's 10 jobs to start",
       );
       await h.stopWorkers();
@@ -76,7 +76,7 @@ describe('fair sharing', () => {
       // The key reached the activities: the workflow's activity tasks inherit its priority.
       expect(new Set(ofTenant('b').map((s) => s.fairnessKey))).toEqual(new Set(['tenant-b']));
       expect(new Set(ofTenant('a').map((s) => s.fairnessKey))).toEqual(new Set(['tenant-a']));
-    });
+    }, 300_000); // without fairness B's start after all of A's, minutes here: the expectation fails, not the timeout
   });
 
   describe('where the key and weight come from', () => {
@@ -186,6 +186,6 @@ describe('fair sharing', () => {
       const help = await jobctl(['enqueue', '--help'], env);
       expect(help.stdout).toContain('--fairness-key <key>');
       expect(help.stdout).toContain('--fairness-weight <w>');
-    });
+    }, 120_000); // four jobctl processes
   });
 });
