@@ -16,15 +16,18 @@ import { msNumberToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { DEFAULT_SETTINGS, readSettings, type Settings } from './config';
 import { dataConverterFor } from './encryption';
+import { debounceWorkflowId, validateJobDebounce, type DebouncedEnqueue } from './debounce';
 import { JobNotFoundError, TemporalUnavailableError } from './errors';
+import { fairnessFor, type FairnessOptions } from './fairness';
 import { workflowIdFor, type DeclaredJob, type PriorityKey } from './job-definition';
 import { ENQUEUED_BY_MEMO, EXPIRED_MEMO, EXPIRES_AT_MEMO } from './instrumentation/job-events';
-import { jobTiming } from './job-timing';
+import { InvalidJobTimingError, jobTiming, parseJobDuration } from './job-timing';
 import { findJobOrThrow, jobOfRun, jobs } from './jobs';
 import { PROGRESS_QUERY, type JobProgress } from './progress';
 import { PRIORITIES, taskQueueName } from './queues';
 import type { SafeObject } from './safe-arguments';
 import { validateJobArguments } from './validate-arguments';
+import { debounceEnqueueSignal, debounceWorkflow } from '../workflows/debounce';
 
 export interface EnqueueResult {
   workflowId: string;
@@ -37,6 +40,12 @@ export interface EnqueueResult {
   startsAt?: string;
   /** The deadline by which the run this enqueue started must have started, when it expires (ISO). */
   expiresAt?: string;
+  /**
+   * True for a job that declares `debounce`: the enqueue went to the key's debounce workflow, whose ID is `workflowId`
+   * (`<job>/debounce/<key>`; `runId` is the run it signalled), and joins its open window or opens the next one. Its
+   * query `debounce.state` and, once it closed, its result list the job runs it started. `duplicate` is false.
+   */
+  debounced?: true;
 }
 
 export const JOB_STATUSES = [
@@ -157,6 +166,17 @@ export interface EnqueueOptions {
    * `'15m'`, `'1h'` or ms. Overrides the job's declared `expiresAfter`. @default the job's, else never
    */
   expiresAfter?: Duration;
+  /**
+   * Fair sharing within the queue: runs are dispatched across fairness keys (e.g. tenant ids) in proportion to their
+   * weights instead of first in, first out (Temporal's `priority.fairnessKey`; the workflow's activities and children
+   * inherit it). Non-empty, at most 64 bytes. Overrides the job's declared `fairness.key`. @default the job's, else none
+   */
+  fairnessKey?: string;
+  /**
+   * The fairness key's share, 0.001 to 1000: weight 2 gets twice the dispatches of weight 1 while both have work
+   * waiting. Overrides the job's declared `fairness.weight`. @default the job's, else 1
+   */
+  fairnessWeight?: number;
 }
 
 export interface JobClientOptions {
@@ -218,12 +238,14 @@ export class JobClient {
     args: NoInfer<Args>,
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
+    if (job.debounce) return this.enqueueDebounced(job, validateJobArguments(job, args), options);
     return this.start(job, validateJobArguments(job, args), options);
   }
 
   /** Enqueues a job by name with arguments from outside (CLI, HTTP); unknown jobs and bad arguments throw. */
   async enqueueByName(name: string, args: unknown, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     const job = findJobOrThrow(name);
+    if (job.debounce) return this.enqueueDebounced(job, validateJobArguments(job, args), options);
     return this.start(job, validateJobArguments(job, args), options);
   }
 
@@ -238,10 +260,7 @@ export class JobClient {
     enqueueOptions: EnqueueOptions = {},
     workflowId = workflowIdFor(job, args),
   ): Promise<EnqueueResult> {
-    const priorityKey = enqueueOptions.priorityKey ?? job.priorityKey;
-    if (priorityKey !== undefined && !(Number.isInteger(priorityKey) && priorityKey >= 1 && priorityKey <= 5)) {
-      throw new TypeError(`priorityKey must be an integer from 1 to 5, got ${priorityKey}`);
-    }
+    const priority = priorityOf(job, args, enqueueOptions);
     // Before any RPC: a bad delay, runAt or expiresAfter throws InvalidJobTimingError naming it.
     const timing = jobTiming(enqueueOptions, job.expiresAfter, Date.now());
     const { workflowService, options } = this.temporal;
@@ -273,8 +292,8 @@ export class JobClient {
             temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
           workflowIdConflictPolicy:
             temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-          // The workflow's activities inherit it.
-          priority: priorityKey === undefined ? undefined : { priorityKey },
+          // The workflow's activities and children inherit it.
+          priority,
           // The run exists at once (so a duplicate attaches to it) and gets its first workflow task after the delay.
           workflowStartDelay: timing.startDelayMs === undefined ? undefined : msNumberToTs(timing.startDelayMs),
         }),
@@ -304,6 +323,63 @@ export class JobClient {
             ? 'nothing was enqueued'
             : `no answer within ${ENQUEUE_TIMEOUT_MS / 1000} s, so it may or may not have started; ` +
               'enqueueing again is safe (same workflow ID)';
+        throw new TemporalUnavailableError(address, err, `${workflowId}: ${outcome}`);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Enqueues a job that declares `debounce`: signal-with-start of the key's debounce workflow (`<job>/debounce/<key>`)
+   * on the job's queue, carrying this enqueue (arguments, priority, fairness, memo fields). See README "Debounce".
+   */
+  private async enqueueDebounced<Args extends SafeObject>(
+    job: DeclaredJob<Args>,
+    args: Args,
+    options: EnqueueOptions,
+  ): Promise<EnqueueResult> {
+    for (const field of ['delay', 'runAt'] as const) {
+      if (options[field] !== undefined)
+        throw new InvalidJobTimingError(
+          field,
+          `does not apply to job "${job.name}": it is debounced, so its run starts when its debounce period has passed`,
+        );
+    }
+    const { periodMs, maxWaitMs } = validateJobDebounce(job.name, job.debounce);
+    const priority = priorityOf(job, args, options);
+    const workflowId = debounceWorkflowId(job, args);
+    const enqueue: DebouncedEnqueue = {
+      workflowType: job.workflowType,
+      workflowIdBase: workflowIdFor(job, args),
+      args,
+      ...(priority ? { priority } : {}),
+      ...(options.enqueuedBy === undefined ? {} : { enqueuedBy: options.enqueuedBy }),
+      ...(options.expiresAfter === undefined
+        ? {}
+        : { expiresAfterMs: parseJobDuration(options.expiresAfter, 'expiresAfter') }),
+    };
+    try {
+      const handle = await this.temporal.connection.withDeadline(Date.now() + ENQUEUE_TIMEOUT_MS, () =>
+        this.temporal.workflow.signalWithStart(debounceWorkflow, {
+          workflowId,
+          taskQueue: taskQueueName(this.taskQueuePrefix, job.queue),
+          args: [{ job: job.name, periodMs, maxWaitMs }],
+          signal: debounceEnqueueSignal,
+          signalArgs: [enqueue],
+          ...(priority ? { priority } : {}),
+        }),
+      );
+      const runId = handle.signaledRunId;
+      return { workflowId, runId, duplicate: false, debounced: true, url: this.runUrl(workflowId, runId) };
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (isGrpcServiceError(cause) && (cause.code === GRPC_UNAVAILABLE || cause.code === GRPC_DEADLINE_EXCEEDED)) {
+        const { connection } = this.temporal;
+        const address = connection instanceof Connection ? connection.options.address : 'the Temporal server';
+        const outcome =
+          cause.code === GRPC_UNAVAILABLE
+            ? 'nothing was enqueued'
+            : `no answer within ${ENQUEUE_TIMEOUT_MS / 1000} s, so it may or may not have been enqueued`;
         throw new TemporalUnavailableError(address, err, `${workflowId}: ${outcome}`);
       }
       throw err;
@@ -565,6 +641,23 @@ export class JobClient {
       ...(typeof expiresAt === 'string' ? { expiresAt } : {}),
     };
   }
+}
+
+/**
+ * The Temporal priority of an enqueue: its priority key (the enqueue's, else the job's) and fairness key and weight
+ * (the enqueue's, else the job's `fairness`), each checked before any RPC; undefined when none is set.
+ */
+function priorityOf<Args extends SafeObject>(
+  job: DeclaredJob<Args>,
+  args: Args,
+  options: EnqueueOptions,
+): ({ priorityKey?: number } & FairnessOptions) | undefined {
+  const priorityKey = options.priorityKey ?? job.priorityKey;
+  if (priorityKey !== undefined && !(Number.isInteger(priorityKey) && priorityKey >= 1 && priorityKey <= 5)) {
+    throw new TypeError(`priorityKey must be an integer from 1 to 5, got ${priorityKey}`);
+  }
+  const priority = { ...(priorityKey === undefined ? {} : { priorityKey }), ...fairnessFor(job, args, options) };
+  return Object.keys(priority).length === 0 ? undefined : priority;
 }
 
 function toJobStatus(name: string): JobStatus {

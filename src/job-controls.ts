@@ -8,6 +8,16 @@ import { formatRate, rateLimitsInForce } from './rate-limits';
  */
 export function jobControls(job: DeclaredJob<any>, rateOverrides: Readonly<Record<string, number>> = {}): string[] {
   const controls: string[] = [];
+  if (job.fairness) {
+    const weight = job.fairness.weight;
+    controls.push(
+      `fair by key${weight === undefined ? '' : typeof weight === 'number' ? ` (weight ${weight})` : ' (weight by args)'}`,
+    );
+  }
+  if (job.debounce) {
+    const { period, maxWait } = job.debounce;
+    controls.push(`debounce ${duration(period)}${maxWait === undefined ? '' : ` (max wait ${duration(maxWait)})`}`);
+  }
   const inForce = rateLimitsInForce([job], pick(rateOverrides, Object.keys(job.rateLimits ?? {})));
   for (const limit of inForce.values()) {
     controls.push(
@@ -16,6 +26,10 @@ export function jobControls(job: DeclaredJob<any>, rateOverrides: Readonly<Recor
     );
   }
   return controls;
+}
+
+function duration(value: string | number): string {
+  return typeof value === 'number' ? `${value}ms` : value;
 }
 
 function pick(record: Readonly<Record<string, number>>, keys: string[]): Record<string, number> {

@@ -2,7 +2,9 @@ import type { ActivityOptions, Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import type { Activities } from './app';
+import { validateJobDebounce, type JobDebounce } from './debounce';
 import { ErrorType } from './error-types';
+import { validateJobFairness, type JobFairness } from './fairness';
 import { parseJobDuration } from './job-timing';
 import type { Priority } from './queues';
 import type { RetryTable } from './retry-rules';
@@ -79,6 +81,20 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    * project owns. See README "Recurring jobs". @default none: the job runs only when enqueued
    */
   readonly schedule?: JobSchedule<Args>;
+  /**
+   * Fair sharing of the job's queue between keys derived from the arguments, e.g. `{ key: ({ tenantId }) =>
+   * tenantId }`: while runs wait, each key gets its weight's share of the dispatches instead of first in, first out —
+   * one tenant's 10,000 queued runs do not hold up another's ten. An enqueue can override both (`fairnessKey`,
+   * `fairnessWeight`). See README "Fair sharing". @default none: one key, first in, first out within a priority key
+   */
+  readonly fairness?: JobFairness<Args>;
+  /**
+   * Collapse bursts: enqueues whose `key` is the same within `period` of each other give one run, with the last
+   * enqueue's arguments, which starts once the key was quiet for `period` (or `maxWait` after the first). Such an
+   * enqueue returns `debounced: true` and the debounce workflow's ID. See README "Debounce". @default none: every
+   * enqueue is its own run (idempotency key aside)
+   */
+  readonly debounce?: JobDebounce<Args>;
   /**
    * Cluster-wide rate limits, by the activity they govern (a call to an external service that allows so many requests
    * a second). Each limited activity runs on its own task queue, `<prefix>-rate-<activity>`, which every worker
@@ -179,6 +195,8 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
     }
   }
   if (definition.schedule !== undefined) validateJobSchedule(definition);
+  if (definition.fairness !== undefined) validateJobFairness(definition.name, definition.fairness);
+  if (definition.debounce !== undefined) validateJobDebounce(definition.name, definition.debounce);
   if (definition.rateLimits !== undefined) validateRateLimits(definition);
   return Object.freeze({ ...definition, workflowType: definition.workflow.name, [JOB]: true });
 }

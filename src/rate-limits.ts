@@ -63,13 +63,15 @@ export function formatRate(perSecond: number): string {
 }
 
 /**
- * The most calls Temporal's task queue rate limit lets start in any one-second window, for a rate of `perSecond` on a
- * queue of `partitions` partitions (the server's `matching.numTaskqueueReadPartitions`, 4 unless configured). Each
- * partition enforces `perSecond / partitions` with a GCRA limiter whose burst is one second (server 1.29,
- * `rateLimitManager`): after an idle second it lets `⌊2·rate/partitions⌋ + 1` calls through within a second, then
- * holds the rate. So the worst window is about twice the rate (one second's worth of burst), never more; saturated, a
- * window holds the rate. README "Rate limits".
+ * The most calls we let Temporal's task queue rate limit start in any one-second window at `perSecond`, on a queue of
+ * `partitions` partitions (`matching.numTaskqueueReadPartitions`, 4 unless configured): `3 × perSecond + partitions`
+ * (19 at 5/s). An envelope from the server's code and measurements, not a setting: each partition enforces
+ * `perSecond / partitions` with a limiter whose burst is one second (server 1.29, `rateLimitManager`), which alone
+ * allows `partitions × (⌊2 × perSecond / partitions⌋ + 1)` in a window (12 at 5/s; 11 measured); with the fairness
+ * matcher on (`matching.enableFairness`, as our servers run) the first second after an idle queue measured 13 and 15
+ * (why is not established; the matcher refunds the token of a match it does not complete, `recycleToken`, which can
+ * go past the one-second burst). Saturated, a window holds the rate. README "Rate limits".
  */
 export function rateLimitWindowBound(perSecond: number, partitions = 4): number {
-  return partitions * (Math.floor((2 * perSecond) / partitions) + 1);
+  return Math.ceil(3 * perSecond) + partitions;
 }

@@ -9,7 +9,7 @@ describe('dynamic config', () => {
   it('is read from the file compose mounts', () => {
     const compose = fs.readFileSync(path.resolve(__dirname, '../docker-compose.yml'), 'utf8');
     expect(compose).toContain(`./${path.relative(path.resolve(__dirname, '..'), DYNAMIC_CONFIG_FILE)}:`);
-    expect(readDynamicConfig()).toMatchObject({ 'matching.useNewMatcher': true });
+    expect(readDynamicConfig()).toMatchObject({ 'matching.useNewMatcher': true, 'matching.enableFairness': true });
   });
 
   it('refuses what a dev server cannot take: constraints, several values, no value', () => {

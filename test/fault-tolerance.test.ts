@@ -144,7 +144,14 @@ describe('worker processes', () => {
     const exportId = Math.floor(Math.random() * 1e9);
     await database.db
       .insertInto('exports')
-      .values({ id: exportId, start_date: '2026-04-01', end_date: '2026-04-01', created_at: now, updated_at: now })
+      .values({
+        id: exportId,
+        start_date: '2026-04-01',
+        end_date: '2026-04-01',
+        slice_size: 100, // 100 slices: a kill lands in the middle of some
+        created_at: now,
+        updated_at: now,
+      })
       .execute();
 
     const { workflowId } = await client.enqueue(largeDataExport, { exportId });
@@ -202,7 +209,14 @@ describe('worker processes', () => {
     const exportId = Math.floor(Math.random() * 1e9);
     await database.db
       .insertInto('exports')
-      .values({ id: exportId, start_date: '2026-04-02', end_date: '2026-04-02', created_at: now, updated_at: now })
+      .values({
+        id: exportId,
+        start_date: '2026-04-02',
+        end_date: '2026-04-02',
+        slice_size: 100,
+        created_at: now,
+        updated_at: now,
+      })
       .execute();
     const { workflowId } = await client.enqueue(largeDataExport, { exportId });
     expect(await env.client.workflow.getHandle(workflowId).result()).toMatchObject({ exportedUsers: 500 });

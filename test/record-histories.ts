@@ -4,6 +4,7 @@
  *
  *   npx tsx test/record-histories.ts
  *   npx tsx test/record-histories.ts --job <name> --args '<json>'   # one job's only, e.g. a new job's first
+ *   npx tsx test/record-histories.ts --debounce                     # the debounce workflow's only
  *
  * Starts its own dev server, database, fake vendor and gateway, and workers on every queue; runs one representative
  * execution per workflow type (and a few extra paths worth guarding), then writes each history as proto JSON — the
@@ -19,6 +20,7 @@ import pino from 'pino';
 import { JobClient } from '../src/client';
 import { readSettings } from '../src/config';
 import { startDevServer } from '../src/dev-server';
+import { defineJob } from '../src/job-definition';
 import { findJobOrThrow } from '../src/jobs';
 import {
   generateReport,
@@ -36,6 +38,13 @@ import { FakeVendor } from '../src/vendor/fake-vendor';
 import { startWorkerProcess } from '../src/worker-process';
 
 const HISTORIES_DIR = path.resolve(__dirname, 'histories');
+
+/** No job of the registry declares `debounce`: the debounce workflow's history is recorded with noop debounced. */
+const debouncedNoop = defineJob({
+  ...noop,
+  name: 'debounced-noop',
+  debounce: { key: () => 'record-histories', period: '1s', maxWait: '10s' },
+});
 /**
  * The export that continues-as-new: one user per slice. Reaching HISTORY_EVENTS_BEFORE_CONTINUE takes ~550 slices and a
  * last run of ~700 KiB, so the server instead suggests continue-as-new (`continueAsNewSuggested`, the workflow's other
@@ -195,14 +204,22 @@ async function main(): Promise<void> {
         ],
         ['healthCheckWorkflow', enqueue(client.enqueue(healthCheck, { windowMinutes: 5 }))],
         ['noopWorkflow', enqueue(client.enqueue(noop, { id: 'record-histories' }))],
+        ['debounceWorkflow', debounceRun()],
       ];
     };
-    const runs: Array<[string, Promise<WorkflowHandle>]> = only
-      ? [[findJobOrThrow(only.job).workflowType, enqueue(client.enqueueByName(only.job, only.args))]]
-      : await everyRun();
+    /** Three enqueues of one key collapsed into one run (the debounce workflow's result lists it). */
+    const debounceRun = async (): Promise<WorkflowHandle> => {
+      for (const n of [1, 2, 3]) await client.enqueue(debouncedNoop, { id: `debounced-${n}` });
+      return handle('debounced-noop/debounce/record-histories');
+    };
+    const runs: Array<[string, Promise<WorkflowHandle>]> = process.argv.includes('--debounce')
+      ? [['debounceWorkflow', debounceRun()]]
+      : only
+        ? [[findJobOrThrow(only.job).workflowType, enqueue(client.enqueueByName(only.job, only.args))]]
+        : await everyRun();
 
     fs.mkdirSync(HISTORIES_DIR, { recursive: true });
-    if (!only)
+    if (!only && !process.argv.includes('--debounce'))
       for (const f of fs.readdirSync(HISTORIES_DIR)) if (f.endsWith('.json')) fs.rmSync(path.join(HISTORIES_DIR, f));
     const write = async (name: string, h: WorkflowHandle) => {
       // A handle without a run ID is the latest run: the last one of a continue-as-new chain.

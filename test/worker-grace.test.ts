@@ -6,10 +6,11 @@ import { startJobctlWorker, type JobctlProcess } from './jobctl';
 
 /**
  * What SIGTERM does to a call that outlasts the worker's 30 s grace time (the real default: `jobctl worker` has no
- * option to shorten it). Past the grace time the SDK asks the activity to cancel, but the vendor call does not act on
- * cancellation: the worker waits for the call, reports its result and only then exits. Nothing runs twice and nothing
- * is lost. (A worker that dies mid-call is the other case: test/worker-shutdown.test.ts, the heartbeat timeout.)
- * Both workers are real `jobctl worker` processes; the vendor holds its answer for 50 s, under a 60 s client timeout.
+ * option to shorten it). Past the grace time the SDK cancels the activity, and the vendor call acts on it: the request
+ * is aborted, the worker exits at the grace time instead of whenever the vendor answers, and the attempt is retried
+ * on the other worker under the same idempotency key, so the vendor applies the webhook once. (A worker that dies
+ * mid-call is the other case: test/worker-shutdown.test.ts, the heartbeat timeout.) Both workers are real `jobctl
+ * worker` processes; the vendor holds its first answer for 50 s, under a 60 s client timeout.
  */
 describe('a worker stopped while an activity outlasts the grace time', () => {
   let h: Harness;
@@ -23,7 +24,7 @@ describe('a worker stopped while an activity outlasts the grace time', () => {
     await h?.close();
   });
 
-  it('finishes the call on the stopping worker after the 30 s, reports it, and exits 0; the vendor sees one request', async () => {
+  it('abandons the call at the 30 s grace time and exits 0; the other worker retries it and the vendor applies it once', async () => {
     const env = {
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       JOBS_TASK_QUEUE_PREFIX: h.taskQueuePrefix,
@@ -49,16 +50,16 @@ describe('a worker stopped while an activity outlasts the grace time', () => {
     const exitedAt = Date.now();
     expect(exitCode).toBe(0);
     expect(exitedAt - stoppedAt).toBeGreaterThanOrEqual(30_000); // not before the grace time
-    expect(exitedAt).toBeGreaterThanOrEqual(callSeenAt + 49_000); // and not before the call's answer
+    expect(exitedAt).toBeLessThan(callSeenAt + 49_000); // nor waiting for the held answer: the call was aborted
 
     const handle = h.env.client.workflow.getHandle(workflowId);
     await expect(handle.result()).resolves.toMatchObject({ alreadyProcessed: false });
     const events = (await handle.fetchHistory()).events ?? [];
     const started = events.find((e) => e.activityTaskStartedEventAttributes)!.activityTaskStartedEventAttributes!;
     const completed = events.find((e) => e.activityTaskCompletedEventAttributes)!.activityTaskCompletedEventAttributes!;
-    expect(started.attempt).toBe(1);
-    expect(completed.identity).toMatch(new RegExp(`^${first.child.pid}@`));
-    expect(h.vendor.requests.get(key)).toBe(1);
+    expect(started.attempt).toBe(2); // the first attempt, aborted at shutdown, was retried
+    expect(completed.identity).toMatch(new RegExp(`^${second.child.pid}@`));
+    expect(h.vendor.requests.get(key)).toBe(2);
     expect(h.vendor.effects.get(key)?.applied).toBe(1);
   }, 150_000);
 });

@@ -13,3 +13,4 @@ export * from './process-payment';
 export * from './update-search-index';
 export * from './health-check';
 export * from './noop';
+export * from './debounce';

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { JOB_STATUSES, type JobStatus } from '../client';
 import type { PriorityKey } from '../job-definition';
+import { checkFairnessKey, checkFairnessWeight, InvalidFairnessError } from '../fairness';
 import { InvalidJobTimingError, jobTiming, parseJobDuration } from '../job-timing';
 
 /** Commander option parsers: each throws InvalidArgumentError, which commander prints as one line naming the option. */
@@ -43,6 +44,25 @@ export function parseDurationOption(field: 'delay' | 'expiresAfter') {
       throw new InvalidArgumentError(withoutField(err, field));
     }
   };
+}
+
+/** `--fairness-key`: a non-empty key of at most 64 bytes (as `EnqueueOptions.fairnessKey` takes). */
+export function parseFairnessKeyOption(value: string): string {
+  return fairnessOption(() => checkFairnessKey(value));
+}
+
+/** `--fairness-weight`: a number from 0.001 to 1000 (as `EnqueueOptions.fairnessWeight` takes). */
+export function parseFairnessWeightOption(value: string): number {
+  return fairnessOption(() => checkFairnessWeight(value));
+}
+
+function fairnessOption<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof InvalidFairnessError)) throw err;
+    throw new InvalidArgumentError(err.message.slice(err.field.length + 1)); // commander names the option
+  }
 }
 
 /** `--at`: an ISO 8601 time with a zone, not more than a second in the past (as `EnqueueOptions.runAt` takes). */

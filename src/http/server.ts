@@ -8,6 +8,7 @@ import Fastify, {
 import type { EnqueueOptions, JobClient } from '../client';
 import { DEFAULT_SETTINGS } from '../config';
 import { JobNotFoundError, TemporalUnavailableError } from '../errors';
+import { checkFairnessKey, checkFairnessWeight, InvalidFairnessError, type FairnessOptions } from '../fairness';
 import { InvalidJobTimingError } from '../job-timing';
 import { findJob } from '../jobs';
 import { InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../safe-arguments';
@@ -74,6 +75,8 @@ export function buildHttpService(client: JobClient, options: HttpServiceOptions 
     if (err instanceof JobNotFoundError) return reply.code(404).send({ error: err.message });
     // A bad ?delay=, ?runAt= or ?expiresAfter=: the message starts with the parameter's name.
     if (err instanceof InvalidJobTimingError) return reply.code(400).send({ error: err.message, parameter: err.field });
+    // A bad ?fairnessKey= or ?fairnessWeight= (or a key the job derived from the body: parameter `fairness.key`).
+    if (err instanceof InvalidFairnessError) return reply.code(400).send({ error: err.message, parameter: err.field });
     if (err instanceof TemporalUnavailableError) return reply.code(503).send({ error: err.message });
     const { statusCode: status, code } = err as { statusCode?: number; code?: string };
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
@@ -163,7 +166,17 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (
 
   // When the job runs, as query parameters (the body is the job's arguments): ?delay=10m, ?runAt=<ISO time>,
   // ?expiresAfter=15m — EnqueueOptions' fields; a bad one is a 400 naming it, and nothing starts.
-  scope.post<{ Params: { name: string }; Querystring: { delay?: unknown; runAt?: unknown; expiresAfter?: unknown } }>(
+  // Fair sharing likewise: ?fairnessKey=<tenant>&fairnessWeight=2 (README "Fair sharing").
+  scope.post<{
+    Params: { name: string };
+    Querystring: {
+      delay?: unknown;
+      runAt?: unknown;
+      expiresAfter?: unknown;
+      fairnessKey?: unknown;
+      fairnessWeight?: unknown;
+    };
+  }>(
     '/jobs/:name',
     {
       bodyLimit,
@@ -187,6 +200,7 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (
       const started = await client.enqueueByName(request.params.name, request.body ?? {}, {
         enqueuedBy: request.apiToken && `token:${request.apiToken.id}`,
         ...timingParameters({ delay, runAt, expiresAfter }),
+        ...fairnessParameters(request.query),
       });
       return reply.code(202).send({ ...started, statusUrl: `/jobs/${encodeURIComponent(started.workflowId)}` });
     },
@@ -246,6 +260,14 @@ function timingParameters(query: { delay?: unknown; runAt?: unknown; expiresAfte
   const options: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(query)) if (value !== undefined) options[name] = value;
   return options as EnqueueOptions;
+}
+
+/** The fairness query parameters given, checked (`InvalidFairnessError` naming the parameter, before any RPC). */
+function fairnessParameters(query: { fairnessKey?: unknown; fairnessWeight?: unknown }): FairnessOptions {
+  return {
+    ...(query.fairnessKey === undefined ? {} : { fairnessKey: checkFairnessKey(query.fairnessKey) }),
+    ...(query.fairnessWeight === undefined ? {} : { fairnessWeight: checkFairnessWeight(query.fairnessWeight) }),
+  };
 }
 
 /** Whether JSON text opens more than `limit` arrays or objects inside one another. Linear; strings are skipped. */

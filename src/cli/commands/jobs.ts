@@ -10,7 +10,15 @@ import { describeJobSchedule } from '../../schedules';
 import { jobStats, parseSince } from '../../stats';
 import { validateJobArguments } from '../../validate-arguments';
 import { fields, print, table } from '../output';
-import { parseDurationOption, parsePositiveInt, parsePriorityKey, parseRunAtOption, parseStatus } from '../parsers';
+import {
+  parseDurationOption,
+  parseFairnessKeyOption,
+  parseFairnessWeightOption,
+  parsePositiveInt,
+  parsePriorityKey,
+  parseRunAtOption,
+  parseStatus,
+} from '../parsers';
 import { formatStatus } from '../status-text';
 import { watchFromCli } from '../watch';
 
@@ -20,7 +28,8 @@ export function addJobCommands(program: Command): void {
     .command('enqueue')
     .description(
       'enqueue a job, now or later (--in, --at); a duplicate (same idempotency key) attaches to the existing run, ' +
-        'also one still waiting out its delay',
+        'also one still waiting out its delay. A job that declares debounce collapses enqueues of one debounce key ' +
+        'into one run with the last arguments (prints the debounce workflow ID)',
     )
     .argument('<job>', `job name (${jobs.map((j) => j.name).join(', ')})`)
     .argument('[args]', 'arguments as a JSON object', '{}')
@@ -44,6 +53,16 @@ export function addJobCommands(program: Command): void {
       "drop it (status Expired) unless it has started this long after it was due, e.g. 15m (default: the job's)",
       parseDurationOption('expiresAfter'),
     )
+    .option(
+      '--fairness-key <key>',
+      "share the queue fairly by this key, e.g. a tenant id: waiting runs are dispatched across keys by weight, not first in first out (default: the job's fairness.key, else none)",
+      parseFairnessKeyOption,
+    )
+    .option(
+      '--fairness-weight <w>',
+      "the key's share, 0.001-1000: weight 2 gets twice the dispatches of weight 1 (default: the job's, else 1)",
+      parseFairnessWeightOption,
+    )
     .option('--wait', 'then watch it like `jobctl watch` until it closes; exit 1 unless it completed')
     .option('--interval <ms>', 'with --wait: poll every this many ms', parsePositiveInt, 1000)
     .option('--json', 'print one JSON object (with --wait: the final status, plus `duplicate`)')
@@ -59,6 +78,8 @@ export function addJobCommands(program: Command): void {
           in?: number;
           at?: string;
           expiresAfter?: number;
+          fairnessKey?: string;
+          fairnessWeight?: number;
         },
       ) => {
         const job = findJobOrThrow(name);
@@ -76,13 +97,17 @@ export function addJobCommands(program: Command): void {
             delay: opts.in,
             runAt: opts.at,
             expiresAfter: opts.expiresAfter,
+            fairnessKey: opts.fairnessKey,
+            fairnessWeight: opts.fairnessWeight,
           });
           // With --wait --json, stdout still holds one JSON value: the final status
           // (it carries workflowId, runId, url).
           if (!(opts.wait && opts.json)) {
             print(!!opts.json, result, () =>
               [
-                `${result.duplicate ? 'Already enqueued' : 'Enqueued'} ${result.workflowId}`,
+                result.debounced
+                  ? `Debounced into ${result.workflowId} (the run starts once the key is quiet for the job's period)`
+                  : `${result.duplicate ? 'Already enqueued' : 'Enqueued'} ${result.workflowId}`,
                 fields([
                   ['run', result.runId],
                   ['starts at', result.startsAt],

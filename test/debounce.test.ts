@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DebounceState } from '../src/debounce';
+import { defineJob } from '../src/job-definition';
+import { noop, noopWorkflow } from '../workflows';
+import { createHarness, eventually, type Harness } from './harness';
+
+/**
+ * Debounced jobs, declared here only: noop's workflow and arguments (ids `<debounce key>:<n>`), so no job of the
+ * registry changes. The debounce workflow starts each run as noop (same workflow type), which reports its id.
+ */
+const debouncedNoop = defineJob({
+  name: 'debounced-noop',
+  description: 'noop, debounced by the key before the colon of its id',
+  workflow: noopWorkflow,
+  queue: 'default',
+  args: noop.args,
+  idempotencyKey: ({ id }) => id,
+  enqueueOverHttp: false,
+  // maxWait far beyond the burst: the burst below is one window however slowly this machine enqueues.
+  debounce: { key: ({ id }) => id.slice(0, id.indexOf(':')), period: '1s', maxWait: '60s' },
+});
+const streamedNoop = defineJob({
+  ...debouncedNoop,
+  name: 'streamed-noop',
+  debounce: { ...debouncedNoop.debounce!, maxWait: '2s' },
+});
+
+/** A quiet period long enough to look at the open window however loaded this machine is. */
+const slowNoop = defineJob({
+  ...debouncedNoop,
+  name: 'slow-noop',
+  debounce: { ...debouncedNoop.debounce!, period: '5s' },
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('debounce', () => {
+  let h: Harness;
+  /** Ids of the noop runs, in the order they started. */
+  const started: string[] = [];
+  const runsOf = (key: string) => started.filter((id) => id.startsWith(`${key}:`));
+
+  beforeAll(async () => {
+    h = await createHarness({ deps: { onNoopStarted: (id) => started.push(id) } });
+    await h.startWorkers(['default']);
+  });
+  afterAll(() => h?.close());
+
+  it('50 enqueues of one key within 2 s give one run, with the last arguments', async () => {
+    const key = randomUUID();
+    const results = [];
+    for (let i = 0; i < 50; i++) {
+      results.push(await h.client.enqueue(debouncedNoop, { id: `${key}:${i}` }));
+      await sleep(30);
+    }
+    const workflowId = `debounced-noop/debounce/${key}`;
+    for (const r of results) expect(r).toMatchObject({ workflowId, debounced: true, duplicate: false });
+
+    const state = await h.env.client.workflow.getHandle<() => Promise<DebounceState>>(workflowId).result();
+    expect(state.runs).toHaveLength(1);
+    expect(state.runs[0]).toMatchObject({
+      enqueues: 50,
+      workflowId: expect.stringMatching(new RegExp(`^debounced-noop/${key}:49/debounced/\\d{4}-`)),
+    });
+    await h.env.client.workflow.getHandle(state.runs[0]!.workflowId).result();
+    expect(runsOf(key)).toEqual([`${key}:49`]);
+    // The run is the job's own: its workflow type, its status under its workflow ID.
+    expect(await h.client.status(state.runs[0]!.workflowId)).toMatchObject({ job: 'noop', status: 'Completed' });
+  });
+
+  it('a steady stream past the maximum wait still runs, in order, and its last enqueue is not lost', async () => {
+    const key = randomUUID();
+    // One enqueue every ~200 ms for ~8 s: never quiet for the 1 s period, four times the 2 s maximum wait.
+    const count = 40;
+    for (let i = 0; i < count; i++) {
+      await h.client.enqueue(streamedNoop, { id: `${key}:${i}` });
+      await sleep(200);
+    }
+    const startedDuringStream = runsOf(key).length;
+    expect(startedDuringStream).toBeGreaterThanOrEqual(1);
+
+    // After the stream, the last window runs with the last arguments.
+    await eventually(
+      async () => (runsOf(key).includes(`${key}:${count - 1}`) ? true : undefined),
+      30_000,
+      'the run of the last enqueue',
+    );
+    const order = runsOf(key).map((id) => Number(id.slice(id.indexOf(':') + 1)));
+    expect(order.length).toBeLessThan(count / 2); // collapsed: windows, not enqueues
+    expect(order).toEqual([...order].sort((a, b) => a - b)); // each run has a later enqueue's arguments
+    expect(new Set(order).size).toBe(order.length);
+  });
+
+  it('the debounce workflow tells its open window; an enqueue after its run started opens the next one', async () => {
+    const key = randomUUID();
+    const workflowId = `slow-noop/debounce/${key}`;
+    await h.client.enqueue(slowNoop, { id: `${key}:1` });
+    await h.client.enqueue(slowNoop, { id: `${key}:2` });
+    const open = await h.env.client.workflow.getHandle(workflowId).query<DebounceState>('debounce.state');
+    expect(open.open).toMatchObject({ enqueues: 2 });
+    expect(open.runs).toEqual([]);
+    await eventually(async () => (runsOf(key).length === 1 ? true : undefined), 30_000, 'the first run');
+
+    await h.client.enqueue(slowNoop, { id: `${key}:3` });
+    await eventually(async () => (runsOf(key).length === 2 ? true : undefined), 30_000, 'the second run');
+    expect(runsOf(key)).toEqual([`${key}:2`, `${key}:3`]);
+  });
+
+  it('refuses bad declarations and start delays, naming the field', async () => {
+    const base = { ...debouncedNoop, name: 'bad-debounce' };
+    const key = ({ id }: { id: string }) => id;
+    expect(() => defineJob({ ...base, debounce: { key, period: '5ms' } })).toThrow(
+      'job "bad-debounce": debounce.period must be at least 10 ms, got 5',
+    );
+    expect(() => defineJob({ ...base, debounce: { key, period: '10s', maxWait: '5s' } })).toThrow(
+      'job "bad-debounce": debounce.maxWait must be at least the period (10000 ms), got 5000 ms',
+    );
+    expect(() => defineJob({ ...base, debounce: { key, period: 'soon' } })).toThrow(
+      /^job "bad-debounce": debounce\.period must be a duration like/,
+    );
+    expect(() => defineJob({ ...base, debounce: { key: 'id' as never, period: '1s' } })).toThrow(
+      'job "bad-debounce": debounce.key must be a function of the arguments returning the key',
+    );
+    await expect(h.client.enqueue(debouncedNoop, { id: 'k:1' }, { delay: '1m' })).rejects.toThrow(
+      /^delay does not apply to job "debounced-noop": it is debounced/,
+    );
+    await expect(h.client.enqueue(debouncedNoop, { id: ':1' })).rejects.toThrow(
+      /debounce key of job "debounced-noop" must be a non-empty string/,
+    );
+  });
+});

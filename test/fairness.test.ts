@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { forEachLimited } from '../src/bench/harness';
+import { checkFairnessKey, checkFairnessWeight } from '../src/fairness';
+import { buildHttpService } from '../src/http/server';
+import { defineJob } from '../src/job-definition';
+import { noop, noopWorkflow, updateSearchIndex } from '../workflows';
+import { createHarness, eventually, type Harness } from './harness';
+import { jobctl } from './jobctl';
+
+/**
+ * A job that shares its queue by tenant: noop's workflow and arguments (ids `<tenant>:<n>`), declared here only, so
+ * no job of the registry changes. The worker runs it as noop (same workflow type).
+ */
+const tenantNoop = defineJob({
+  name: 'tenant-noop',
+  description: 'noop, shared fairly between the tenants in its ids',
+  workflow: noopWorkflow,
+  queue: 'default',
+  args: noop.args,
+  idempotencyKey: ({ id }) => id,
+  enqueueOverHttp: false,
+  fairness: { key: ({ id }) => id.slice(0, id.indexOf(':')), weight: ({ id }) => (id.startsWith('gold') ? 3 : 1) },
+});
+
+/** The priority the server recorded for a run: its first event's. */
+async function recordedPriority(h: Harness, workflowId: string) {
+  const history = await h.env.client.workflow.getHandle(workflowId).fetchHistory();
+  const p = history.events?.[0]?.workflowExecutionStartedEventAttributes?.priority;
+  return { fairnessKey: p?.fairnessKey || undefined, fairnessWeight: p?.fairnessWeight || undefined };
+}
+
+describe('fair sharing', () => {
+  describe("one tenant's backlog does not starve another's", () => {
+    let h: Harness;
+    /** Activity starts in order, with the fairness key the activity task carried. */
+    const started: Array<{ id: string; fairnessKey?: string }> = [];
+
+    beforeAll(async () => {
+      h = await createHarness({
+        deps: {
+          onNoopStarted: (id) => started.push({ id, fairnessKey: Context.current().info.priority?.fairnessKey }),
+        },
+      });
+    });
+    afterAll(() => h?.close());
+
+    it("tenant B enqueues 10 jobs after tenant A's 1,000: all 10 start before A's backlog is half drained", async () => {
+      const run = randomUUID();
+      // No worker yet: the whole backlog waits in the queue, A's first, however fast or slow enqueueing is.
+      await forEachLimited(1000, 50, async (i) => {
+        await h.client.enqueue(noop, { id: `${run}-a-${i}` }, { fairnessKey: 'tenant-a' });
+      });
+      for (let i = 0; i < 10; i++) await h.client.enqueue(noop, { id: `${run}-b-${i}` }, { fairnessKey: 'tenant-b' });
+
+      await h.startWorkers([{ queue: 'default', concurrency: 2 }]);
+      const ofTenant = (t: string) => started.filter((s) => s.id.startsWith(`${run}-${t}-`));
+      const aStartedBeforeLastB = await eventually(
+        async () => {
+          if (ofTenant('b').length < 10) return undefined;
+          const lastB = started.map((s) => s.id.startsWith(`${run}-b-`)).lastIndexOf(true);
+          return started.slice(0, lastB).filter((s) => s.id.startsWith(`${run}-a-`)).length;
+        },
+        280_000,
+        "tenant B's 10 jobs to start",
+      );
+      await h.stopWorkers();
+
+      // First in, first out would start all 1,000 of A's first. The matcher alternates between the keys instead
+      // (per partition: a queue has 4, so B's tasks interleave with A's within each).
+      expect(aStartedBeforeLastB).toBeLessThan(500);
+      // The key reached the activities: the workflow's activity tasks inherit its priority.
+      expect(new Set(ofTenant('b').map((s) => s.fairnessKey))).toEqual(new Set(['tenant-b']));
+      expect(new Set(ofTenant('a').map((s) => s.fairnessKey))).toEqual(new Set(['tenant-a']));
+    }, 300_000); // without fairness B's start after all of A's, minutes here: the expectation fails, not the timeout
+  });
+
+  describe('where the key and weight come from', () => {
+    let h: Harness;
+    let app: FastifyInstance;
+    let base: string;
+    let env: Record<string, string>;
+
+    beforeAll(async () => {
+      h = await createHarness(); // no worker: only what the server recorded at the start is read
+      app = buildHttpService(h.client);
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      env = { TEMPORAL_ADDRESS: inject('temporalAddress'), JOBS_TASK_QUEUE_PREFIX: h.taskQueuePrefix };
+    });
+    afterAll(async () => {
+      await app?.close();
+      await h?.close();
+    });
+
+    it('the declaration derives them from the arguments; an enqueue overrides them', async () => {
+      const run = randomUUID();
+      const derived = await h.client.enqueue(tenantNoop, { id: `gold:${run}` });
+      expect(await recordedPriority(h, derived.workflowId)).toEqual({ fairnessKey: 'gold', fairnessWeight: 3 });
+      const plain = await h.client.enqueue(tenantNoop, { id: `acme:${run}` });
+      expect(await recordedPriority(h, plain.workflowId)).toEqual({ fairnessKey: 'acme', fairnessWeight: 1 });
+      const overridden = await h.client.enqueue(
+        tenantNoop,
+        { id: `other:${run}` },
+        { fairnessKey: 'vip', fairnessWeight: 0.5, priorityKey: 2 },
+      );
+      expect(await recordedPriority(h, overridden.workflowId)).toEqual({ fairnessKey: 'vip', fairnessWeight: 0.5 });
+      // A job without `fairness` has none unless the enqueue gives one.
+      const none = await h.client.enqueue(noop, { id: `none-${run}` });
+      expect(await recordedPriority(h, none.workflowId)).toEqual({ fairnessKey: undefined, fairnessWeight: undefined });
+    });
+
+    it('bad keys and weights are refused before anything reaches the server, naming the field', async () => {
+      const id = `refused-${randomUUID()}`;
+      await expect(h.client.enqueue(noop, { id }, { fairnessKey: '' })).rejects.toThrow(
+        /^fairnessKey must be a non-empty string, got ""/,
+      );
+      await expect(h.client.enqueue(noop, { id }, { fairnessKey: 'x'.repeat(65) })).rejects.toThrow(
+        /^fairnessKey must be at most 64 bytes \(UTF-8\), got 65/,
+      );
+      await expect(h.client.enqueue(noop, { id }, { fairnessKey: 'ü'.repeat(33) })).rejects.toThrow(/got 66/);
+      for (const weight of [0, -1, Number.NaN, 1001])
+        await expect(h.client.enqueue(noop, { id }, { fairnessKey: 'a', fairnessWeight: weight })).rejects.toThrow(
+          /^fairnessWeight must be a positive number from 0.001 to 1000/,
+        );
+      // A key the declaration derives is checked too (here: an id without a tenant gives "").
+      await expect(h.client.enqueue(tenantNoop, { id: ':no-tenant' })).rejects.toThrow(/^fairness\.key must be/);
+      await expect(h.env.client.workflow.getHandle(`noop/${id}`).describe()).rejects.toBeInstanceOf(
+        WorkflowNotFoundError,
+      );
+
+      expect(checkFairnessKey('ü'.repeat(32))).toBe('ü'.repeat(32)); // 64 bytes: the limit
+      expect(checkFairnessWeight('2.5')).toBe(2.5); // as a command line or query string gives it
+      expect(() => defineJob({ ...tenantNoop, name: 'bad-weight', fairness: { key: () => 'k', weight: 0 } })).toThrow(
+        'job "bad-weight": fairness.weight must be a positive number from 0.001 to 1000, got 0',
+      );
+      expect(() => defineJob({ ...tenantNoop, name: 'bad-key', fairness: { key: 'tenant' as never } })).toThrow(
+        'job "bad-key": fairness.key must be a function of the arguments returning the key',
+      );
+    });
+
+    it('HTTP takes ?fairnessKey= and ?fairnessWeight=, and answers 400 naming a bad one', async () => {
+      const recordId = h.unusedId();
+      const post = (query: string) =>
+        fetch(`${base}/jobs/update-search-index?${query}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ recordType: 'user', recordId }),
+        });
+      const bad = await post('fairnessKey=t1&fairnessWeight=zero');
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toEqual({
+        error: 'fairnessWeight must be a positive number from 0.001 to 1000, got "zero"',
+        parameter: 'fairnessWeight',
+      });
+      const empty = await post('fairnessKey=');
+      expect(empty.status).toBe(400);
+      expect(await empty.json()).toMatchObject({ parameter: 'fairnessKey' });
+
+      const ok = await post('fairnessKey=t1&fairnessWeight=2');
+      expect(ok.status).toBe(202);
+      const { workflowId } = (await ok.json()) as { workflowId: string };
+      expect(workflowId).toBe(`update-search-index/user/${recordId}`);
+      expect(await recordedPriority(h, workflowId)).toEqual({ fairnessKey: 't1', fairnessWeight: 2 });
+      expect(updateSearchIndex.fairness).toBeUndefined();
+    });
+
+    it('jobctl enqueue takes --fairness-key and --fairness-weight, and names a bad one', async () => {
+      const id = `cli-${randomUUID()}`;
+      const bad = await jobctl(['enqueue', 'noop', JSON.stringify({ id }), '--fairness-weight', '0'], env);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/option '--fairness-weight <w>' argument '0' is invalid\. must be a positive number/);
+      const tooLong = await jobctl(['enqueue', 'noop', JSON.stringify({ id }), '--fairness-key', 'k'.repeat(65)], env);
+      expect(tooLong.stderr).toMatch(/--fairness-key <key>.* must be at most 64 bytes/);
+
+      const ok = await jobctl(
+        ['enqueue', 'noop', JSON.stringify({ id }), '--fairness-key', 'tenant-7', '--fairness-weight', '4', '--json'],
+        env,
+      );
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(await recordedPriority(h, `noop/${id}`)).toEqual({ fairnessKey: 'tenant-7', fairnessWeight: 4 });
+      const help = await jobctl(['enqueue', '--help'], env);
+      expect(help.stdout).toContain('--fairness-key <key>');
+      expect(help.stdout).toContain('--fairness-weight <w>');
+    }, 120_000); // four jobctl processes
+  });
+});
