@@ -14,6 +14,7 @@ import {
 import type { Duration } from '@temporalio/common';
 import { msNumberToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
+import { concurrencyKeyOf } from './concurrency';
 import { DEFAULT_SETTINGS, readSettings, type Settings } from './config';
 import { dataConverterFor } from './encryption';
 import { JobNotFoundError, TemporalUnavailableError } from './errors';
@@ -242,6 +243,8 @@ export class JobClient {
     if (priorityKey !== undefined && !(Number.isInteger(priorityKey) && priorityKey >= 1 && priorityKey <= 5)) {
       throw new TypeError(`priorityKey must be an integer from 1 to 5, got ${priorityKey}`);
     }
+    // Before any RPC: a concurrency key the declaration derives badly throws a TypeError naming concurrency.key.
+    concurrencyKeyOf(job, args);
     // Before any RPC: a bad delay, runAt or expiresAfter throws InvalidJobTimingError naming it.
     const timing = jobTiming(enqueueOptions, job.expiresAfter, Date.now());
     const { workflowService, options } = this.temporal;

@@ -2,6 +2,7 @@ import type { ActivityOptions, Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import type { Activities } from './app';
+import { validateConcurrencyLimit, type ConcurrencyLimit } from './concurrency';
 import { ErrorType } from './error-types';
 import { parseJobDuration } from './job-timing';
 import type { Priority } from './queues';
@@ -79,6 +80,12 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    * project owns. See README "Recurring jobs". @default none: the job runs only when enqueued
    */
   readonly schedule?: JobSchedule<Args>;
+  /**
+   * At most `limit` runs of this job per key at once, across every worker: the others wait, in enqueue order, and
+   * start as soon as a permit frees. Enforced by a semaphore workflow per key that every run of the job asks (a
+   * workflow interceptor, whoever started the run). See README "Per-key concurrency". @default no limit
+   */
+  readonly concurrency?: ConcurrencyLimit<Args>;
 }
 
 /** How a Schedule handles a run that is due while the previous scheduled run still runs (Temporal's overlap policy). */
@@ -161,6 +168,7 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
     }
   }
   if (definition.schedule !== undefined) validateJobSchedule(definition);
+  if (definition.concurrency !== undefined) validateConcurrencyLimit(definition.name, definition.concurrency);
   return Object.freeze({ ...definition, workflowType: definition.workflow.name, [JOB]: true });
 }
 
