@@ -67,9 +67,8 @@ class ConcurrencyLimitInterceptor implements WorkflowInboundCallsInterceptor {
     const semaphoreId = semaphoreWorkflowId(info.taskQueue, job.name, key);
     const holder: PermitHolderId = { workflowId: info.workflowId, firstRunId: info.firstExecutionRunId };
     let granted = false;
-    setHandler(grantSignal, ({ semaphoreId: from }) => {
-      if (from === semaphoreId) granted = true;
-    });
+    // Not checked against semaphoreId: a replay worker's task queue (and so the ID derived here) is its own.
+    setHandler(grantSignal, () => void (granted = true));
     const request = {
       ...holder,
       runId: info.runId,

@@ -174,9 +174,9 @@ describe('per-key concurrency against the dev server', () => {
   it('a holder terminated without releasing: the semaphore takes its permit back at its lease check, the next runs', async () => {
     const key = `lost-${randomUUID().slice(0, 8)}`;
     const holder = gate(`${key}-0`);
-    const { workflowId: first } = await h.client.enqueue(concurrencyProbe, { id: `${key}-0`, key });
+    const { workflowId: first } = await h.client.enqueue(concurrencyProbe, { id: `${key}-0`, key, holdMs: 0 });
     await holder.reachedP;
-    const { workflowId: second } = await h.client.enqueue(concurrencyProbe, { id: `${key}-1`, key });
+    const { workflowId: second } = await h.client.enqueue(concurrencyProbe, { id: `${key}-1`, key, holdMs: 0 });
     await eventually(
       async () => ((await semaphoreState(concurrencyProbe.name, key)).waiters.length === 1 ? true : undefined),
       30_000,
@@ -202,10 +202,10 @@ describe('per-key concurrency against the dev server', () => {
     const holder = gate(`${key}-0`);
     const ids = [0, 1, 2].map((i) => `${key}-${i}`);
     const runs: string[] = [];
-    runs.push((await h.client.enqueue(concurrencyProbe, { id: ids[0]!, key })).workflowId);
+    runs.push((await h.client.enqueue(concurrencyProbe, { id: ids[0]!, key, holdMs: 0 })).workflowId);
     await holder.reachedP;
-    runs.push((await h.client.enqueue(concurrencyProbe, { id: ids[1]!, key })).workflowId);
-    runs.push((await h.client.enqueue(concurrencyProbe, { id: ids[2]!, key })).workflowId);
+    runs.push((await h.client.enqueue(concurrencyProbe, { id: ids[1]!, key, holdMs: 0 })).workflowId);
+    runs.push((await h.client.enqueue(concurrencyProbe, { id: ids[2]!, key, holdMs: 0 })).workflowId);
     await eventually(
       async () => ((await semaphoreState(concurrencyProbe.name, key)).waiters.length === 2 ? true : undefined),
       30_000,

@@ -20,7 +20,10 @@ import { JobClient } from '../src/client';
 import { readSettings } from '../src/config';
 import { startDevServer } from '../src/dev-server';
 import { findJobOrThrow } from '../src/jobs';
+import { semaphoreWorkflowId } from '../src/concurrency';
 import {
+  concurrencyProbe,
+  concurrencyProbeThree,
   generateReport,
   healthCheck,
   invoiceGeneration,
@@ -31,7 +34,7 @@ import {
   sendWelcomeEmail,
   updateSearchIndex,
 } from '../workflows';
-import { PRIORITIES } from '../src/queues';
+import { PRIORITIES, taskQueueName } from '../src/queues';
 import { FakeVendor } from '../src/vendor/fake-vendor';
 import { startWorkerProcess } from '../src/worker-process';
 
@@ -195,6 +198,23 @@ async function main(): Promise<void> {
         ],
         ['healthCheckWorkflow', enqueue(client.enqueue(healthCheck, { windowMinutes: 5 }))],
         ['noopWorkflow', enqueue(client.enqueue(noop, { id: 'record-histories' }))],
+        // Two runs of one key with limit 1: the second waits in line, so the semaphore grants, queues and releases.
+        [
+          'concurrencyProbeWorkflow',
+          enqueue(client.enqueue(concurrencyProbe, { id: 'record-1', key: 'record', holdMs: 500 })),
+        ],
+        [
+          'concurrencySemaphoreWorkflow',
+          enqueue(client.enqueue(concurrencyProbe, { id: 'record-2', key: 'record', holdMs: 100 })).then(async (h) => {
+            await h.result();
+            // Closes after two idle lease periods (the probe's lease is 2 s): its whole history, start to close.
+            return handle(semaphoreWorkflowId(taskQueueName('record', 'default'), concurrencyProbe.name, 'record'));
+          }),
+        ],
+        [
+          'concurrencyProbeThreeWorkflow',
+          enqueue(client.enqueue(concurrencyProbeThree, { id: 'record-3', key: 'record', holdMs: 0 })),
+        ],
       ];
     };
     const runs: Array<[string, Promise<WorkflowHandle>]> = only

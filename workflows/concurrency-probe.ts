@@ -7,8 +7,8 @@ const args = z.strictObject({
   id: z.string().min(1).max(200),
   /** The concurrency key. */
   key: z.string().min(1).max(100),
-  /** How long the activity holds the permit. @default 0 */
-  holdMs: z.number().int().min(0).max(60_000).optional(),
+  /** How long the activity holds the permit, in ms. */
+  holdMs: z.number().int().min(0).max(60_000),
 });
 
 /**
@@ -48,9 +48,9 @@ const { concurrencyProbe: hold } = proxyJobActivities<ReturnType<typeof createCo
 
 /** One activity holding the permit: the concurrency interceptor acquires it before and releases it after. */
 export async function concurrencyProbeWorkflow({ id, holdMs }: z.infer<typeof args>): Promise<void> {
-  await hold(id, holdMs ?? 0);
+  await hold(id, holdMs);
 }
 
 export async function concurrencyProbeThreeWorkflow({ id, holdMs }: z.infer<typeof args>): Promise<void> {
-  await hold(id, holdMs ?? 0);
+  await hold(id, holdMs);
 }
