@@ -107,6 +107,8 @@ export async function bundleWorkflows(options: { instrumentation?: boolean } = {
       path.resolve(__dirname, 'job-expiry.ts'),
       ...instrumentation,
       path.resolve(__dirname, 'argument-validation.ts'),
+      // Innermost: a run refused at the door never waits for a concurrency permit.
+      path.resolve(__dirname, 'concurrency-limit.ts'),
     ],
     preloadModules: ['zod', ...SHARED_WORKFLOW_MODULES, path.resolve(__dirname, 'job-expiry.ts'), ...instrumentation],
     logger: quietBundlerLogger,

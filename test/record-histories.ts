@@ -22,7 +22,10 @@ import { readSettings } from '../src/config';
 import { startDevServer } from '../src/dev-server';
 import { defineJob } from '../src/job-definition';
 import { findJobOrThrow } from '../src/jobs';
+import { semaphoreWorkflowId } from '../src/concurrency';
 import {
+  concurrencyProbe,
+  concurrencyProbeThree,
   generateReport,
   healthCheck,
   invoiceGeneration,
@@ -33,7 +36,7 @@ import {
   sendWelcomeEmail,
   updateSearchIndex,
 } from '../workflows';
-import { PRIORITIES } from '../src/queues';
+import { PRIORITIES, taskQueueName } from '../src/queues';
 import { FakeVendor } from '../src/vendor/fake-vendor';
 import { startWorkerProcess } from '../src/worker-process';
 
@@ -205,6 +208,23 @@ async function main(): Promise<void> {
         ['healthCheckWorkflow', enqueue(client.enqueue(healthCheck, { windowMinutes: 5 }))],
         ['noopWorkflow', enqueue(client.enqueue(noop, { id: 'record-histories' }))],
         ['debounceWorkflow', debounceRun()],
+        // Two runs of one key with limit 1: the second waits in line, so the semaphore grants, queues and releases.
+        [
+          'concurrencyProbeWorkflow',
+          enqueue(client.enqueue(concurrencyProbe, { id: 'record-1', key: 'record', holdMs: 500 })),
+        ],
+        [
+          'concurrencySemaphoreWorkflow',
+          enqueue(client.enqueue(concurrencyProbe, { id: 'record-2', key: 'record', holdMs: 100 })).then(async (h) => {
+            await h.result();
+            // Closes after two idle lease periods (the probe's lease is 2 s): its whole history, start to close.
+            return handle(semaphoreWorkflowId(taskQueueName('record', 'default'), concurrencyProbe.name, 'record'));
+          }),
+        ],
+        [
+          'concurrencyProbeThreeWorkflow',
+          enqueue(client.enqueue(concurrencyProbeThree, { id: 'record-3', key: 'record', holdMs: 0 })),
+        ],
       ];
     };
     /** Three enqueues of one key collapsed into one run (the debounce workflow's result lists it). */
