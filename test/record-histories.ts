@@ -207,6 +207,7 @@ async function main(): Promise<void> {
         ],
         ['healthCheckWorkflow', enqueue(client.enqueue(healthCheck, { windowMinutes: 5 }))],
         ['noopWorkflow', enqueue(client.enqueue(noop, { id: 'record-histories' }))],
+        ['noopWorkflow.local-activity', enqueue(client.enqueue(noop, { id: 'record-histories-local', local: true }))],
         ['debounceWorkflow', debounceRun()],
         // Two runs of one key with limit 1: the second waits in line, so the semaphore grants, queues and releases.
         [
@@ -240,7 +241,11 @@ async function main(): Promise<void> {
 
     fs.mkdirSync(HISTORIES_DIR, { recursive: true });
     if (!only && !process.argv.includes('--debounce'))
-      for (const f of fs.readdirSync(HISTORIES_DIR)) if (f.endsWith('.json')) fs.rmSync(path.join(HISTORIES_DIR, f));
+      for (const f of fs.readdirSync(HISTORIES_DIR)) {
+        // `<type>.before-<change>.json` were recorded by the code before a patched change: they guard its old path and
+        // cannot be recorded again, so they stay.
+        if (f.endsWith('.json') && !f.includes('.before-')) fs.rmSync(path.join(HISTORIES_DIR, f));
+      }
     const write = async (name: string, h: WorkflowHandle) => {
       // A handle without a run ID is the latest run: the last one of a continue-as-new chain.
       const history = await h.fetchHistory();
