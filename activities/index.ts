@@ -12,3 +12,5 @@ export * from './process-payment';
 export * from './update-search-index';
 export * from './health-check';
 export * from './noop';
+export * from './concurrency-semaphore';
+export * from './concurrency-probe';

@@ -14,6 +14,7 @@ import {
 import type { Duration } from '@temporalio/common';
 import { msNumberToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
+import { concurrencyKeyOf } from './concurrency';
 import { DEFAULT_SETTINGS, readSettings, type Settings } from './config';
 import { dataConverterFor } from './encryption';
 import { debounceWorkflowId, validateJobDebounce, type DebouncedEnqueue } from './debounce';
@@ -261,6 +262,8 @@ export class JobClient {
     workflowId = workflowIdFor(job, args),
   ): Promise<EnqueueResult> {
     const priority = priorityOf(job, args, enqueueOptions);
+    // Before any RPC: a concurrency key the declaration derives badly throws a TypeError naming concurrency.key.
+    concurrencyKeyOf(job, args);
     // Before any RPC: a bad delay, runAt or expiresAfter throws InvalidJobTimingError naming it.
     const timing = jobTiming(enqueueOptions, job.expiresAfter, Date.now());
     const { workflowService, options } = this.temporal;

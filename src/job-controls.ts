@@ -8,6 +8,7 @@ import { formatRate, rateLimitsInForce } from './rate-limits';
  */
 export function jobControls(job: DeclaredJob<any>, rateOverrides: Readonly<Record<string, number>> = {}): string[] {
   const controls: string[] = [];
+  if (job.concurrency) controls.push(`concurrency ${job.concurrency.limit} per key`);
   if (job.fairness) {
     const weight = job.fairness.weight;
     controls.push(

@@ -3,6 +3,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import type { Activities } from './app';
 import { validateJobDebounce, type JobDebounce } from './debounce';
+import { validateConcurrencyLimit, type ConcurrencyLimit } from './concurrency';
 import { ErrorType } from './error-types';
 import { validateJobFairness, type JobFairness } from './fairness';
 import { parseJobDuration } from './job-timing';
@@ -95,6 +96,12 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    * enqueue is its own run (idempotency key aside)
    */
   readonly debounce?: JobDebounce<Args>;
+  /**
+   * At most `limit` runs of this job per key at once, across every worker: the others wait, in enqueue order, and
+   * start as soon as a permit frees. Enforced by a semaphore workflow per key that every run of the job asks (a
+   * workflow interceptor, whoever started the run). See README "Per-key concurrency". @default no limit
+   */
+  readonly concurrency?: ConcurrencyLimit<Args>;
   /**
    * Cluster-wide rate limits, by the activity they govern (a call to an external service that allows so many requests
    * a second). Each limited activity runs on its own task queue, `<prefix>-rate-<activity>`, which every worker
@@ -197,6 +204,7 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
   if (definition.schedule !== undefined) validateJobSchedule(definition);
   if (definition.fairness !== undefined) validateJobFairness(definition.name, definition.fairness);
   if (definition.debounce !== undefined) validateJobDebounce(definition.name, definition.debounce);
+  if (definition.concurrency !== undefined) validateConcurrencyLimit(definition.name, definition.concurrency);
   if (definition.rateLimits !== undefined) validateRateLimits(definition);
   return Object.freeze({ ...definition, workflowType: definition.workflow.name, [JOB]: true });
 }

@@ -137,6 +137,8 @@ export async function bundleWorkflows(options: { instrumentation?: boolean } = {
       path.resolve(__dirname, 'job-expiry.ts'),
       ...instrumentation,
       path.resolve(__dirname, 'argument-validation.ts'),
+      // Innermost: a run refused at the door never waits for a concurrency permit.
+      path.resolve(__dirname, 'concurrency-limit.ts'),
     ],
     preloadModules: ['zod', ...SHARED_WORKFLOW_MODULES, path.resolve(__dirname, 'job-expiry.ts'), ...instrumentation],
     logger: quietBundlerLogger,
@@ -181,45 +183,50 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
   const prefix = options.taskQueuePrefix ?? DEFAULT_SETTINGS.taskQueuePrefix;
   const logger = options.logger ?? createJobLogger();
   const retries = retryTableInterceptor(retryTables);
-  const activityInterceptors = { activity: instrumented ? [retries, activityLogging(logger)] : [retries] };
   const limited = rateLimitedQueues(prefix, options.queues, options.rateLimits);
   const missing = limited.filter(({ activity }) => !(activity in options.activities)).map((l) => l.activity);
   if (missing.length > 0) throw new TypeError(`rate limits name activities no job registers: ${missing.join(', ')}`);
-  // One activity-only worker per rate-limited activity: Temporal's task queue rate limit holds its calls to the rate
-  // across every process, the other processes' workers on the same queue included (they all ask for the same rate).
-  const rateWorkers = limited.map((limit) =>
-    Worker.create({
-      connection: options.connection,
-      namespace: options.namespace,
-      taskQueue: limit.taskQueue,
-      activities: options.activities,
-      ...(options.identity ? { identity: options.identity } : {}),
-      maxConcurrentActivityTaskExecutions: limit.concurrency,
-      maxTaskQueueActivitiesPerSecond: limit.perSecond,
-      shutdownGraceTime: options.shutdownGraceTime ?? '30s',
-      interceptors: activityInterceptors,
-      ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
-    }),
+  const queueWorkers = Promise.all(
+    options.queues.map(({ queue, concurrency }) =>
+      Worker.create({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: taskQueueName(prefix, queue),
+        workflowBundle,
+        activities: options.activities,
+        ...(options.identity ? { identity: options.identity } : {}),
+        maxConcurrentActivityTaskExecutions: concurrency,
+        maxConcurrentWorkflowTaskExecutions: Math.max(2, concurrency),
+        shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+        // Logging sees the typed error before the retry table turns it into an ApplicationFailure.
+        interceptors: { activity: instrumented ? [retries, activityLogging(logger)] : [retries] },
+        ...(instrumented ? { sinks: jobEventSinks(logger) } : {}),
+        ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
+        ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+      }),
+    ),
   );
-  const queueWorkers = options.queues.map(({ queue, concurrency }) =>
-    Worker.create({
-      connection: options.connection,
-      namespace: options.namespace,
-      taskQueue: taskQueueName(prefix, queue),
-      workflowBundle,
-      activities: options.activities,
-      ...(options.identity ? { identity: options.identity } : {}),
-      maxConcurrentActivityTaskExecutions: concurrency,
-      maxConcurrentWorkflowTaskExecutions: Math.max(2, concurrency),
-      shutdownGraceTime: options.shutdownGraceTime ?? '30s',
-      // Logging sees the typed error before the retry table turns it into an ApplicationFailure.
-      interceptors: activityInterceptors,
-      ...(instrumented ? { sinks: jobEventSinks(logger) } : {}),
-      ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
-      ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
-    }),
+  // One activity-only worker per rate-limited activity (README "Rate limits"): Temporal's task queue rate limit holds
+  // its calls to the rate across every process, the other processes' workers on the same queue included (they all ask
+  // for the same rate). Same interceptors as the queue workers; no workflows.
+  const rateWorkers = Promise.all(
+    limited.map((limit) =>
+      Worker.create({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: limit.taskQueue,
+        activities: options.activities,
+        ...(options.identity ? { identity: options.identity } : {}),
+        maxConcurrentActivityTaskExecutions: limit.concurrency,
+        maxTaskQueueActivitiesPerSecond: limit.perSecond,
+        shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+        interceptors: { activity: instrumented ? [retries, activityLogging(logger)] : [retries] },
+        ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+      }),
+    ),
   );
-  return Promise.all([...queueWorkers, ...rateWorkers]);
+  const [byQueue, byRate] = await Promise.all([queueWorkers, rateWorkers]);
+  return [...byQueue, ...byRate];
 }
 
 /**

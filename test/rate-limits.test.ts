@@ -8,7 +8,7 @@ import { jobs } from '../src/jobs';
 import { rateLimitQueueName, taskQueuePrefixOf } from '../src/queues';
 import { rateLimitsInForce, rateLimitWindowBound } from '../src/rate-limits';
 import { rateLimitedQueues } from '../src/worker';
-import { noopWorkflow, processWebhook } from '../workflows';
+import { generateReport, noopWorkflow, processWebhook } from '../workflows';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl, startJobctlWorker, type JobctlProcess } from './jobctl';
 
@@ -184,6 +184,9 @@ describe('rate limit declarations and settings', () => {
     ]);
     expect(rows.find((r) => r.name === 'process-payment')?.controls).toEqual(['rate chargePayment 25/s']);
     expect(rows.find((r) => r.name === 'invoice-generation')?.controls).toEqual([]);
+    expect(rows.find((r) => r.name === 'generate-report')?.controls).toEqual([
+      `concurrency ${generateReport.concurrency!.limit} per key`,
+    ]);
     const text = await jobctl(['jobs'], {});
     expect(text.stdout).toMatch(/^JOB\s+TASK QUEUE\s+HTTP\s+SCHEDULE\s+CONTROLS\s+DESCRIPTION/);
     expect(text.stdout).toMatch(/process-webhook .* rate processWebhook 10\/s /);

@@ -22,7 +22,10 @@ import { readSettings } from '../src/config';
 import { startDevServer } from '../src/dev-server';
 import { defineJob } from '../src/job-definition';
 import { findJobOrThrow } from '../src/jobs';
+import { semaphoreWorkflowId } from '../src/concurrency';
 import {
+  concurrencyProbe,
+  concurrencyProbeThree,
   generateReport,
   healthCheck,
   invoiceGeneration,
@@ -33,7 +36,7 @@ import {
   sendWelcomeEmail,
   updateSearchIndex,
 } from '../workflows';
-import { PRIORITIES } from '../src/queues';
+import { PRIORITIES, taskQueueName } from '../src/queues';
 import { FakeVendor } from '../src/vendor/fake-vendor';
 import { startWorkerProcess } from '../src/worker-process';
 
@@ -204,7 +207,25 @@ async function main(): Promise<void> {
         ],
         ['healthCheckWorkflow', enqueue(client.enqueue(healthCheck, { windowMinutes: 5 }))],
         ['noopWorkflow', enqueue(client.enqueue(noop, { id: 'record-histories' }))],
+        ['noopWorkflow.local-activity', enqueue(client.enqueue(noop, { id: 'record-histories-local', local: true }))],
         ['debounceWorkflow', debounceRun()],
+        // Two runs of one key with limit 1: the second waits in line, so the semaphore grants, queues and releases.
+        [
+          'concurrencyProbeWorkflow',
+          enqueue(client.enqueue(concurrencyProbe, { id: 'record-1', key: 'record', holdMs: 500 })),
+        ],
+        [
+          'concurrencySemaphoreWorkflow',
+          enqueue(client.enqueue(concurrencyProbe, { id: 'record-2', key: 'record', holdMs: 100 })).then(async (h) => {
+            await h.result();
+            // Closes after two idle lease periods (the probe's lease is 2 s): its whole history, start to close.
+            return handle(semaphoreWorkflowId(taskQueueName('record', 'default'), concurrencyProbe.name, 'record'));
+          }),
+        ],
+        [
+          'concurrencyProbeThreeWorkflow',
+          enqueue(client.enqueue(concurrencyProbeThree, { id: 'record-3', key: 'record', holdMs: 0 })),
+        ],
       ];
     };
     /** Three enqueues of one key collapsed into one run (the debounce workflow's result lists it). */
@@ -220,7 +241,11 @@ async function main(): Promise<void> {
 
     fs.mkdirSync(HISTORIES_DIR, { recursive: true });
     if (!only && !process.argv.includes('--debounce'))
-      for (const f of fs.readdirSync(HISTORIES_DIR)) if (f.endsWith('.json')) fs.rmSync(path.join(HISTORIES_DIR, f));
+      for (const f of fs.readdirSync(HISTORIES_DIR)) {
+        // `<type>.before-<change>.json` were recorded by the code before a patched change: they guard its old path and
+        // cannot be recorded again, so they stay.
+        if (f.endsWith('.json') && !f.includes('.before-')) fs.rmSync(path.join(HISTORIES_DIR, f));
+      }
     const write = async (name: string, h: WorkflowHandle) => {
       // A handle without a run ID is the latest run: the last one of a continue-as-new chain.
       const history = await h.fetchHistory();

@@ -25,6 +25,8 @@ export const generateReport = defineJob({
   queue: 'low',
   args,
   idempotencyKey: ({ userId, reportType, startDate, endDate }) => `${userId}/${reportType}/${startDate}..${endDate}`,
+  // A user's burst of reports runs two at a time: it cannot take every slot of the low queue from other users.
+  concurrency: { key: ({ userId }) => String(userId), limit: 2 },
 });
 
 const activities = proxyActivities<ReturnType<typeof createGenerateReportActivities>>(databaseActivity);

@@ -14,3 +14,5 @@ export * from './update-search-index';
 export * from './health-check';
 export * from './noop';
 export * from './debounce';
+export * from './concurrency-semaphore';
+export * from './concurrency-probe';

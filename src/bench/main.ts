@@ -2,12 +2,13 @@ import { Command } from 'commander';
 import { positiveInt, runScenario, serverConfigEntry, type Scenario } from './harness';
 import { latency } from './latency';
 import { batch } from './batch';
+import { concurrency } from './concurrency';
 import { priority } from './priority';
 import { scaling } from './scaling';
 import { throughput } from './throughput';
 
 /** Every scenario is a subcommand with the common options; add new ones here. */
-const scenarios: ReadonlyArray<Scenario<any>> = [throughput, latency, batch, priority, scaling];
+const scenarios: ReadonlyArray<Scenario<any>> = [throughput, latency, batch, priority, scaling, concurrency];
 
 async function main() {
   const program = new Command('bench')
