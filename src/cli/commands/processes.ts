@@ -17,7 +17,10 @@ import { untilSignal } from '../signals';
 export function addProcessCommands(program: Command): void {
   program
     .command('worker')
-    .description('run a worker process for some or all priority queues')
+    .description(
+      'run a worker process for some or all priority queues, and for the rate-limited activity queues of the jobs on ' +
+        'them (<prefix>-rate-<activity>, at the declared rate or JOBS_RATE_LIMITS)',
+    )
     .option('--queues <queues...>', 'queues to serve, each optionally with its concurrency: critical:5,default:3,low:1')
     .option('--concurrency <n>', 'concurrency for queues listed without one', parsePositiveInt, DEFAULT_CONCURRENCY)
     .option(
