@@ -22,6 +22,11 @@ export function rateLimitQueueName(prefix: string, activity: string): string {
   return `${prefix}-rate-${activity}`;
 }
 
+/** Whether a task queue is named like a rate-limited activity queue (`<prefix>-rate-<activity>`). */
+export function isRateLimitQueue(taskQueue: string): boolean {
+  return /-rate-[A-Za-z0-9_]+$/.test(taskQueue);
+}
+
 /**
  * The prefix a priority task queue was named from (`jobs-default` → `jobs`); a queue not named that way is its own
  * prefix. Lets a workflow find its prefix from the task queue it runs on, which its history records.

@@ -6,6 +6,8 @@ import {
   NativeConnection,
   Runtime,
   Worker,
+  type LogLevel,
+  type LogMetadata,
   type WorkflowBundle,
 } from '@temporalio/worker';
 import type { DataConverter, Duration } from '@temporalio/common';
@@ -15,7 +17,7 @@ import { createJobLogger } from './instrumentation/logger';
 import { activityLogging, jobEventSinks } from './instrumentation/worker-instrumentation';
 import type { Logger } from 'pino';
 import { jobs } from './jobs';
-import { isPriority, PRIORITIES, rateLimitQueueName, taskQueueName, type Priority } from './queues';
+import { isPriority, isRateLimitQueue, PRIORITIES, rateLimitQueueName, taskQueueName, type Priority } from './queues';
 import { rateLimitsInForce, type ActivityRateLimit } from './rate-limits';
 
 /** One priority group served by this process, with its own concurrency. */
@@ -244,6 +246,18 @@ export async function runWorkers(workers: Worker[], signal?: AbortSignal): Promi
 }
 
 /**
+ * The SDK's logger, without the one warning every rate-limited activity queue's worker would print at start: it runs
+ * no workflows by design (README "Rate limits"), which the SDK reports as "No workflows registered".
+ */
+class WorkerLogger extends DefaultLogger {
+  override log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    const queue = typeof meta?.taskQueue === 'string' ? meta.taskQueue : '';
+    if (level === 'WARN' && message.startsWith('No workflows registered') && isRateLimitQueue(queue)) return;
+    super.log(level, message, meta);
+  }
+}
+
+/**
  * Opens the worker's connection to Temporal with the environment's settings, waiting for the server with backoff
  * (1 s doubling to 30 s) and saying so on stderr: a worker started before its server, or during a restart, comes up
  * when the server does. Also sets up the process's Temporal runtime: its log level and, with `metricsPort`, the
@@ -254,7 +268,7 @@ export async function connectWorker(
   options: { metricsPort?: number; signal?: AbortSignal } = {},
 ): Promise<NativeConnection> {
   Runtime.install({
-    logger: new DefaultLogger(settings.logLevel),
+    logger: new WorkerLogger(settings.logLevel),
     ...(options.metricsPort
       ? {
           telemetryOptions: {
