@@ -38,3 +38,17 @@ export class JobNotFoundError extends Error {
     super(`No job run with workflow ID "${workflowId}"`);
   }
 }
+
+/**
+ * A bad option of an enqueue (`delay`, `runAt`, `expiresAfter`, `fairnessKey`, …); `field` is the option's name, which
+ * is also its HTTP query parameter's. Thrown before any RPC; the HTTP service answers 400 naming the parameter.
+ */
+export class InvalidEnqueueOptionError extends TypeError {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field} ${message}`);
+    this.name = 'InvalidEnqueueOptionError';
+  }
+}

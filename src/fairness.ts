@@ -5,6 +5,7 @@
  * Pure: job declarations (sandbox code) import it.
  */
 import type { SafeObject } from './safe-arguments';
+import { InvalidEnqueueOptionError } from './errors';
 
 /** The server refuses longer keys (`FairnessKey length exceeds limit`); counted in UTF-8 bytes. */
 export const FAIRNESS_KEY_MAX_BYTES = 64;
@@ -33,14 +34,8 @@ export interface FairnessOptions {
 }
 
 /** A bad fairness key or weight; `field` is the option's (and HTTP query parameter's) name. */
-export class InvalidFairnessError extends TypeError {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field} ${message}`);
-    this.name = 'InvalidFairnessError';
-  }
+export class InvalidFairnessError extends InvalidEnqueueOptionError {
+  override name = 'InvalidFairnessError';
 }
 
 /** Bytes of a string in UTF-8 (no TextEncoder needed: this runs in the workflow sandbox too). */

@@ -1,5 +1,6 @@
 import type { Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { InvalidEnqueueOptionError } from './errors';
 
 /**
  * When a job runs: its start delay (`delay` / `runAt`) and its expiry (`expiresAfter`). Pure, no clock of its own (the
@@ -11,14 +12,8 @@ import { msToNumber } from '@temporalio/common/lib/time';
 export const RUN_AT_TOLERANCE_MS = 1000;
 
 /** A bad `delay`, `runAt` or `expiresAfter`; `field` is the option's (and HTTP query parameter's) name. */
-export class InvalidJobTimingError extends TypeError {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field} ${message}`);
-    this.name = 'InvalidJobTimingError';
-  }
+export class InvalidJobTimingError extends InvalidEnqueueOptionError {
+  override name = 'InvalidJobTimingError';
 }
 
 /**

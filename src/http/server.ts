@@ -7,9 +7,8 @@ import Fastify, {
 } from 'fastify';
 import type { EnqueueOptions, JobClient } from '../client';
 import { DEFAULT_SETTINGS } from '../config';
-import { JobNotFoundError, TemporalUnavailableError } from '../errors';
-import { checkFairnessKey, checkFairnessWeight, InvalidFairnessError, type FairnessOptions } from '../fairness';
-import { InvalidJobTimingError } from '../job-timing';
+import { InvalidEnqueueOptionError, JobNotFoundError, TemporalUnavailableError } from '../errors';
+import { checkFairnessKey, checkFairnessWeight, type FairnessOptions } from '../fairness';
 import { findJob } from '../jobs';
 import { InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../safe-arguments';
 import { codecEndpoint, redactCodecToken, type CodecEndpointOptions } from './codec';
@@ -73,10 +72,10 @@ export function buildHttpService(client: JobClient, options: HttpServiceOptions 
     if (err instanceof InvalidJobArgumentsError)
       return reply.code(400).send({ error: err.message, job: err.job, issues: err.issues });
     if (err instanceof JobNotFoundError) return reply.code(404).send({ error: err.message });
-    // A bad ?delay=, ?runAt= or ?expiresAfter=: the message starts with the parameter's name.
-    if (err instanceof InvalidJobTimingError) return reply.code(400).send({ error: err.message, parameter: err.field });
-    // A bad ?fairnessKey= or ?fairnessWeight= (or a key the job derived from the body: parameter `fairness.key`).
-    if (err instanceof InvalidFairnessError) return reply.code(400).send({ error: err.message, parameter: err.field });
+    // A bad ?delay=, ?runAt=, ?expiresAfter=, ?fairnessKey= or ?fairnessWeight= (or a fairness key the job derived
+    // from the body: parameter `fairness.key`); the message starts with the parameter's name.
+    if (err instanceof InvalidEnqueueOptionError)
+      return reply.code(400).send({ error: err.message, parameter: err.field });
     if (err instanceof TemporalUnavailableError) return reply.code(503).send({ error: err.message });
     const { statusCode: status, code } = err as { statusCode?: number; code?: string };
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
