@@ -197,6 +197,8 @@ const CONNECT_TIMEOUT = '5s';
 /** How long one enqueue may take, the SDK's own retries of an unavailable server included. */
 const ENQUEUE_TIMEOUT_MS = 10_000;
 const GRPC_DEADLINE_EXCEEDED = 4;
+/** How long `status` waits for a running job's worker to answer its progress query. */
+const STATUS_PROGRESS_TIMEOUT_MS = 3_000;
 const GRPC_UNAVAILABLE = 14;
 /** Cancellation requests a bulk cancel has in flight at once. */
 const CANCEL_CONCURRENCY = 8;
@@ -419,21 +421,32 @@ export class JobClient {
       }
     }
     if (summary.status === 'Running') {
-      const progress = await this.progress(workflowId);
+      // A run no worker has picked up (none polling its queue, or all busy) cannot answer the progress query: the
+      // status says what Temporal knows after a short wait instead of waiting out the query's own timeout.
+      const progress = await this.progress(workflowId, { timeoutMs: STATUS_PROGRESS_TIMEOUT_MS });
       if (progress) return { ...summary, progress };
     }
     return summary;
   }
 
-  /** Progress of a running job, or undefined when its workflow does not report progress. */
-  async progress(workflowId: string): Promise<JobProgress | undefined> {
+  /**
+   * Progress of a running job, or undefined when its workflow does not report progress — or, with `timeoutMs`, when
+   * no worker answered within that time.
+   */
+  async progress(workflowId: string, options: { timeoutMs?: number } = {}): Promise<JobProgress | undefined> {
+    const query = () => this.temporal.workflow.getHandle(workflowId).query<JobProgress>(PROGRESS_QUERY);
     try {
-      return await this.temporal.workflow.getHandle(workflowId).query<JobProgress>(PROGRESS_QUERY);
+      return options.timeoutMs === undefined
+        ? await query()
+        : await this.temporal.connection.withDeadline(Date.now() + options.timeoutMs, query);
     } catch (err) {
       if (
         err instanceof QueryNotRegisteredError ||
         /did not register a handler|not registered/i.test(String((err as Error).message))
       )
+        return undefined;
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (options.timeoutMs !== undefined && isGrpcServiceError(cause) && cause.code === GRPC_DEADLINE_EXCEEDED)
         return undefined;
       throw err;
     }

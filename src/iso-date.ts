@@ -22,6 +22,10 @@ export function parseIsoDate(value: string): Date {
   return date;
 }
 
-export const isoDate = z.string().refine((value) => tryParseIsoDate(value) !== undefined, {
-  message: "expected an ISO calendar date such as '2026-11-28'",
-});
+export const isoDate = z
+  .string()
+  .refine((value) => tryParseIsoDate(value) !== undefined, {
+    message: "expected an ISO calendar date such as '2026-11-28'",
+  })
+  // What the HTTP service's OpenAPI document says of the field (the refinement itself has no JSON Schema form).
+  .meta({ format: 'date', description: "An ISO calendar date, YYYY-MM-DD, such as '2026-11-28'" });

@@ -12,6 +12,7 @@ import { checkFairnessKey, checkFairnessWeight, type FairnessOptions } from '../
 import { findJob } from '../jobs';
 import { InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../safe-arguments';
 import { codecEndpoint, redactCodecToken, type CodecEndpointOptions } from './codec';
+import { cancelRouteSchema, documentedOnly, enqueueRouteSchema, registerOpenApi, statusRouteSchema } from './openapi';
 import { authenticate, httpJobs, mayCancel, mayEnqueue, mayRead, type ApiToken } from './tokens';
 
 /**
@@ -86,8 +87,11 @@ export function buildHttpService(client: JobClient, options: HttpServiceOptions 
     return reply.code(500).send({ error: 'internal error' });
   });
 
-  void app.register(jobRoutes, { client, tokens: options.tokens ?? [], rateLimit: options.rateLimit, bodyLimit });
-  app.get('/health', async () => ({ ok: true }));
+  const tokens = options.tokens ?? [];
+  // First, so the document generator sees every route registered after it.
+  registerOpenApi(app, { secured: tokens.length > 0 });
+  void app.register(jobRoutes, { client, tokens, rateLimit: options.rateLimit, bodyLimit });
+  app.get('/health', { schema: { hide: true } }, async () => ({ ok: true }));
   if (options.codec) void app.register(codecEndpoint, options.codec);
   return app;
 }
@@ -166,49 +170,65 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (
   // When the job runs, as query parameters (the body is the job's arguments): ?delay=10m, ?runAt=<ISO time>,
   // ?expiresAfter=15m — EnqueueOptions' fields; a bad one is a 400 naming it, and nothing starts.
   // Fair sharing likewise: ?fairnessKey=<tenant>&fairnessWeight=2 (README "Fair sharing").
-  scope.post<{
-    Params: { name: string };
-    Querystring: {
-      delay?: unknown;
-      runAt?: unknown;
-      expiresAfter?: unknown;
-      fairnessKey?: unknown;
-      fairnessWeight?: unknown;
-    };
-  }>(
+  type EnqueueRequest = FastifyRequest<{ Querystring: EnqueueQuery }>;
+
+  /** Token (401) → job open to HTTP (404) → scope (403), before the body is read. */
+  const admitEnqueue = async (name: string, request: EnqueueRequest, reply: FastifyReply) => {
+    const token = authenticated(request, reply);
+    if (token === false) return reply;
+    const job = findJob(name);
+    if (!job || job.enqueueOverHttp === false) {
+      return reply.code(404).send({
+        error: `Unknown job "${name}"`,
+        knownJobs: httpJobs()
+          .filter((j) => !token || mayEnqueue(token, j.name))
+          .map((j) => j.name),
+      });
+    }
+    if (token && !mayEnqueue(token, job.name)) return forbidden(reply, token, `enqueue:${job.name}`);
+  };
+  const enqueue = async (name: string, request: EnqueueRequest, reply: FastifyReply) => {
+    const { delay, runAt, expiresAfter } = request.query;
+    const started = await client.enqueueByName(name, request.body ?? {}, {
+      enqueuedBy: request.apiToken && `token:${request.apiToken.id}`,
+      ...timingParameters({ delay, runAt, expiresAfter }),
+      ...fairnessParameters(request.query),
+    });
+    return reply.code(202).send({ ...started, statusUrl: `/jobs/${encodeURIComponent(started.workflowId)}` });
+  };
+
+  // One route per job open to HTTP, documented with the job's own schema (./openapi.ts), which is also what
+  // `enqueue` validates the body with.
+  for (const job of httpJobs()) {
+    scope.post<{ Querystring: EnqueueQuery }>(
+      `/jobs/${job.name}`,
+      {
+        bodyLimit,
+        schema: enqueueRouteSchema(job, !open),
+        ...documentedOnly,
+        onRequest: async (request, reply) => admitEnqueue(job.name, request, reply),
+      },
+      async (request, reply) => enqueue(job.name, request, reply),
+    );
+  }
+  // Any other name: a 404 listing the jobs the caller may enqueue (or, should a job's name arrive percent-encoded,
+  // that job).
+  scope.post<{ Params: { name: string }; Querystring: EnqueueQuery }>(
     '/jobs/:name',
     {
       bodyLimit,
-      onRequest: async (request, reply) => {
-        const token = authenticated(request, reply);
-        if (token === false) return reply;
-        const job = findJob(request.params.name);
-        if (!job || job.enqueueOverHttp === false) {
-          return reply.code(404).send({
-            error: `Unknown job "${request.params.name}"`,
-            knownJobs: httpJobs()
-              .filter((j) => !token || mayEnqueue(token, j.name))
-              .map((j) => j.name),
-          });
-        }
-        if (token && !mayEnqueue(token, job.name)) return forbidden(reply, token, `enqueue:${job.name}`);
-      },
+      schema: { hide: true },
+      onRequest: async (request, reply) => admitEnqueue(request.params.name, request, reply),
     },
-    async (request, reply) => {
-      const { delay, runAt, expiresAfter } = request.query;
-      const started = await client.enqueueByName(request.params.name, request.body ?? {}, {
-        enqueuedBy: request.apiToken && `token:${request.apiToken.id}`,
-        ...timingParameters({ delay, runAt, expiresAfter }),
-        ...fairnessParameters(request.query),
-      });
-      return reply.code(202).send({ ...started, statusUrl: `/jobs/${encodeURIComponent(started.workflowId)}` });
-    },
+    async (request, reply) => enqueue(request.params.name, request, reply),
   );
 
   // Workflow IDs contain slashes (`invoice-generation/42`): accept them encoded or raw.
   scope.get<{ Params: { '*': string } }>(
     '/jobs/*',
     {
+      schema: statusRouteSchema(!open),
+      ...documentedOnly,
       onRequest: async (request, reply) => {
         const token = authenticated(request, reply);
         if (token === false) return reply;
@@ -230,6 +250,8 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (
   scope.delete<{ Params: { '*': string } }>(
     '/jobs/*',
     {
+      schema: cancelRouteSchema(!open),
+      ...documentedOnly,
       onRequest: async (request, reply) => {
         const token = authenticated(request, reply);
         if (token === false) return reply;
@@ -253,6 +275,15 @@ const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (
     },
   );
 };
+
+/** ?delay=10m, ?runAt=<ISO time>, ?expiresAfter=15m, ?fairnessKey=<tenant>&fairnessWeight=2: checked by `enqueue`. */
+interface EnqueueQuery {
+  delay?: unknown;
+  runAt?: unknown;
+  expiresAfter?: unknown;
+  fairnessKey?: unknown;
+  fairnessWeight?: unknown;
+}
 
 /** The timing query parameters given, as EnqueueOptions (checked there, before any RPC). */
 function timingParameters(query: { delay?: unknown; runAt?: unknown; expiresAfter?: unknown }): EnqueueOptions {
