@@ -48,6 +48,9 @@ describe('jobctl dev (npm start)', () => {
         String(httpPort),
         '--db-filename',
         path.join(dir, 'temporal.sqlite'),
+        // What `npm start` prints on a terminal (here stdout is a pipe, which would get JSON lines).
+        '--log-format',
+        'pretty',
       ],
       {
         JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
@@ -124,7 +127,10 @@ describe('jobctl dev (npm start)', () => {
     );
     process.kill(-dev.child.pid!, 'SIGINT');
     expect(await dev.exited).toBe(0);
-    expect(output()).toMatch(/"event":"activity_succeeded","job":"process-webhook","activity":"processWebhook"/);
+    // One short line per job event, no JSON.
+    expect(output()).toMatch(/INFO.*✓ succeeded\s+invoice-generation\s+invoice-generation\/1\s+\d+(\.\d)? m?s\n/);
+    expect(output()).toMatch(/INFO.*↳ succeeded\s+processWebhook\s+process-webhook\/1\s+\d+(\.\d)? m?s\n/);
+    expect(output()).not.toMatch(/"event":/);
     expect(await listening(port)).toBe(false); // the Temporal server stopped too
     expect(await listening(httpPort)).toBe(false);
 

@@ -9,6 +9,7 @@ import { jobs } from '../jobs';
 import { FakeVendor } from '../vendor/fake-vendor';
 import { parseQueueSpec } from '../worker';
 import { startWorkerProcess } from '../worker-process';
+import { createJobLogger, type LogFormat } from '../instrumentation/logger';
 import { fields } from './output';
 
 /**
@@ -23,6 +24,8 @@ export interface DevOptions {
   /** Interface of the server, the Web UI and the HTTP service. @default '127.0.0.1' */
   host: string;
   insecureNoAuth?: boolean;
+  /** @default 'pretty' when stdout is a terminal, else 'json' */
+  logFormat?: LogFormat;
 }
 
 export async function runDev(opts: DevOptions): Promise<void> {
@@ -62,7 +65,13 @@ export async function runDev(opts: DevOptions): Promise<void> {
     vendorApiUrl: vendorUrl,
     paymentGatewayUrl: gatewayUrl,
   };
-  const worker = await startWorkerProcess({ settings, queues: parseQueueSpec(undefined) });
+  // People read this log as it scrolls: one short line per job event on a terminal; JSON when piped to a file.
+  const logger = createJobLogger({
+    level: process.env.JOBS_LOG_LEVEL === undefined ? 'info' : settings.logLevel,
+    format: opts.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+    colorize: Boolean(process.stdout.isTTY),
+  });
+  const worker = await startWorkerProcess({ settings, queues: parseQueueSpec(undefined), logger });
   const http = buildHttpService(worker.client, { codec, tokens: access.tokens, rateLimit: settings.apiRateLimit });
   try {
     await http.listen({ port: opts.httpPort, host: opts.host });

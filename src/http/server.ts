@@ -26,6 +26,8 @@ import { authenticate, httpJobs, mayCancel, mayEnqueue, mayRead, type ApiToken }
  *   DELETE /jobs/<workflowId>  cancels its latest run → 202 { workflowId, runId, job, cancelled: true, status, … };
  *                              409 when it already closed; needs the scope cancel:<job> (or cancel:*, *)
  *   POST /codec/decode|encode  Temporal's codec protocol for encrypted payloads, when `codec` is given (./codec.ts)
+ *   GET  /openapi.json         the OpenAPI 3.1 document of the above, from the jobs' zod schemas (./openapi.ts);
+ *   GET  /docs                 a page to read it (both open: they describe only the jobs open to HTTP)
  *
  * With `tokens`, every /jobs request needs `Authorization: Bearer <token>` (401 without a valid one) whose scopes cover
  * it (403 otherwise); the token's id is recorded with each job it enqueues. Each request is checked in this order, and

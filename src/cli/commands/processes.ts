@@ -1,11 +1,11 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { JobClient } from '../../client';
 import { readSettings } from '../../config';
 import { startDevServer } from '../../dev-server';
 import { codecEndpointOptions } from '../../http/codec';
 import { buildHttpService } from '../../http/server';
 import { httpAccess, listenUrl } from '../../http/tokens';
-import { createJobLogger } from '../../instrumentation/logger';
+import { createJobLogger, LOG_FORMATS } from '../../instrumentation/logger';
 import { FakeVendor, type FaultKind } from '../../vendor/fake-vendor';
 import { DEFAULT_CONCURRENCY, parseQueueSpec } from '../../worker';
 import { startWorkerProcess } from '../../worker-process';
@@ -98,6 +98,12 @@ export function addProcessCommands(program: Command): void {
       3000,
     )
     .option('--insecure-no-auth', 'with --host beyond loopback: serve the HTTP service without API tokens')
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'job events as one short coloured line each (pretty) or JSON lines (json) [default: pretty on a terminal]',
+      ).choices(LOG_FORMATS),
+    )
     .action(runDev);
 
   program
