@@ -4,6 +4,7 @@ import { addJobCommands } from './commands/jobs';
 import { addProcessCommands } from './commands/processes';
 import { addScheduleCommands } from './commands/schedules';
 import { addSetupCommands } from './commands/setup';
+import { addStackCommand } from './commands/stack';
 import { fail } from './output';
 
 const program = new Command('jobctl')
@@ -15,5 +16,6 @@ addCancelCommand(program);
 addProcessCommands(program);
 addScheduleCommands(program);
 addSetupCommands(program);
+addStackCommand(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,529 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import { Client } from 'pg';
+import { DEFAULT_SETTINGS } from '../config';
+import { openDatabase } from '../db/database';
+import { seedDemoData } from '../db/seed';
+import { DYNAMIC_CONFIG_FILE } from '../dev-server';
+import { resolveTemporalCli } from '../temporal-cli';
+import { FakeVendor } from '../vendor/fake-vendor';
+import { bundleWorkflows } from '../worker';
+import { resolveStackBinaries, TEMPORAL_SERVER_VERSION, type ResolvedBinaries } from './binaries';
+import { ensureDatabases, startLocalPostgres, tail, withDatabase, type RunningPostgres } from './postgres';
+import { ManagedProcess } from './processes';
+import { renderServerConfig, servicePorts, TEMPORAL_SERVICES, type TemporalService } from './server-config';
+
+const run = promisify(execFile);
+
+/**
+ * The custom search attributes job runs carry (README "Finding runs"), registered on the stack's namespace as compose's
+ * one-shot and the dev server do. All Keyword.
+ */
+export const STACK_SEARCH_ATTRIBUTES = ['JobName', 'JobKey', 'TenantId'] as const;
+
+/** The app's business database on the stack's PostgreSQL (docker/create-app-database.sql creates it for compose). */
+export const APP_DATABASE = 'jobs';
+
+export interface StackOptions {
+  /** Where everything lives: PostgreSQL's data, the rendered config, logs, the workflow bundle. @default '.data/stack' */
+  dataDir?: string;
+  /** The frontend's gRPC port; the other services sit beside it (src/stack/server-config.ts). @default 7233 */
+  port?: number;
+  /** Port of the stack's own PostgreSQL (127.0.0.1 only). @default 5433 */
+  postgresPort?: number;
+  /**
+   * An existing PostgreSQL server instead of our own: a URL of a user that may create databases. The stack creates
+   * `temporal`, `temporal_visibility` and `jobs` on it when missing. @default our own PostgreSQL under `dataDir`
+   */
+  databaseUrl?: string;
+  /** How many `jobctl worker` processes (each serves every queue); 0 for none. @default 2 */
+  workers?: number;
+  /** @default 'default' */
+  namespace?: string;
+  /** Progress lines. @default stderr */
+  log?: (line: string) => void;
+  /** Called when a process of the stack exits without being stopped (crash or kill from outside). */
+  onUnexpectedExit?: (name: string, code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+export interface Stack {
+  /** `127.0.0.1:<port>` of the frontend. */
+  address: string;
+  namespace: string;
+  dataDir: string;
+  logDir: string;
+  /** The rendered server config file. */
+  configFile: string;
+  /** The app database the workers use (DATABASE_URL). */
+  databaseUrl: string;
+  /** Our own PostgreSQL, unless `databaseUrl` was given. */
+  postgres?: RunningPostgres;
+  /** The four Temporal services, each its own process. */
+  services: Record<TemporalService, ManagedProcess>;
+  workers: ManagedProcess[];
+  binaries: ResolvedBinaries;
+  temporalCli: string;
+  /** The fakes of the vendor API and payment gateway, when VENDOR_API_URL / PAYMENT_GATEWAY_URL are unset. */
+  vendorUrl: string;
+  gatewayUrl: string;
+  /** Environment for a `jobctl` process against this stack (TEMPORAL_ADDRESS, DATABASE_URL, …). */
+  env: NodeJS.ProcessEnv;
+  /** How long each phase took, in ms: binaries, postgres, schema, services, namespace, workers. */
+  timings: Record<string, number>;
+  /** Stops workers, then the worker, frontend, matching and history services, then PostgreSQL. */
+  stop(): Promise<void>;
+  /** SIGKILLs whatever still runs, synchronously (for `process.on('exit')`). */
+  killNow(): void;
+}
+
+/** Something the stack started, stopped in reverse order. */
+interface Part {
+  name: string;
+  stop(): Promise<void>;
+  killNow(): void;
+  pid?: () => number | undefined;
+}
+
+const JOBCTL = path.resolve(__dirname, '../../bin/jobctl.js');
+
+/**
+ * `jobctl stack`: a Temporal server on PostgreSQL as four processes (history, matching, frontend, worker) with the
+ * dynamic config compose mounts, PostgreSQL for Temporal and for the app, and `jobctl worker` processes on it.
+ * A restart reuses everything under `dataDir`: schemas are only brought up to date.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const dataDir = path.resolve(options.dataDir ?? '.data/stack');
+  const logDir = path.join(dataDir, 'logs');
+  const port = options.port ?? 7233;
+  const namespace = options.namespace ?? DEFAULT_SETTINGS.temporalNamespace;
+  const workerCount = options.workers ?? 2;
+  const address = `127.0.0.1:${port}`;
+  const timings: Record<string, number> = {};
+  let phaseStarted = Date.now();
+  const phase = (name: string) => {
+    timings[name] = Date.now() - phaseStarted;
+    phaseStarted = Date.now();
+  };
+  fs.mkdirSync(logDir, { recursive: true });
+  assertNotRunning(dataDir);
+
+  const binaries = await resolveStackBinaries({ log });
+  const cli = await resolveTemporalCli({ log });
+  if (!cli)
+    throw new Error(
+      'the stack needs the Temporal CLI (to register search attributes): install Go or set TEMPORAL_CLI_PATH',
+    );
+  phase('binaries');
+
+  const started: Part[] = [];
+  const stopAll = async () => {
+    const parts = started.splice(0).reverse();
+    // The workers drain together (SIGINT: in-flight activities finish), then the rest stops one by one.
+    const workerParts = parts.filter((p) => p.name.startsWith('worker-'));
+    if (workerParts.length > 0) {
+      log(`Stopping ${workerParts.length} worker process${workerParts.length > 1 ? 'es' : ''} (draining)…`);
+      await Promise.all(workerParts.map((p) => p.stop()));
+    }
+    for (const p of parts) if (!workerParts.includes(p)) await p.stop();
+    fs.rmSync(path.join(dataDir, 'pids.json'), { force: true });
+  };
+  const killNow = () => {
+    for (const p of started) p.killNow();
+  };
+  const writePids = () =>
+    fs.writeFileSync(
+      path.join(dataDir, 'pids.json'),
+      JSON.stringify(Object.fromEntries(started.flatMap((p) => (p.pid?.() ? [[p.name, p.pid()]] : [])))),
+    );
+
+  try {
+    // PostgreSQL: ours (initdb once, then reused) or the one of --database-url.
+    let adminUrl: string;
+    let postgres: RunningPostgres | undefined;
+    if (options.databaseUrl) {
+      adminUrl = options.databaseUrl;
+    } else {
+      const postgresPort = options.postgresPort ?? 5433;
+      await assertPortsFree([postgresPort], 'PostgreSQL (--postgres-port)');
+      postgres = await startLocalPostgres({
+        dataDir: path.join(dataDir, 'postgres'),
+        port: postgresPort,
+        logFile: path.join(logDir, 'postgres.log'),
+        log,
+      });
+      const pg = postgres;
+      started.push({
+        stop: async () => {
+          log('Stopping PostgreSQL…');
+          await pg.stop();
+        },
+        killNow: () => pg.process.kill('SIGKILL'),
+        name: 'postgres',
+        pid: () => pg.process.pid,
+      });
+      writePids();
+      adminUrl = postgres.adminUrl;
+    }
+    const created = await ensureDatabases(adminUrl, ['temporal', 'temporal_visibility', APP_DATABASE]);
+    if (created.length > 0) log(`Created databases: ${created.join(', ')}.`);
+    phase('postgres');
+
+    await migrateTemporalSchemas(binaries.sqlTool.path, adminUrl, log);
+    phase('schema');
+
+    const pgUrl = new URL(adminUrl);
+    const configDir = path.join(dataDir, 'config');
+    fs.mkdirSync(configDir, { recursive: true });
+    const configFile = path.join(configDir, 'stack.yaml');
+    fs.writeFileSync(
+      configFile,
+      renderServerConfig({
+        postgresAddress: `${pgUrl.hostname}:${pgUrl.port || 5432}`,
+        postgresUser: decodeURIComponent(pgUrl.username),
+        postgresPassword: decodeURIComponent(pgUrl.password),
+        frontendPort: port,
+        dynamicConfigFile: DYNAMIC_CONFIG_FILE,
+      }),
+    );
+
+    const ports = servicePorts(port);
+    await assertPortsFree(
+      Object.values(ports).flatMap((p) => [p.grpc, p.membership, ...(p.http ? [p.http] : [])]),
+      'the Temporal services (--port)',
+    );
+    const services = {} as Record<TemporalService, ManagedProcess>;
+    for (const service of TEMPORAL_SERVICES) {
+      const proc = new ManagedProcess({
+        name: service,
+        command: binaries.server.path,
+        args: [
+          '--root',
+          dataDir,
+          '--config',
+          'config',
+          '--env',
+          'stack',
+          '--allow-no-auth',
+          'start',
+          '--service',
+          service,
+        ],
+        logFile: path.join(logDir, `${service}.log`),
+        stopTimeoutMs: 20_000,
+        onUnexpectedExit: options.onUnexpectedExit,
+      });
+      log(`Starting the Temporal ${service} service (:${ports[service].grpc})…`);
+      proc.start();
+      services[service] = proc;
+      started.push({
+        stop: async () => {
+          log(`Stopping the Temporal ${service} service…`);
+          await proc.stop();
+        },
+        killNow: () => proc.killNow(),
+        name: service,
+        pid: () => proc.pid,
+      });
+      writePids();
+      if (service === 'frontend') await waitForFrontend(address, proc, 90_000);
+      // The worker service serves no gRPC of its own: it is up once it listens for membership.
+      else await waitForPort(service === 'worker' ? ports.worker.membership : ports[service].grpc, proc, 90_000);
+    }
+    phase('services');
+
+    await registerNamespace(address, namespace, log);
+    await registerSearchAttributes(cli.path, address, namespace, log);
+    phase('namespace');
+
+    // The app database: migrated and seeded with demo data (users, invoices, webhook payloads) once.
+    const databaseUrl = withDatabase(adminUrl, APP_DATABASE);
+    const app = await openDatabase({ databaseUrl, sqlitePath: '' });
+    try {
+      const seeded = await seedDemoData(app.db);
+      if (seeded.users) log(`Seeded ${seeded.users} demo users, invoices and webhook payloads in ${APP_DATABASE}.`);
+    } finally {
+      await app.close();
+    }
+
+    let vendorUrl = process.env.VENDOR_API_URL;
+    let gatewayUrl = process.env.PAYMENT_GATEWAY_URL;
+    if (!vendorUrl) {
+      const vendor = new FakeVendor();
+      vendorUrl = await vendor.start(0);
+      started.push({ name: 'fake vendor', stop: () => vendor.stop(), killNow: () => undefined });
+    }
+    if (!gatewayUrl) {
+      const gateway = new FakeVendor({ path: '/v1/charges' });
+      gatewayUrl = await gateway.start(0);
+      started.push({ name: 'fake gateway', stop: () => gateway.stop(), killNow: () => undefined });
+    }
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: namespace,
+      DATABASE_URL: databaseUrl,
+      VENDOR_API_URL: vendorUrl,
+      PAYMENT_GATEWAY_URL: gatewayUrl,
+    };
+    const workers: ManagedProcess[] = [];
+    if (workerCount > 0) {
+      // Bundled once here, so N workers do not each bundle at start.
+      const bundleFile = path.join(dataDir, 'workflow-bundle.js');
+      fs.writeFileSync(bundleFile, (await bundleWorkflows()).code);
+      const workerEnv = { ...env, JOBS_WORKFLOW_BUNDLE: env.JOBS_WORKFLOW_BUNDLE ?? bundleFile };
+      const ready: Array<Promise<void>> = [];
+      for (let i = 1; i <= workerCount; i++) {
+        let markReady!: () => void;
+        ready.push(new Promise<void>((resolve) => (markReady = resolve)));
+        const worker = new ManagedProcess({
+          name: `worker-${i}`,
+          command: process.execPath,
+          args: [JOBCTL, 'worker'],
+          env: workerEnv,
+          logFile: path.join(logDir, `worker-${i}.log`),
+          stopSignal: 'SIGINT',
+          onUnexpectedExit: options.onUnexpectedExit,
+          onLine: (line) => line.startsWith('jobctl worker: serving') && markReady(),
+        });
+        worker.start();
+        workers.push(worker);
+      }
+      for (const worker of workers)
+        started.push({
+          name: worker.name,
+          stop: () => worker.stop(),
+          killNow: () => worker.killNow(),
+          pid: () => worker.pid,
+        });
+      writePids();
+      log(`Starting ${workerCount} worker process${workerCount > 1 ? 'es' : ''}…`);
+      await Promise.all(
+        workers.map((w, i) =>
+          Promise.race([
+            ready[i]!,
+            w.whenExited().then(() => {
+              throw new Error(`${w.name} exited before it was ready:\n${tail(w.options.logFile)}`);
+            }),
+          ]),
+        ),
+      );
+      // Workers stop before the services (they are pushed last, so stopped first): drain happens against a live server.
+    }
+    phase('workers');
+
+    return {
+      address,
+      namespace,
+      dataDir,
+      logDir,
+      configFile,
+      databaseUrl,
+      postgres,
+      services,
+      workers,
+      binaries,
+      temporalCli: cli.path,
+      vendorUrl,
+      gatewayUrl,
+      env,
+      timings,
+      stop: stopAll,
+      killNow,
+    };
+  } catch (err) {
+    await stopAll().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Brings `temporal` and `temporal_visibility` to the schema version this server release ships (the schemas are
+ * embedded in temporal-sql-tool): `setup-schema -v 0.0` once (the versioning table), then `update-schema`, which
+ * applies only what is missing, so a restart changes nothing.
+ */
+async function migrateTemporalSchemas(sqlTool: string, adminUrl: string, log: (line: string) => void): Promise<void> {
+  const url = new URL(adminUrl);
+  const env = {
+    ...process.env,
+    SQL_HOST: url.hostname,
+    SQL_PORT: url.port || '5432',
+    SQL_USER: decodeURIComponent(url.username),
+    SQL_PASSWORD: decodeURIComponent(url.password),
+    SQL_PLUGIN: 'postgres12',
+  };
+  for (const [database, schema] of [
+    ['temporal', 'postgresql/v12/temporal'],
+    ['temporal_visibility', 'postgresql/v12/visibility'],
+  ] as const) {
+    const client = new Client({ connectionString: withDatabase(adminUrl, database) });
+    await client.connect();
+    let hasVersioning: boolean;
+    try {
+      const { rows } = await client.query<{ t: string | null }>("SELECT to_regclass('schema_version') AS t");
+      hasVersioning = rows[0]?.t !== null;
+    } finally {
+      await client.end();
+    }
+    const tool = async (args: string[]) => {
+      try {
+        await run(sqlTool, ['--db', database, ...args], { env });
+      } catch (err) {
+        const e = err as { stderr?: string; stdout?: string; message: string };
+        throw new Error(
+          `temporal-sql-tool ${args.join(' ')} on ${database} failed:\n${e.stderr || e.stdout || e.message}`,
+        );
+      }
+    };
+    if (!hasVersioning) {
+      log(`Setting up the ${database} schema (${TEMPORAL_SERVER_VERSION})…`);
+      await tool(['setup-schema', '-v', '0.0']);
+    }
+    await tool(['update-schema', '--schema-name', schema]);
+  }
+}
+
+/** Registers the namespace (3 days' retention, as compose's auto-setup), unless it exists. */
+async function registerNamespace(address: string, namespace: string, log: (line: string) => void): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    try {
+      await connection.workflowService.registerNamespace({
+        namespace,
+        workflowExecutionRetentionPeriod: msToTs('3 days'),
+      });
+      log(`Registered namespace ${namespace}.`);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 6 /* ALREADY_EXISTS */) throw err;
+    }
+    // Other services learn of a new namespace from their cache refresh: wait until the frontend serves it.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * `temporal operator search-attribute create` for each attribute job runs carry; creating one that exists with the same
+ * type is a no-op. Retried while the namespace is new to the services' caches.
+ */
+async function registerSearchAttributes(
+  cli: string,
+  address: string,
+  namespace: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const args = ['operator', 'search-attribute', 'create', '--address', address, '--namespace', namespace];
+  for (const name of STACK_SEARCH_ATTRIBUTES) args.push('--name', name, '--type', 'Keyword');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await run(cli, args);
+      log(`Search attributes ${STACK_SEARCH_ATTRIBUTES.join(', ')} registered.`);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        const e = err as { stderr?: string; message: string };
+        throw new Error(`registering search attributes failed: ${e.stderr || e.message}`);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+async function waitForFrontend(address: string, proc: ManagedProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (!proc.running)
+      throw new Error(`the frontend service exited before it was ready:\n${tail(proc.options.logFile)}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: '1s' });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(
+    `the frontend at ${address} is not ready after ${timeoutMs} ms: ${String(lastError)}\n${tail(proc.options.logFile)}`,
+  );
+}
+
+async function waitForPort(port: number, proc: ManagedProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!proc.running)
+      throw new Error(`the ${proc.name} service exited before it was ready:\n${tail(proc.options.logFile)}`);
+    if (await isListening(port)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(
+    `the ${proc.name} service does not listen on :${port} after ${timeoutMs} ms:\n${tail(proc.options.logFile)}`,
+  );
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function assertPortsFree(ports: number[], what: string): Promise<void> {
+  const taken: number[] = [];
+  for (const p of ports) if (await isListening(p)) taken.push(p);
+  if (taken.length > 0)
+    throw new Error(`port${taken.length > 1 ? 's' : ''} ${taken.join(', ')} for ${what} already in use`);
+}
+
+/** A previous `jobctl stack` on this directory that still runs (or was killed and left its processes behind). */
+function assertNotRunning(dataDir: string): void {
+  const file = path.join(dataDir, 'pids.json');
+  if (!fs.existsSync(file)) return;
+  let pids: Record<string, number> = {};
+  try {
+    pids = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, number>;
+  } catch {
+    // An unreadable file is stale.
+  }
+  const alive = Object.entries(pids).filter(([, pid]) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (alive.length > 0) {
+    throw new Error(
+      `a stack on ${dataDir} still runs (${alive.map(([n, p]) => `${n} ${p}`).join(', ')}): stop it with Ctrl-C, ` +
+        `or end those processes (kill <pid>) if its jobctl is gone`,
+    );
+  }
+  fs.rmSync(file, { force: true });
+}

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * `npm run test:stack`: the tests of `jobctl stack` (the production shape: Temporal on PostgreSQL as separate
+ * services). Not part of `npm test`, which runs on the dev server: each test here starts its own stack, and a first
+ * run on a machine builds the Temporal server with Go (minutes).
+ */
+export default defineConfig({
+  test: {
+    include: ['test/stack/**/*.test.ts'],
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 1, minForks: 1 } },
+    testTimeout: 30 * 60_000,
+    hookTimeout: 5 * 60_000,
+  },
+});
