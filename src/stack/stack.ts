@@ -143,6 +143,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     );
 
   try {
+    const ports = servicePorts(port);
+    await assertPortsFree(
+      Object.values(ports).flatMap((p) => [p.grpc, p.membership, ...(p.http ? [p.http] : [])]),
+      'the Temporal services (--port)',
+    );
+
     // PostgreSQL: ours (initdb once, then reused) or the one of --database-url.
     let adminUrl: string;
     let postgres: RunningPostgres | undefined;
@@ -192,11 +198,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }),
     );
 
-    const ports = servicePorts(port);
-    await assertPortsFree(
-      Object.values(ports).flatMap((p) => [p.grpc, p.membership, ...(p.http ? [p.http] : [])]),
-      'the Temporal services (--port)',
-    );
     const services = {} as Record<TemporalService, ManagedProcess>;
     for (const service of TEMPORAL_SERVICES) {
       const proc = new ManagedProcess({

@@ -72,7 +72,9 @@ export function addStackCommand(program: Command): void {
           return;
         }
         const ports = servicePorts(opts.port);
-        const logs = path.relative(process.cwd(), stack.logDir) || '.';
+        const relative = path.relative(process.cwd(), stack.logDir);
+        const logs = relative.startsWith('..') ? stack.logDir : relative;
+        const logNames = [...TEMPORAL_SERVICES, ...(stack.postgres ? ['postgres'] : []), 'worker-N'];
         const address = stack.address;
         process.stderr.write(
           [
@@ -99,7 +101,7 @@ export function addStackCommand(program: Command): void {
               ],
               ['Vendor API', stack.vendorUrl],
               ['Payment gateway', stack.gatewayUrl],
-              ['Logs', `${logs}/{${TEMPORAL_SERVICES.join(',')},postgres,worker-N}.log`],
+              ['Logs', `${logs}/{${logNames.join(',')}}.log`],
             ]),
             '',
             'In another terminal:',
@@ -108,7 +110,8 @@ export function addStackCommand(program: Command): void {
             '  npx jobctl list',
             `  temporal workflow list --address ${address} --namespace ${stack.namespace}`,
             '',
-            'Ctrl-C stops the workers, then the worker, frontend, matching and history services, then PostgreSQL.',
+            'Ctrl-C stops the workers, then the worker, frontend, matching and history services' +
+              (stack.postgres ? ', then PostgreSQL.' : '.'),
             '',
           ].join('\n'),
         );
