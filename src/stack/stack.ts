@@ -275,10 +275,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     };
     const workers: ManagedProcess[] = [];
     if (workerCount > 0) {
-      // Bundled once here, so N workers do not each bundle at start.
-      const bundleFile = path.join(dataDir, 'workflow-bundle.js');
-      fs.writeFileSync(bundleFile, (await bundleWorkflows()).code);
-      const workerEnv = { ...env, JOBS_WORKFLOW_BUNDLE: env.JOBS_WORKFLOW_BUNDLE ?? bundleFile };
+      // Bundled once here (unless JOBS_WORKFLOW_BUNDLE names one), so N workers do not each bundle at start.
+      let bundleFile = env.JOBS_WORKFLOW_BUNDLE;
+      if (!bundleFile) {
+        bundleFile = path.join(dataDir, 'workflow-bundle.js');
+        fs.writeFileSync(bundleFile, (await bundleWorkflows()).code);
+      }
+      const workerEnv = { ...env, JOBS_WORKFLOW_BUNDLE: bundleFile };
       const ready: Array<Promise<void>> = [];
       for (let i = 1; i <= workerCount; i++) {
         let markReady!: () => void;
