@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { describe, expect, inject, it } from 'vitest';
 import { freePort } from '../src/dev-server';
 import { taskQueueName } from '../src/queues';
-import { invoiceGeneration } from '../workflows';
+import { healthCheck, invoiceGeneration } from '../workflows';
 import { eventually } from './harness';
 import { jobctl, spawnJobctl } from './jobctl';
 import { metricNamesInDashboard, metricNamesInRules, missingMetricNames, recordedNames } from './metric-names';
@@ -19,7 +19,7 @@ const MONITORING = path.resolve(__dirname, '../monitoring');
  * fire or would stay empty, silently. The names are read from the files, so a rule added later is checked too.
  */
 describe('the monitoring files against a real worker', () => {
-  it('every series the rules and the dashboard name is on /metrics after a success, a failure and a task-queue sample', async () => {
+  it('every series the rules and the dashboard name is on /metrics after a success, a failure, a remote activity and a task-queue sample', async () => {
     const rulesText = fs.readFileSync(path.join(MONITORING, 'prometheus-rules.yml'), 'utf8');
     const uses = [
       ...metricNamesInRules(rulesText, 'prometheus-rules.yml'),
@@ -64,6 +64,10 @@ describe('the monitoring files against a real worker', () => {
         fetch(`http://127.0.0.1:${port}/metrics`)
           .then((r) => r.text())
           .catch(() => '');
+      // One health check, as its Schedule runs it: a remote activity (the invoice's is local), for the SDK's activity
+      // latency series.
+      await run(healthCheck.workflowType, healthCheck.queue, 'health-check', { windowMinutes: 15 });
+
       // The SDK exports what a run recorded at its next collection: wait for the failure, the last job series, and
       // the worker's sample of the task queues (taken at start, then every JOBS_QUEUE_METRICS_INTERVAL).
       await eventually(
