@@ -1,12 +1,16 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildHttpService } from '../src/http/server';
 import {
   activeTracing,
   activityTracingInterceptors,
+  bundleHasTracing,
   clientTracingInterceptors,
   httpTracingPlugin,
   startTracing,
@@ -15,6 +19,7 @@ import {
   tracingConfig,
   type Tracing,
 } from '../src/instrumentation/tracing';
+import { jobEventSinks } from '../src/instrumentation/worker-instrumentation';
 import { bundleWorkflows } from '../src/worker';
 import { createHarness, eventually, type Harness } from './harness';
 
@@ -183,7 +188,11 @@ describe('one trace from the HTTP request to the vendor call', () => {
       body: JSON.stringify({ webhookPayloadId }),
     });
     expect(response.status).toBe(202);
-    const { workflowId, runId, statusUrl } = (await response.json()) as Record<string, string>;
+    const { workflowId, runId, statusUrl } = (await response.json()) as {
+      workflowId: string;
+      runId: string;
+      statusUrl: string;
+    };
     await eventually(async () => {
       const status = (await (await fetch(`${base}${statusUrl}`)).json()) as { status: string };
       return status.status === 'Completed' ? true : undefined;
@@ -280,5 +289,14 @@ describe('one trace from the HTTP request to the vendor call', () => {
       'StartWorkflow:processWebhookWorkflow',
       ...pathToServer(start!),
     ]);
+
+    // The traced run's history replays on workers without tracing too: tracing added no commands.
+    const history = await h.env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const untraced = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
+    expect(bundleHasTracing(untraced)).toBe(false);
+    await Worker.runReplayHistory(
+      { workflowBundle: untraced, sinks: jobEventSinks(pino({ level: 'silent' })) },
+      history,
+    );
   });
 });
