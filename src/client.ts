@@ -22,6 +22,7 @@ import { JobNotFoundError, TemporalUnavailableError } from './errors';
 import { fairnessFor, type FairnessOptions } from './fairness';
 import { workflowIdFor, type DeclaredJob, type PriorityKey } from './job-definition';
 import { ENQUEUED_BY_MEMO, EXPIRED_MEMO, EXPIRES_AT_MEMO } from './instrumentation/job-events';
+import { clientTracingInterceptors, startWorkflowStartSpan } from './instrumentation/tracing';
 import { InvalidJobTimingError, jobTiming, parseJobDuration } from './job-timing';
 import { findJobOrThrow, jobOfRun, jobs } from './jobs';
 import { PROGRESS_QUERY, type JobProgress } from './progress';
@@ -227,6 +228,8 @@ export class JobClient {
       connection,
       namespace: settings.temporalNamespace,
       dataConverter: dataConverterFor(settings.encryption),
+      // Traces (README "Traces"): spans for signal-with-start, queries, cancel…; none when tracing is off.
+      interceptors: { workflow: clientTracingInterceptors() },
     });
     return new JobClient({ client, taskQueuePrefix: settings.taskQueuePrefix, uiUrl: settings.temporalUiUrl });
   }
@@ -278,10 +281,13 @@ export class JobClient {
       Object.keys(memoFields).length === 0
         ? undefined
         : { fields: await encodeMapToPayloads(options.loadedDataConverter, memoFields) };
+    // Traced (README "Traces") as the SDK's client interceptor would, which this direct call bypasses.
+    const traced = startWorkflowStartSpan(job.workflowType, workflowId);
     try {
       // Bounded: a server that goes away after we connected is an error in seconds, not whenever gRPC gives up.
       const response = await this.temporal.connection.withDeadline(Date.now() + ENQUEUE_TIMEOUT_MS, () =>
         workflowService.startWorkflowExecution({
+          header: traced?.header,
           namespace: this.namespace,
           identity: options.identity,
           requestId: randomUUID(),
@@ -303,6 +309,7 @@ export class JobClient {
           workflowStartDelay: timing.startDelayMs === undefined ? undefined : msNumberToTs(timing.startDelayMs),
         }),
       );
+      traced?.end({ runId: response.runId });
       return {
         workflowId,
         runId: response.runId,
@@ -312,6 +319,7 @@ export class JobClient {
         ...(response.started && timing.expiresAt ? { expiresAt: timing.expiresAt.toISOString() } : {}),
       };
     } catch (err) {
+      traced?.end(isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS ? {} : { error: err });
       if (isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS) {
         const { workflowExecutionInfo } = await this.temporal.workflow
           .getHandle(workflowId)
