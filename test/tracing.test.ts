@@ -206,7 +206,7 @@ describe('one trace from the HTTP request to the vendor call', () => {
         return receiver.spans.find(
           (s) =>
             s.kind === SPAN_KIND_SERVER &&
-            s.name === 'POST /jobs/:name' &&
+            s.name === 'POST /jobs/process-webhook' &&
             s.attributes['url.path'] === '/jobs/process-webhook',
         );
       },
@@ -252,7 +252,7 @@ describe('one trace from the HTTP request to the vendor call', () => {
       service: 'durable-jobs-test',
       attributes: { temporalWorkflowId: workflowId, run_id: runId },
     });
-    expect(pathToServer(start!).at(-1)).toBe('POST /jobs/:name'); // below the request (through its handler span)
+    expect(pathToServer(start!).at(-1)).toBe('POST /jobs/process-webhook'); // below the request (through its handler span)
 
     const [run] = named('RunWorkflow:processWebhookWorkflow');
     expect(parentOf(run!).spanId).toBe(start!.spanId);
@@ -281,7 +281,7 @@ describe('one trace from the HTTP request to the vendor call', () => {
 
     // Every span of the job walks up to the request's server span: one trace, each span with its parent.
     for (const span of [start!, run!, ...scheduled, ...attempts, ...vendorCalls])
-      expect(pathToServer(span).at(-1)).toBe('POST /jobs/:name');
+      expect(pathToServer(span).at(-1)).toBe('POST /jobs/process-webhook');
     expect(pathToServer(vendorCalls[0]!)).toEqual([
       expect.stringMatching(/^RunActivity:processWebhook$/),
       'StartActivity:processWebhook',

@@ -257,7 +257,7 @@ export function activityTracingInterceptors(): ActivityInterceptorsFactory[] {
 
 /**
  * The Fastify plugin of the HTTP service's spans (`@fastify/otel`): one SERVER span per request, named
- * `<METHOD> <route>` (e.g. `POST /jobs/:name`), continuing the caller's trace when it sends `traceparent`, with a span
+ * `<METHOD> <route>` (e.g. `POST /jobs/process-webhook`: each job has its route), continuing the caller's trace when it sends `traceparent`, with a span
  * per hook and handler below it. `/health` is not traced. `redactUrl` takes secrets out of the recorded path.
  * Undefined when tracing is off.
  */
