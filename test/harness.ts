@@ -19,6 +19,8 @@ import type { Priority } from '../src/queues';
 import type { QueueCapacity } from '../src/worker';
 import { startWorkerProcess, type WorkerProcess } from '../src/worker-process';
 import { dataConverterFor, type Keyring } from '../src/encryption';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../src/search-attributes';
 
 let runtimeQuieted = false;
 quietTemporalRuntime();
@@ -246,6 +248,13 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
 export async function createTimeSkippingHarness(options: Omit<HarnessOptions, 'env'> = {}): Promise<Harness> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: inject('timeSkippingServerPath') } },
+  });
+  // The Java test server knows only its predefined search attributes: register ours, as every dev server has them.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(
+      SEARCH_ATTRIBUTES.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
+    ),
   });
   const harness = await createHarness({ vendorTimeoutMs: 300, ...options, env });
   await harness.startWorkers();
