@@ -48,6 +48,7 @@ export async function openApp(settings: Settings, overrides: Partial<ActivityDep
     vendor: new VendorClient({ baseUrl: settings.vendorApiUrl, timeoutMs: settings.vendorTimeoutMs }),
     gateway: new PaymentGatewayClient({ baseUrl: settings.paymentGatewayUrl, timeoutMs: settings.vendorTimeoutMs }),
     alertWebhookUrl: settings.alertWebhookUrl,
+    queueAlerts: { ...settings.queueAlerts, rateLimits: settings.rateLimits },
     ...overrides,
   });
   return { database, mail, activities, close: () => database.close() };

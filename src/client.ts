@@ -10,7 +10,9 @@ import {
   decodeFromPayloadsAtIndex,
   encodeMapToPayloads,
   encodeToPayloads,
+  encodeUserMetadata,
 } from '@temporalio/common/lib/internal-non-workflow';
+import { encodeUnifiedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { Duration } from '@temporalio/common';
 import { msNumberToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
@@ -22,11 +24,20 @@ import { JobNotFoundError, TemporalUnavailableError } from './errors';
 import { fairnessFor, type FairnessOptions } from './fairness';
 import { workflowIdFor, type DeclaredJob, type PriorityKey } from './job-definition';
 import { ENQUEUED_BY_MEMO, EXPIRED_MEMO, EXPIRES_AT_MEMO } from './instrumentation/job-events';
+import { clientTracingInterceptors, startWorkflowStartSpan } from './instrumentation/tracing';
 import { InvalidJobTimingError, jobTiming, parseJobDuration } from './job-timing';
 import { findJobOrThrow, jobOfRun, jobs } from './jobs';
 import { PROGRESS_QUERY, type JobProgress } from './progress';
 import { PRIORITIES, taskQueueName } from './queues';
 import type { SafeObject } from './safe-arguments';
+import {
+  jobsClause,
+  quoteQueryString,
+  runLabels,
+  searchAttributePairs,
+  SEARCH_ATTRIBUTES,
+  TENANT_ID,
+} from './search-attributes';
 import { validateJobArguments } from './validate-arguments';
 import { debounceEnqueueSignal, debounceWorkflow } from '../workflows/debounce';
 
@@ -227,6 +238,8 @@ export class JobClient {
       connection,
       namespace: settings.temporalNamespace,
       dataConverter: dataConverterFor(settings.encryption),
+      // Traces (README "Traces"): spans for signal-with-start, queries, cancel…; none when tracing is off.
+      interceptors: { workflow: clientTracingInterceptors() },
     });
     return new JobClient({ client, taskQueuePrefix: settings.taskQueuePrefix, uiUrl: settings.temporalUiUrl });
   }
@@ -268,7 +281,10 @@ export class JobClient {
     concurrencyKeyOf(job, args);
     // Before any RPC: a bad delay, runAt or expiresAfter throws InvalidJobTimingError naming it.
     const timing = jobTiming(enqueueOptions, job.expiresAfter, Date.now());
+    // Before any RPC: a declared tenant or summary that fails throws a TypeError naming it (README "Finding runs").
+    const labels = runLabels(job, args);
     const { workflowService, options } = this.temporal;
+    const userMetadata = await encodeUserMetadata(options.loadedDataConverter, labels.summary, undefined);
     const input = { payloads: await encodeToPayloads(options.loadedDataConverter, args) };
     const memoFields: Record<string, unknown> = {
       ...(enqueueOptions.enqueuedBy === undefined ? {} : { [ENQUEUED_BY_MEMO]: enqueueOptions.enqueuedBy }),
@@ -278,10 +294,13 @@ export class JobClient {
       Object.keys(memoFields).length === 0
         ? undefined
         : { fields: await encodeMapToPayloads(options.loadedDataConverter, memoFields) };
+    // Traced (README "Traces") as the SDK's client interceptor would, which this direct call bypasses.
+    const traced = startWorkflowStartSpan(job.workflowType, workflowId);
     try {
       // Bounded: a server that goes away after we connected is an error in seconds, not whenever gRPC gives up.
       const response = await this.temporal.connection.withDeadline(Date.now() + ENQUEUE_TIMEOUT_MS, () =>
         workflowService.startWorkflowExecution({
+          header: traced?.header,
           namespace: this.namespace,
           identity: options.identity,
           requestId: randomUUID(),
@@ -293,6 +312,9 @@ export class JobClient {
           },
           input,
           memo,
+          // JobName, JobKey and TenantId, and the Web UI's one-line summary (README "Finding runs").
+          searchAttributes: { indexedFields: encodeUnifiedSearchAttributes(undefined, searchAttributePairs(labels)) },
+          userMetadata,
           workflowIdReusePolicy:
             temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
           workflowIdConflictPolicy:
@@ -303,6 +325,7 @@ export class JobClient {
           workflowStartDelay: timing.startDelayMs === undefined ? undefined : msNumberToTs(timing.startDelayMs),
         }),
       );
+      traced?.end({ runId: response.runId });
       return {
         workflowId,
         runId: response.runId,
@@ -312,6 +335,7 @@ export class JobClient {
         ...(response.started && timing.expiresAt ? { expiresAt: timing.expiresAt.toISOString() } : {}),
       };
     } catch (err) {
+      traced?.end(isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS ? {} : { error: err });
       if (isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS) {
         const { workflowExecutionInfo } = await this.temporal.workflow
           .getHandle(workflowId)
@@ -330,7 +354,7 @@ export class JobClient {
               'enqueueing again is safe (same workflow ID)';
         throw new TemporalUnavailableError(address, err, `${workflowId}: ${outcome}`);
       }
-      throw err;
+      throw missingSearchAttributesError(err, this.namespace) ?? err;
     }
   }
 
@@ -357,6 +381,7 @@ export class JobClient {
       workflowType: job.workflowType,
       workflowIdBase: workflowIdFor(job, args),
       args,
+      labels: runLabels(job, args),
       ...(priority ? { priority } : {}),
       ...(options.enqueuedBy === undefined ? {} : { enqueuedBy: options.enqueuedBy }),
       ...(options.expiresAfter === undefined
@@ -453,18 +478,26 @@ export class JobClient {
   }
 
   /** Runs of our jobs, newest first, from Temporal's visibility store. */
-  async list(filter: { job?: string; status?: JobStatus; limit?: number } = {}): Promise<JobRunSummary[]> {
-    const types = filter.job ? [findJobOrThrow(filter.job).workflowType] : jobs.map((j) => j.workflowType);
+  async list(
+    filter: {
+      job?: string;
+      status?: JobStatus;
+      limit?: number;
+      /** Only runs of this tenant (`TenantId`, jobs that declare `tenant`; README "Finding runs"). */
+      tenant?: string;
+    } = {},
+  ): Promise<JobRunSummary[]> {
+    const selected = filter.job ? [findJobOrThrow(filter.job)] : jobs;
     // This deployment's runs only: several deployments (task queue prefixes) may share one namespace.
     const queues = PRIORITIES.map((p) => `'${taskQueueName(this.taskQueuePrefix, p)}'`);
-    const clauses = [
-      `WorkflowType IN (${types.map((t) => `'${t}'`).join(', ')})`,
-      `TaskQueue IN (${queues.join(', ')})`,
-    ];
+    // By JobName, or by workflow type for the runs started before runs carried JobName (README "Finding runs").
+    const clauses = [jobsClause(selected), `TaskQueue IN (${queues.join(', ')})`];
+    if (filter.tenant !== undefined) clauses.push(`${TENANT_ID.name} = ${quoteQueryString(filter.tenant)}`);
     const now = new Date();
     if (filter.status) clauses.push(statusClause(filter.status, now));
     const out: JobRunSummary[] = [];
-    for await (const info of this.temporal.workflow.list({ query: clauses.join(' AND '), pageSize: 100 })) {
+    const runs = this.temporal.workflow.list({ query: clauses.join(' AND '), pageSize: 100 });
+    for await (const info of withSearchAttributeHint(runs, this.namespace)) {
       const summary = this.summarize(info, now);
       // Expired runs are Failed to Temporal (told apart by their memo), Scheduled ones Running: keep what was asked.
       if (filter.status && summary.status !== filter.status) continue;
@@ -478,8 +511,16 @@ export class JobClient {
    * Dead letters: runs that failed and were not run again since. Read from Temporal's visibility and each run's
    * failure, so there is no second store to drift out of date.
    */
-  async deadLetters(filter: { job?: string; errorType?: string; limit?: number } = {}): Promise<DeadJob[]> {
-    const failed = await this.list({ job: filter.job, status: 'Failed', limit: 1000 });
+  async deadLetters(
+    filter: {
+      job?: string;
+      errorType?: string;
+      limit?: number;
+      /** Only this tenant's dead jobs (`TenantId`; README "Finding runs"). */
+      tenant?: string;
+    } = {},
+  ): Promise<DeadJob[]> {
+    const failed = await this.list({ job: filter.job, status: 'Failed', limit: 1000, tenant: filter.tenant });
     const dead: DeadJob[] = [];
     const seen = new Set<string>();
     for (const run of failed) {
@@ -719,5 +760,31 @@ export async function connectTemporal(settings: Settings): Promise<Connection> {
     });
   } catch (err) {
     throw new TemporalUnavailableError(settings.temporalAddress, err);
+  }
+}
+
+/**
+ * A clear error for a server on which our search attributes are not registered (a start or a query naming one), or
+ * undefined for any other error.
+ */
+export function missingSearchAttributesError(err: unknown, namespace: string): Error | undefined {
+  const message = String((err as { details?: string })?.details ?? (err as Error)?.message ?? '');
+  const named = SEARCH_ATTRIBUTES.find((key) => new RegExp(`\\b${key.name}\\b`).test(message));
+  if (!named || !/search attribute|no mapping|not defined|unknown|invalid/i.test(message)) return undefined;
+  const create = SEARCH_ATTRIBUTES.map((key) => `--name ${key.name} --type Keyword`).join(' ');
+  return new Error(
+    `the Temporal namespace "${namespace}" has no search attribute ${named.name}: register ${SEARCH_ATTRIBUTES.map((k) => k.name).join(', ')} ` +
+      `(Keyword) once, e.g. \`temporal operator search-attribute create --namespace ${namespace} ${create}\` ` +
+      `(README "Finding runs"; the dev server and docker compose do it for you). Server said: ${message}`,
+    { cause: err },
+  );
+}
+
+/** Iterates a visibility listing, turning "unknown search attribute" into `missingSearchAttributesError`. */
+async function* withSearchAttributeHint<T>(items: AsyncIterable<T>, namespace: string): AsyncIterable<T> {
+  try {
+    yield* items;
+  } catch (err) {
+    throw missingSearchAttributesError(err, namespace) ?? err;
   }
 }

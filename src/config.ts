@@ -1,5 +1,7 @@
 import path from 'node:path';
+import { msToNumber } from '@temporalio/common/lib/time';
 import { Keyring } from './encryption';
+import { isPriority, PRIORITIES, type Priority } from './queues';
 
 /**
  * Settings read from the environment, in one place. Temporal connection settings follow Temporal's own conventions
@@ -68,6 +70,33 @@ export interface Settings {
    * (`JOBS_RATE_LIMITS`)
    */
   rateLimits?: Readonly<Record<string, number>>;
+  /** The health check's queue backlog and worker alerts (README "Queue backlog and worker alerts"). */
+  queueAlerts: QueueAlertSettings;
+  /**
+   * How often a worker process serving Prometheus metrics (`--metrics-port`) samples the task-queue gauges.
+   * @default 30000 ms (`JOBS_QUEUE_METRICS_INTERVAL`, a duration such as `30s`)
+   */
+  queueMetricsIntervalMs: number;
+}
+
+/** The health check's task-queue alerts (README "Queue backlog and worker alerts"). */
+export interface QueueAlertSettings {
+  /**
+   * Priority queues expected to have workers, with the rate-limited activity queues of their jobs; `[]` turns the
+   * queue alerts off. @default the queues the declared jobs use (`JOBS_ALERT_QUEUES`: `critical,default,…` or `none`)
+   */
+  queues?: Priority[];
+  /**
+   * Alert when a queue's oldest waiting task is older than this. @default 300000 ms (`JOBS_ALERT_BACKLOG_AGE`, a
+   * duration such as `5m`)
+   */
+  backlogAgeMs: number;
+  /**
+   * Alert "no worker polling" when no worker polled a queue for this long. Must exceed the server's long-poll interval
+   * (`matching.longPollExpirationInterval`, 1 minute by default), after which an idle worker polls again.
+   * @default 70000 ms (`JOBS_ALERT_NO_WORKER_AFTER`, a duration such as `70s`)
+   */
+  noWorkerAfterMs: number;
 }
 
 /** Every default of a setting, in one place; `readSettings` applies them and the rest of the code reads them here. */
@@ -83,6 +112,8 @@ export const DEFAULT_SETTINGS = {
   vendorTimeoutMs: 5000,
   logLevel: 'WARN',
   apiRateLimit: { max: 100, windowMs: 1000 },
+  queueAlerts: { backlogAgeMs: 300_000, noWorkerAfterMs: 70_000 },
+  queueMetricsIntervalMs: 30_000,
 } as const satisfies Partial<Settings>;
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -108,6 +139,20 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     apiTokens: nonEmpty(env.JOBS_API_TOKENS),
     apiRateLimit: parseRateLimit(nonEmpty(env.JOBS_API_RATE_LIMIT)),
     rateLimits: parseActivityRateLimits(nonEmpty(env.JOBS_RATE_LIMITS)),
+    queueAlerts: {
+      queues: parseAlertQueues(nonEmpty(env.JOBS_ALERT_QUEUES)),
+      backlogAgeMs: duration('JOBS_ALERT_BACKLOG_AGE', env.JOBS_ALERT_BACKLOG_AGE, d.queueAlerts.backlogAgeMs),
+      noWorkerAfterMs: duration(
+        'JOBS_ALERT_NO_WORKER_AFTER',
+        env.JOBS_ALERT_NO_WORKER_AFTER,
+        d.queueAlerts.noWorkerAfterMs,
+      ),
+    },
+    queueMetricsIntervalMs: duration(
+      'JOBS_QUEUE_METRICS_INTERVAL',
+      env.JOBS_QUEUE_METRICS_INTERVAL,
+      d.queueMetricsIntervalMs,
+    ),
     workflowBundlePath: nonEmpty(env.JOBS_WORKFLOW_BUNDLE) && path.resolve(nonEmpty(env.JOBS_WORKFLOW_BUNDLE)!),
   };
 }
@@ -130,6 +175,32 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new TypeError(`${name} must be a positive integer, got "${value}"`);
   return n;
+}
+
+/** A duration such as `5m`, `70s` or `1.5h` (or ms), above zero; a TypeError naming the variable otherwise. */
+function duration(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  let ms = NaN;
+  try {
+    ms = msToNumber(value.trim() as Parameters<typeof msToNumber>[0]);
+  } catch {
+    // reported below
+  }
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new TypeError(`${name} must be a duration above zero such as 30s, 5m or 1h, got "${value}"`);
+  return ms;
+}
+
+/** `JOBS_ALERT_QUEUES`: priority queues, comma-separated, or `none`; unset means the queues the declared jobs use. */
+function parseAlertQueues(value: string | undefined): Priority[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'none') return [];
+  const queues = value.split(',').map((q) => q.trim());
+  for (const q of queues) {
+    if (!isPriority(q))
+      throw new TypeError(`JOBS_ALERT_QUEUES must be queues among ${PRIORITIES.join(', ')}, or none; got "${q}"`);
+  }
+  return queues as Priority[];
 }
 
 function parseCodecToken(value: string | undefined): string | undefined {

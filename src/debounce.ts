@@ -7,6 +7,7 @@
 import type { Duration } from '@temporalio/common';
 import { parseJobDuration } from './job-timing';
 import type { SafeObject } from './safe-arguments';
+import type { RunLabels } from './search-attributes';
 
 /** A job's debounce (`JobDefinition.debounce`). */
 export interface JobDebounce<Args extends SafeObject = SafeObject> {
@@ -46,6 +47,10 @@ export interface DebouncedEnqueue {
   enqueuedBy?: string;
   /** The enqueue's `expiresAfter` in ms: the run must start this long after the debounce started it. */
   expiresAfterMs?: number;
+  /**
+   * The run's search attributes and summary (README "Finding runs"); absent in enqueues sent before runs carried them.
+   */
+  labels?: RunLabels;
 }
 
 /** Input of the debounce workflow: the job's period and maximum wait, and what a continued-as-new run carries over. */

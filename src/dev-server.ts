@@ -7,6 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parse as parseYaml } from 'yaml';
 import { resolveTemporalCli, TEMPORAL_CLI_VERSION } from './temporal-cli';
 import { DEFAULT_SETTINGS } from './config';
+import { devServerSearchAttributeArgs } from './search-attributes';
 
 export interface DevServerOptions {
   /** gRPC port; 0 picks a free one. @default 7233 */
@@ -95,6 +96,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     options.logLevel ?? 'warn',
   ];
   args.push(...dynamicConfigArgs(options.dynamicConfig));
+  // JobName, JobKey, TenantId: every run carries them from its start (README "Finding runs").
+  args.push(...devServerSearchAttributeArgs());
   if (options.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
   if (options.uiCodecEndpoint && !options.headless) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
@@ -201,6 +204,7 @@ async function startWithSdkDownload(
       uiPort: o.headless ? undefined : o.uiPort,
       extraArgs: [
         ...dynamicConfigArgs(o.dynamicConfig),
+        ...devServerSearchAttributeArgs(),
         ...(o.uiCodecEndpoint && !o.headless ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
         ...(o.extraArgs ?? []),
       ],

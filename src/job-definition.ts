@@ -110,6 +110,19 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    * workflow proxies the activity with `proxyJobActivities`. See README "Rate limits". @default none: no limit
    */
   readonly rateLimits?: { readonly [A in ActivityType]?: RateLimit };
+  /**
+   * The tenant (account, customer) a run belongs to, from the arguments, e.g. `({ accountId }) => String(accountId)`:
+   * set on each run as the `TenantId` search attribute, so the Web UI, `temporal workflow list --query "TenantId =
+   * '7'"` and `jobctl list|dead|stats --tenant 7` find one tenant's runs. Must return a non-empty string. See README
+   * "Finding runs". @default none: the job's runs have no `TenantId`
+   */
+  readonly tenant?: (args: Args) => string;
+  /**
+   * What one run is, in a few words, from the arguments, e.g. `({ invoiceId }) => 'invoice ' + invoiceId`: the run's
+   * static summary (shown by the Web UI on the run's page) is `<job> · <this>`, cut to 200 characters. Must return a
+   * non-empty string. See README "Finding runs". @default the idempotency key: `<job> · <key>`
+   */
+  readonly summary?: (args: Args) => string;
 }
 
 /** How fast one activity may start, across every worker process. */
@@ -206,6 +219,11 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
   if (definition.debounce !== undefined) validateJobDebounce(definition.name, definition.debounce);
   if (definition.concurrency !== undefined) validateConcurrencyLimit(definition.name, definition.concurrency);
   if (definition.rateLimits !== undefined) validateRateLimits(definition);
+  for (const field of ['tenant', 'summary'] as const) {
+    if (definition[field] !== undefined && typeof definition[field] !== 'function') {
+      throw new TypeError(`job "${definition.name}": ${field} must be a function of the arguments returning a string`);
+    }
+  }
   return Object.freeze({ ...definition, workflowType: definition.workflow.name, [JOB]: true });
 }
 

@@ -14,6 +14,7 @@ import { KEY_ID_METADATA } from './encryption';
 import { ENQUEUED_BY_MEMO } from './instrumentation/job-events';
 import { validateJobSchedule, type DeclaredJob, type JobSchedule, type ScheduleOverlap } from './job-definition';
 import { findJob, findJobOrThrow, jobs as declaredJobs } from './jobs';
+import { runLabels, searchAttributePairs } from './search-attributes';
 import { taskQueueName } from './queues';
 
 /** Schedule memo field that marks a Schedule as this project's, for one deployment: `durable-jobs/<prefix>`. */
@@ -91,6 +92,7 @@ async function compile(client: JobClient, job: ScheduledJob) {
   const args = validateJobSchedule(job);
   const schedule = job.schedule;
   const scheduleId = scheduleIdFor(client.taskQueuePrefix, job.name);
+  const labels = runLabels(job, args);
   const spec = compileScheduleSpec(schedule);
   const action = {
     type: 'startWorkflow' as const,
@@ -100,6 +102,9 @@ async function compile(client: JobClient, job: ScheduledJob) {
     args: [args],
     // The SDK passes it on (ScheduleDescriptionAction has it); the option type just does not list it yet.
     ...(job.priorityKey === undefined ? {} : { priority: { priorityKey: job.priorityKey } }),
+    // JobName, JobKey (the key of the schedule's arguments), TenantId and the summary (README "Finding runs").
+    typedSearchAttributes: searchAttributePairs(labels),
+    staticSummary: `${labels.summary} · scheduled`,
   };
   const policies = {
     overlap: OVERLAP[schedule.overlap ?? 'skip'],

@@ -4,6 +4,7 @@ import type { DeclaredJob } from './job-definition';
 import { findJobOrThrow, jobs } from './jobs';
 import { percentile } from './percentile';
 import { PRIORITIES, taskQueueName } from './queues';
+import { JOB_NAME, jobsClause, TENANT_ID } from './search-attributes';
 
 /** One job's runs that closed in a window. */
 export interface JobStats {
@@ -32,6 +33,8 @@ export interface JobStatsOptions {
    * share one namespace, each with its own prefix. @default the client's `taskQueuePrefix`
    */
   taskQueuePrefix?: string;
+  /** Only this tenant's runs (`TenantId`, jobs that declare `tenant`; README "Finding runs"). @default every run */
+  tenant?: string;
 }
 
 /** Closed statuses that count: Completed, and Failed/TimedOut as failures (Terminated and Canceled are neither). */
@@ -44,10 +47,13 @@ const COUNTED_STATUSES = ['Completed', 'Failed', 'TimedOut'] as const;
  *
  * The visibility query (accepted by the dev server's SQLite visibility and by Elasticsearch/SQL advanced visibility):
  *
- *     WorkflowType IN ('invoiceGenerationWorkflow', …)
+ *     (JobName IN ('invoice-generation', …) OR WorkflowType IN ('invoiceGenerationWorkflow', …))
  *     AND TaskQueue IN ('jobs-critical', 'jobs-high', 'jobs-default',
  *     'jobs-low') AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') AND CloseTime >= '<since, ISO>'
- *     [AND CloseTime <= '<now, ISO>']
+ *     [AND CloseTime <= '<now, ISO>'] [AND TenantId = '<tenant>']
+ *
+ * A run is its job's by `JobName`, or by workflow type for runs started before runs carried `JobName` (README "Finding
+ * runs").
  *
  * A duration is a run's closeTime − startTime. For a job that continues-as-new (large-data-export), that is the
  * final run of the chain only; the runs it continued from close as ContinuedAsNew and are not counted. Visibility is
@@ -60,17 +66,24 @@ export async function jobStats(client: JobClient, options: JobStatsOptions): Pro
   const selected: readonly DeclaredJob<any>[] = options.job === undefined ? jobs : [findJobOrThrow(options.job)];
 
   const byType = new Map<string, { job: string; completed: number; failed: number; durations: number[] }>();
-  for (const job of selected) byType.set(job.workflowType, { job: job.name, completed: 0, failed: 0, durations: [] });
+  const byName = new Map<string, { job: string; completed: number; failed: number; durations: number[] }>();
+  for (const job of selected) {
+    const row = { job: job.name, completed: 0, failed: 0, durations: [] };
+    byType.set(job.workflowType, row);
+    byName.set(job.name, row);
+  }
 
   const prefix = options.taskQueuePrefix ?? client.taskQueuePrefix;
   const query = statsQuery({
-    workflowTypes: [...byType.keys()],
+    jobs: selected,
     taskQueues: PRIORITIES.map((p) => taskQueueName(prefix, p)),
     since,
     now,
+    tenant: options.tenant,
   });
   for await (const run of client.temporal.workflow.list({ query, pageSize: 1000 })) {
-    const row = byType.get(run.type);
+    const name = run.typedSearchAttributes?.get(JOB_NAME);
+    const row = (name === undefined ? undefined : byName.get(name)) ?? byType.get(run.type);
     if (!row) continue; // the query already restricts the types
     // An expired run (Failed to Temporal, marked in its memo) never ran: it is not a failure of the job.
     if (typeof run.memo?.[EXPIRED_MEMO] === 'string') continue;
@@ -101,18 +114,24 @@ export async function jobStats(client: JobClient, options: JobStatsOptions): Pro
 
 /** The visibility query `jobStats` runs; see there. */
 export function statsQuery(q: {
-  workflowTypes: readonly string[];
+  /** The jobs, by `JobName` or workflow type (README "Finding runs"). */
+  jobs?: readonly { name: string; workflowType: string }[];
+  /** Workflow types alone, without `JobName` (used when `jobs` is not given). */
+  workflowTypes?: readonly string[];
   taskQueues: readonly string[];
   since: Date;
   now?: Date;
+  /** Only this tenant's runs. */
+  tenant?: string;
 }): string {
   const clauses = [
-    `WorkflowType IN (${q.workflowTypes.map(quote).join(', ')})`,
+    q.jobs ? jobsClause(q.jobs) : `WorkflowType IN (${(q.workflowTypes ?? []).map(quote).join(', ')})`,
     `TaskQueue IN (${q.taskQueues.map(quote).join(', ')})`,
     `ExecutionStatus IN (${COUNTED_STATUSES.map(quote).join(', ')})`,
     `CloseTime >= ${quote(q.since.toISOString())}`,
   ];
   if (q.now) clauses.push(`CloseTime <= ${quote(q.now.toISOString())}`);
+  if (q.tenant !== undefined) clauses.push(`${TENANT_ID.name} = ${quote(q.tenant)}`);
   return clauses.join(' AND ');
 }
 

@@ -1,4 +1,4 @@
-import type { NativeConnection, Worker, WorkflowBundle } from '@temporalio/worker';
+import { Runtime, type NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { ActivityDeps } from './app';
@@ -9,6 +9,8 @@ import { dataConverterFor } from './encryption';
 import { createJobLogger } from './instrumentation/logger';
 import { taskQueueName } from './queues';
 import { formatRate } from './rate-limits';
+import { jobs } from './jobs';
+import { monitoredTaskQueues, startTaskQueueMetrics } from './task-queue-health';
 import {
   connectWorker,
   createWorkers,
@@ -101,6 +103,19 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
             dataConverter: dataConverterFor(settings.encryption),
             rateLimits: settings.rateLimits,
           });
+    if (options.metricsPort) {
+      // The task-queue gauges (README "Queue backlog and worker alerts"), sampled by every process serving metrics,
+      // so each one's /metrics is current whichever process ran the last health check.
+      const sampler = startTaskQueueMetrics({
+        client: client.temporal,
+        meter: Runtime.instance().metricMeter,
+        queues: monitoredTaskQueues(settings.taskQueuePrefix, jobs, { rateLimits: settings.rateLimits }),
+        pollerFreshMs: settings.queueAlerts.noWorkerAfterMs,
+        intervalMs: settings.queueMetricsIntervalMs,
+        onError: (err) => logger.warn({ event: 'task_queue_metrics_failed', error: String(err) }),
+      });
+      owned.push(async () => sampler.stop());
+    }
     const served = [
       ...options.queues.map(
         (q) => `${taskQueueName(settings.taskQueuePrefix, q.queue)} (concurrency ${q.concurrency})`,

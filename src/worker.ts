@@ -15,6 +15,13 @@ import { DEFAULT_SETTINGS, type Settings } from './config';
 import { retryTableInterceptor, retryTablesByActivity } from './retry-interceptor';
 import { createJobLogger } from './instrumentation/logger';
 import { activityLogging, jobEventSinks } from './instrumentation/worker-instrumentation';
+import {
+  activeTracing,
+  activityTracingInterceptors,
+  bundleHasTracing,
+  WORKFLOW_TRACING_MODULE,
+  workflowTracingSinks,
+} from './instrumentation/tracing';
 import type { Logger } from 'pino';
 import { jobs } from './jobs';
 import { isPriority, isRateLimitQueue, PRIORITIES, rateLimitQueueName, taskQueueName, type Priority } from './queues';
@@ -129,13 +136,25 @@ const SHARED_WORKFLOW_MODULES = [path.resolve(__dirname, 'jobs.ts'), path.resolv
  * initialised again for every workflow execution (that cost a third of the throughput). Argument validation is always
  * in; instrumentation (outermost, so it logs a run refused at the door as a failure) only when asked.
  */
-export async function bundleWorkflows(options: { instrumentation?: boolean } = {}): Promise<WorkflowBundle> {
+export async function bundleWorkflows(
+  options: {
+    instrumentation?: boolean;
+    /**
+     * The OpenTelemetry workflow interceptors (README "Traces"): a RunWorkflow span per run and a StartActivity span
+     * per activity, exported through the worker's `exporter` sink. @default on when this process traces
+     */
+    tracing?: boolean;
+  } = {},
+): Promise<WorkflowBundle> {
   const instrumentation =
     options.instrumentation === false ? [] : [path.resolve(__dirname, 'instrumentation/workflow-interceptors.ts')];
+  const tracing = options.tracing ?? activeTracing() !== undefined;
   return bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
     // Expiry outermost: an expired job never started, so the instrumentation inside logs neither start nor failure.
+    // Tracing outside it all: its RunWorkflow span covers the whole run, an expired one included. It adds no commands.
     workflowInterceptorModules: [
+      ...(tracing ? [WORKFLOW_TRACING_MODULE] : []),
       path.resolve(__dirname, 'job-expiry.ts'),
       ...instrumentation,
       path.resolve(__dirname, 'argument-validation.ts'),
@@ -168,6 +187,11 @@ export function loadWorkflowBundle(file: string): WorkflowBundle {
         'rebuild it with `jobctl bundle`',
     );
   }
+  if (activeTracing() && !bundleHasTracing({ code }))
+    throw new Error(
+      `JOBS_WORKFLOW_BUNDLE: ${file} was built with --no-tracing, but OTEL_* turns tracing on; ` +
+        'rebuild it with `jobctl bundle`',
+    );
   return { code };
 }
 
@@ -182,6 +206,14 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
   if (unknown.length > 0) throw new TypeError(`retry tables name activities no job registers: ${unknown.join(', ')}`);
   const instrumented = options.instrumentation !== false;
   const workflowBundle = options.workflowBundle ?? (await bundleWorkflows({ instrumentation: instrumented }));
+  const traced = bundleHasTracing(workflowBundle);
+  if (activeTracing() && !traced)
+    throw new Error(
+      'tracing is on (OTEL_*) but the workflow bundle was built without it, so workflows would make no spans: ' +
+        'rebuild it with `jobctl bundle` (without --no-tracing), or unset JOBS_WORKFLOW_BUNDLE to bundle at start',
+    );
+  // Outermost: the attempt's span covers the other interceptors, and its error is the one Temporal records.
+  const tracingInterceptors = activityTracingInterceptors();
   const prefix = options.taskQueuePrefix ?? DEFAULT_SETTINGS.taskQueuePrefix;
   const logger = options.logger ?? createJobLogger();
   const retries = retryTableInterceptor(retryTables);
@@ -201,8 +233,12 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
         maxConcurrentWorkflowTaskExecutions: Math.max(2, concurrency),
         shutdownGraceTime: options.shutdownGraceTime ?? '30s',
         // Logging sees the typed error before the retry table turns it into an ApplicationFailure.
-        interceptors: { activity: instrumented ? [retries, activityLogging(logger)] : [retries] },
-        ...(instrumented ? { sinks: jobEventSinks(logger) } : {}),
+        interceptors: {
+          activity: [...tracingInterceptors, ...(instrumented ? [retries, activityLogging(logger)] : [retries])],
+        },
+        ...(instrumented || traced
+          ? { sinks: { ...(instrumented ? jobEventSinks(logger) : {}), ...(traced ? workflowTracingSinks() : {}) } }
+          : {}),
         ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
         ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
       }),
@@ -222,7 +258,9 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
         maxConcurrentActivityTaskExecutions: limit.concurrency,
         maxTaskQueueActivitiesPerSecond: limit.perSecond,
         shutdownGraceTime: options.shutdownGraceTime ?? '30s',
-        interceptors: { activity: instrumented ? [retries, activityLogging(logger)] : [retries] },
+        interceptors: {
+          activity: [...tracingInterceptors, ...(instrumented ? [retries, activityLogging(logger)] : [retries])],
+        },
         ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
       }),
     ),

@@ -1,6 +1,11 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import { describe, expect, inject, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { cliTypeName, SEARCH_ATTRIBUTES } from '../src/search-attributes';
+import { resolveTemporalCli } from '../src/temporal-cli';
 import { parseQueueSpec } from '../src/worker';
 import { jobctl } from './jobctl';
 
@@ -11,13 +16,19 @@ import { jobctl } from './jobctl';
  */
 const compose = fs.readFileSync(path.resolve(__dirname, '../docker-compose.yml'), 'utf8');
 const config = fs.readFileSync(path.resolve(__dirname, '../src/config.ts'), 'utf8');
+/** The OTEL_* variables are read where tracing is set up (README "Traces"). */
+const tracing = fs.readFileSync(path.resolve(__dirname, '../src/instrumentation/tracing.ts'), 'utf8');
 
 describe('docker-compose.yml', () => {
   it('sets only environment variables the code reads', () => {
     const block = compose.slice(compose.indexOf('environment: &app-env'), compose.indexOf('\nservices:'));
     const names = [...block.matchAll(/^\s{4}([A-Z_]+):/gm)].map((m) => m[1]!);
     expect(names.length).toBeGreaterThan(5);
-    for (const name of names) expect(config, `${name} is not read by src/config.ts`).toContain(`env.${name}`);
+    for (const name of names)
+      expect(
+        name.startsWith('OTEL_') ? tracing : config,
+        `${name} is not read by ${name.startsWith('OTEL_') ? 'src/instrumentation/tracing.ts' : 'src/config.ts'}`,
+      ).toContain(`env.${name}`);
   });
 
   /** Services (name → block) under `services:`. */
@@ -88,5 +99,53 @@ describe('docker-compose.yml', () => {
     expect(await notACommand(['schedules', 'no-such-subcommand'])).toMatch(/help does not begin/);
     expect(await notACommand(['worker', '--no-such-option', 'x'])).toBe('no option --no-such-option');
     expect(await notACommand(['schedules', 'sync', '--json'])).toBeUndefined();
+  }, 60_000);
+
+  /** The file as compose reads it (`<<: *app` merged). */
+  interface Service {
+    image?: string;
+    build?: string;
+    entrypoint?: string[];
+    command?: string[];
+    depends_on?: string[] | Record<string, { condition: string }>;
+    environment?: Record<string, string>;
+  }
+  const parsed = parseYaml(compose, { merge: true }) as { services: Record<string, Service> };
+
+  it('registers exactly the search attributes the code sets, before any service of ours starts', async () => {
+    const registrar = parsed.services['search-attributes'];
+    expect(registrar, 'a search-attributes one-shot service').toBeDefined();
+    // The Temporal CLI of the admin-tools build that matches the server's version.
+    const serverVersion = /^temporalio\/auto-setup:(\d+\.\d+\.\d+)$/.exec(parsed.services.temporal!.image!)![1]!;
+    expect(registrar!.image).toMatch(new RegExp(`^temporalio/admin-tools:${serverVersion.replace(/\./g, '\\.')}-`));
+    expect(registrar!.entrypoint).toEqual(['temporal']);
+    const command = registrar!.command!;
+    expect(command.slice(0, 3)).toEqual(['operator', 'search-attribute', 'create']);
+    const flag = (name: string) => command.flatMap((arg, i) => (arg === name ? [command[i + 1]!] : []));
+    expect(flag('--address')).toEqual([parsed.services.http!.environment!.TEMPORAL_ADDRESS]);
+    expect(flag('--namespace')).toEqual([parsed.services.http!.environment!.TEMPORAL_NAMESPACE]);
+    const registered = flag('--name').map((name, i) => `${name}=${flag('--type')[i]}`);
+    expect(registered).toEqual(SEARCH_ATTRIBUTES.map((key) => `${key.name}=${cliTypeName(key.type)}`));
+
+    // Every service that runs our code (and so may start runs or query by them) waits until they exist.
+    const ours = Object.entries(parsed.services).filter(([, service]) => service.build === '.' && service.depends_on);
+    expect(ours.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['http', 'worker-critical', 'worker-default', 'worker-low', 'schedules-sync']),
+    );
+    for (const [name, service] of ours) {
+      expect(service.depends_on, name).toMatchObject({
+        'search-attributes': { condition: 'service_completed_successfully' },
+      });
+    }
+    // No other service runs a command outside our image (the check above reads one-line commands only).
+    const foreign = Object.entries(parsed.services).filter(([, s]) => s.command && s.build !== '.');
+    expect(foreign.map(([name]) => name)).toEqual(['search-attributes']);
+
+    // The same command line, run by the Temporal CLI against this test run's dev server (which registered them at
+    // start), succeeds: it is a valid command, and running it again on every `compose up` is harmless.
+    const cli = await resolveTemporalCli();
+    const args = command.map((arg, i) => (command[i - 1] === '--address' ? inject('temporalAddress') : arg));
+    const { stdout } = await promisify(execFile)(cli!.path, args, { timeout: 30_000 });
+    expect(stdout).toMatch(/added/i);
   }, 60_000);
 });

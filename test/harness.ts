@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type WorkflowBundle } from '@temporalio/worker';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { inject } from 'vitest';
@@ -19,6 +19,8 @@ import type { Priority } from '../src/queues';
 import type { QueueCapacity } from '../src/worker';
 import { startWorkerProcess, type WorkerProcess } from '../src/worker-process';
 import { dataConverterFor, type Keyring } from '../src/encryption';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../src/search-attributes';
 
 let runtimeQuieted = false;
 quietTemporalRuntime();
@@ -89,6 +91,8 @@ export interface HarnessOptions {
   maxCachedWorkflows?: number;
   /** Payload encryption for the workers, and for the client when the harness makes its own environment. */
   encryption?: Keyring;
+  /** The workers' workflow bundle (e.g. one built with tracing). @default the run's bundle (global setup) */
+  workflowBundle?: WorkflowBundle;
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -125,7 +129,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const { database, mail } = app;
   const calls = new Map<string, number>();
   const activities = countCalls(app.activities, calls);
-  const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
+  const workflowBundle = options.workflowBundle ?? { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
   let running: { worker: WorkerProcess; done: Promise<void> } | undefined;
   // Ids far apart per test, so workflow IDs like invoice-generation/<id> never collide between tests.
   let nextId = process.env.TEST_DATABASE_URL ? randomInt(1, 20_000) * 100_000 : randomInt(1, 2 ** 40) * 1000; // PostgreSQL ids are int4
@@ -244,6 +248,13 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
 export async function createTimeSkippingHarness(options: Omit<HarnessOptions, 'env'> = {}): Promise<Harness> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: inject('timeSkippingServerPath') } },
+  });
+  // The Java test server knows only its predefined search attributes: register ours, as every dev server has them.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(
+      SEARCH_ATTRIBUTES.map((key) => [key.name, encodeSearchAttributeIndexedValueType(key.type)!]),
+    ),
   });
   const harness = await createHarness({ vendorTimeoutMs: 300, ...options, env });
   await harness.startWorkers();

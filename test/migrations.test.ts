@@ -57,3 +57,42 @@ describe('migration 0006: exports.slice_size defaults to 1000', () => {
     ).rejects.toThrow(/FOREIGN KEY/);
   });
 });
+
+describe('migration 0007: queue_incidents', () => {
+  let db: Kysely<any> | undefined;
+  afterEach(() => db?.destroy());
+
+  it('adds the table to a database made before it, with at most one open incident per kind and queue', async () => {
+    const sqlite = new SQLite(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'migrations-')), 'app.sqlite'));
+    db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+    expect((await createMigrator(db, 'sqlite').migrateTo('0006_export_slice_size_1000')).error).toBeUndefined();
+    const now = new Date().toISOString();
+    await db
+      .insertInto('alert_incidents')
+      .values({ job: 'invoice-generation', opened_at: now, failure_rate: 0.5 })
+      .execute();
+
+    await migrateToLatest(db, 'sqlite');
+
+    expect(await db.selectFrom('alert_incidents').select('job').execute()).toEqual([{ job: 'invoice-generation' }]);
+    const incident = { kind: 'no_worker', task_queue: 'jobs-low', opened_at: now, threshold_seconds: 70 };
+    await db.insertInto('queue_incidents').values(incident).execute();
+    // A second open one for the same kind and queue is refused; another kind, or after closing, is not.
+    await expect(db.insertInto('queue_incidents').values(incident).execute()).rejects.toThrow(/UNIQUE/);
+    await db
+      .insertInto('queue_incidents')
+      .values({ ...incident, kind: 'backlog_age', value_seconds: 400 })
+      .execute();
+    await db.updateTable('queue_incidents').set({ closed_at: now }).where('kind', '=', 'no_worker').execute();
+    await db.insertInto('queue_incidents').values(incident).execute();
+    expect(await db.selectFrom('queue_incidents').select(['kind', 'closed_at']).orderBy('id').execute()).toEqual([
+      { kind: 'no_worker', closed_at: now },
+      { kind: 'backlog_age', closed_at: null },
+      { kind: 'no_worker', closed_at: null },
+    ]);
+
+    // And down again.
+    expect((await createMigrator(db, 'sqlite').migrateDown()).error).toBeUndefined();
+    await expect(db.selectFrom('queue_incidents').selectAll().execute()).rejects.toThrow(/no such table/);
+  });
+});

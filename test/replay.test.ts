@@ -5,7 +5,9 @@ import { bundleWorkflowCode, Worker, type ReplayWorkerOptions } from '@temporali
 import pino from 'pino';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { describe, expect, inject, it } from 'vitest';
+import { bundleHasTracing, workflowTracingSinks } from '../src/instrumentation/tracing';
 import { jobEventSinks } from '../src/instrumentation/worker-instrumentation';
+import { bundleWorkflows } from '../src/worker';
 import * as workflows from '../workflows';
 import { quietTemporalRuntime } from './harness';
 
@@ -65,6 +67,20 @@ describe('workflow determinism', () => {
     const results: Array<{ file: string; error?: string }> = [];
     const replay = Worker.runReplayHistories(
       replayOptions(),
+      histories.map((h) => ({ workflowId: h.file, history: h.history })),
+    );
+    for await (const result of replay)
+      results.push({ file: result.workflowId, ...(result.error ? { error: String(result.error) } : {}) });
+    expect(results).toEqual(histories.map((h) => ({ file: h.file })));
+  });
+
+  it('replays every recorded history with the tracing interceptors in the bundle too (README "Traces")', async () => {
+    // Tracing adds no commands: runs started without it continue on workers that trace, and the other way round.
+    const traced = await bundleWorkflows({ tracing: true });
+    expect(bundleHasTracing(traced)).toBe(true);
+    const results: Array<{ file: string; error?: string }> = [];
+    const replay = Worker.runReplayHistories(
+      { workflowBundle: traced, sinks: { ...jobEventSinks(pino({ level: 'silent' })), ...workflowTracingSinks() } },
       histories.map((h) => ({ workflowId: h.file, history: h.history })),
     );
     for await (const result of replay)

@@ -15,6 +15,7 @@ import type { DeclaredJob } from '../src/job-definition';
 import { noop } from '../workflows';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
+import { JOB_KEY, JOB_NAME } from '../src/search-attributes';
 
 const TIME = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ';
 
@@ -89,6 +90,12 @@ describe('declared schedules', () => {
       'two scheduled runs completed',
     );
     expect(completed.every((id) => pattern.test(id))).toBe(true);
+    // Each scheduled run carries JobName, JobKey (the key of the schedule's arguments) and a summary (README "Finding
+    // runs").
+    const run = await h.env.client.workflow.getHandle(started[0]!).describe();
+    expect(run.typedSearchAttributes.get(JOB_NAME)).toBe('noop');
+    expect(run.typedSearchAttributes.get(JOB_KEY)).toBe('tick');
+    expect(await run.staticSummary()).toBe('noop · tick · scheduled');
   }, 30_000);
 
   it('syncing again changes nothing: the same Schedule, reported unchanged, no second one', async () => {

@@ -23,4 +23,19 @@ describe('statsQuery', () => {
         "AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') AND CloseTime >= '2026-11-28T10:00:00.000Z'",
     );
   });
+
+  it('selects the jobs by JobName or, for runs started before they carried it, by workflow type; and a tenant', () => {
+    expect(
+      statsQuery({
+        jobs: [{ name: 'invoice-generation', workflowType: 'invoiceGenerationWorkflow' }],
+        taskQueues: ['jobs-default'],
+        since: new Date('2026-11-28T10:00:00Z'),
+        tenant: "o'brien",
+      }),
+    ).toBe(
+      "(JobName IN ('invoice-generation') OR WorkflowType IN ('invoiceGenerationWorkflow')) " +
+        "AND TaskQueue IN ('jobs-default') AND ExecutionStatus IN ('Completed', 'Failed', 'TimedOut') " +
+        "AND CloseTime >= '2026-11-28T10:00:00.000Z' AND TenantId = 'o\\'brien'",
+    );
+  });
 });

@@ -202,4 +202,54 @@ describe('the Temporal Web UI in headless Chromium', () => {
     await rowOf(invoiceWorkflowId).getByText('Completed', { exact: true }).waitFor();
     await rowOf(webhookWorkflowId).getByText('Failed', { exact: true }).waitFor();
   });
+
+  it("filters the workflow list by JobName, typed into the list's query box, and shows only that job's runs", async () => {
+    // A second invoice, so the filter has more than one run to show; the webhook run is another job's.
+    const second = await h!.client.enqueue(invoiceGeneration, { invoiceId: (await h!.createInvoice()).invoiceId });
+    await env!.client.workflow.getHandle(second.workflowId).result();
+    const expected = [invoiceWorkflowId, second.workflowId].sort();
+
+    const rows = page.getByTestId('workflows-summary-configurable-table-row');
+    const listed = async () =>
+      (await rows.getByRole('link').allInnerTexts()).map((t) => t.trim()).filter((t) => t.includes('/'));
+    // As a person does: the list page, the raw-query toggle beside the filter bar, a query, Enter. Visibility may trail
+    // the second run by a moment: then the page is loaded and the query typed again.
+    const deadline = Date.now() + UI_TIMEOUT_MS;
+    let shown: string[] = [];
+    for (;;) {
+      await page.goto(`${uiUrl}/namespaces/default/workflows`, { waitUntil: 'domcontentloaded' });
+      await rows.first().waitFor();
+      await page.getByTestId('toggle-manual-query').click();
+      const query = page.getByTestId('manual-search-input');
+      await query.fill(`JobName = "invoice-generation"`);
+      await query.press('Enter');
+      await page.waitForURL(/[?&]query=JobName/);
+      await rows.first().waitFor();
+      // The list re-renders once the filtered answer is in: wait until the webhook run is gone from it.
+      await page
+        .getByRole('link', { name: webhookWorkflowId, exact: true })
+        .waitFor({ state: 'detached' })
+        .catch(() => undefined);
+      shown = (await listed()).sort();
+      if (shown.length === expected.length || Date.now() > deadline) break;
+      await page.waitForTimeout(500);
+    }
+    expect(new URL(page.url()).searchParams.get('query')).toBe('JobName = "invoice-generation"');
+    expect(shown).toEqual(expected);
+    expect(await page.getByRole('link', { name: webhookWorkflowId, exact: true }).count()).toBe(0);
+    await screenshot('web-ui-filtered-by-job.png');
+  });
+
+  it("shows the run's summary on its page: what the run is", async () => {
+    await openRun(invoiceWorkflowId);
+    const summary = `invoice-generation · invoice ${invoiceId}`;
+    // The summary is a payload, so it is encrypted here: the page shows it decoded by the codec endpoint, in the
+    // start event's details and on the run's User Metadata tab.
+    await page.getByText(summary, { exact: true }).first().waitFor();
+    await page.getByText('User Metadata', { exact: true }).click();
+    await page.waitForURL(/\/user-metadata$/);
+    // The tab renders the summary as Markdown, in a sandboxed frame of its own.
+    await page.locator('main iframe').first().contentFrame().getByText(summary, { exact: true }).waitFor();
+    await screenshot('web-ui-summary.png');
+  });
 });

@@ -19,6 +19,7 @@ import {
   type DebounceState,
 } from '../src/debounce';
 import { ENQUEUED_BY_MEMO, EXPIRES_AT_MEMO } from '../src/instrumentation/job-events';
+import { searchAttributePairs } from '../src/search-attributes';
 
 /** Not a job of its own: the debounce of any job that declares `debounce` (README "Debounce"; src/debounce.ts). */
 export const debounceEnqueueSignal = defineSignal<[DebouncedEnqueue]>(DEBOUNCE_SIGNAL);
@@ -100,6 +101,10 @@ export async function debounceWorkflow(input: DebounceInput): Promise<DebounceSt
         cancellationType: ChildWorkflowCancellationType.ABANDON,
         ...(run.priority ? { priority: run.priority } : {}),
         ...(Object.keys(memo).length > 0 ? { memo } : {}),
+        // JobName, JobKey, TenantId and the summary, as the client computed them (README "Finding runs").
+        ...(run.labels
+          ? { typedSearchAttributes: searchAttributePairs(run.labels), staticSummary: run.labels.summary }
+          : {}),
       });
       runId = child.firstExecutionRunId;
     } catch (err) {

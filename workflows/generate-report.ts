@@ -27,6 +27,9 @@ export const generateReport = defineJob({
   idempotencyKey: ({ userId, reportType, startDate, endDate }) => `${userId}/${reportType}/${startDate}..${endDate}`,
   // A user's burst of reports runs two at a time: it cannot take every slot of the low queue from other users.
   concurrency: { key: ({ userId }) => String(userId), limit: 2 },
+  // Reports are per account: TenantId finds one user's runs (Web UI, `jobctl list --tenant 7`).
+  tenant: ({ userId }) => String(userId),
+  summary: ({ userId, reportType, startDate, endDate }) => `${reportType} for user ${userId}, ${startDate}..${endDate}`,
 });
 
 const activities = proxyActivities<ReturnType<typeof createGenerateReportActivities>>(databaseActivity);

@@ -14,11 +14,15 @@ const args = z.strictObject({
 /**
  * The failure-rate alert: computes each job's failure rate over a window from Temporal's visibility and alerts — to
  * the alert webhook and the log — once per incident, with a recovery message when it falls back. Runs every minute
- * over the last 15 minutes, on the Temporal Schedule its declaration compiles to (`jobctl schedules sync`).
+ * over the last 15 minutes, on the Temporal Schedule its declaration compiles to (`jobctl schedules sync`). The same
+ * activity also raises the task queue alerts (no worker polling, backlog too old; README "Queue backlog and worker
+ * alerts"): the command sequence is unchanged, one `evaluateAlerts` call.
  */
 export const healthCheck = defineJob({
   name: 'health-check',
-  description: "Alert when a job's failure rate over the last window crosses its threshold; say when it recovers.",
+  description:
+    "Alert when a job's failure rate over the last window crosses its threshold, or a task queue has no worker or " +
+    'an old backlog; say when it recovers.',
   workflow: healthCheckWorkflow,
   queue: 'high',
   args,

@@ -17,6 +17,8 @@ export const invoiceGeneration = defineJob({
   queue: 'default',
   args,
   idempotencyKey: ({ invoiceId }) => String(invoiceId),
+  // The Web UI's summary of a run: "invoice-generation · invoice 42".
+  summary: ({ invoiceId }) => `invoice ${invoiceId}`,
   // One short transaction on our own database: no round trip through the server for it.
   localActivities: ['generateInvoice'],
 });

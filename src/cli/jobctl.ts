@@ -5,6 +5,7 @@ import { addProcessCommands } from './commands/processes';
 import { addScheduleCommands } from './commands/schedules';
 import { addSetupCommands } from './commands/setup';
 import { addStackCommand } from './commands/stack';
+import { startTracing, stopTracing } from '../instrumentation/tracing';
 import { fail } from './output';
 
 const program = new Command('jobctl')
@@ -18,4 +19,14 @@ addScheduleCommands(program);
 addSetupCommands(program);
 addStackCommand(program);
 
-program.parseAsync(process.argv).catch(fail);
+// Traces (README "Traces"), when OTEL_* asks for them: started before the command runs, flushed when it ends.
+const SERVICE_NAMES: Record<string, string> = {
+  worker: 'durable-jobs-worker',
+  http: 'durable-jobs-http',
+  dev: 'durable-jobs-dev',
+};
+program.hook('preAction', (_program, command) => {
+  startTracing({ serviceName: SERVICE_NAMES[command.name()] ?? 'jobctl' });
+});
+
+program.parseAsync(process.argv).finally(stopTracing).catch(fail);

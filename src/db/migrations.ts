@@ -172,6 +172,34 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await setExportSliceSizeDefault(db, dialect, 100);
       },
     },
+    // Queue backlog and worker alerts: their own table, keyed by kind and task queue (alert_incidents is per job).
+    '0007_queue_incidents': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('queue_incidents')
+          .addColumn('id', idType, id)
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('task_queue', 'text', (c) => c.notNull())
+          .addColumn('opened_at', 'text', (c) => c.notNull())
+          .addColumn('value_seconds', 'real')
+          .addColumn('threshold_seconds', 'real', (c) => c.notNull())
+          .addColumn('notified_at', 'text')
+          .addColumn('closed_at', 'text')
+          .addColumn('recovery_notified_at', 'text')
+          .execute();
+        // At most one open incident per kind and queue, even if two checks ever ran at once.
+        await db.schema
+          .createIndex('queue_incidents_one_open')
+          .on('queue_incidents')
+          .columns(['kind', 'task_queue'])
+          .unique()
+          .where(sql.ref('closed_at'), 'is', null)
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable('queue_incidents').execute();
+      },
+    },
   };
 }
 

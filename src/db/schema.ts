@@ -119,6 +119,23 @@ export interface AlertIncidentsTable {
   recovery_notified_at: string | null;
 }
 
+/**
+ * A task queue's alert (README "Queue backlog and worker alerts"): no worker polling it, or its oldest waiting task
+ * older than the threshold. One open incident per kind and queue at most; opened once, closed once, each notified once.
+ */
+export interface QueueIncidentsTable {
+  id: Generated<number>;
+  kind: 'no_worker' | 'backlog_age';
+  task_queue: string;
+  opened_at: string;
+  /** What crossed the threshold when it opened: seconds since the last poll (null: never polled), or backlog age. */
+  value_seconds: number | null;
+  threshold_seconds: number;
+  notified_at: string | null;
+  closed_at: string | null;
+  recovery_notified_at: string | null;
+}
+
 export interface Schema {
   users: UsersTable;
   invoices: InvoicesTable;
@@ -130,6 +147,7 @@ export interface Schema {
   payments: PaymentsTable;
   search_index: SearchIndexTable;
   alert_incidents: AlertIncidentsTable;
+  queue_incidents: QueueIncidentsTable;
 }
 
 export type Database = Kysely<Schema>;

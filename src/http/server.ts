@@ -11,6 +11,7 @@ import { InvalidEnqueueOptionError, JobNotFoundError, TemporalUnavailableError }
 import { checkFairnessKey, checkFairnessWeight, type FairnessOptions } from '../fairness';
 import { findJob } from '../jobs';
 import { InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../safe-arguments';
+import { httpTracingPlugin } from '../instrumentation/tracing';
 import { codecEndpoint, redactCodecToken, type CodecEndpointOptions } from './codec';
 import { cancelRouteSchema, documentedOnly, enqueueRouteSchema, registerOpenApi, statusRouteSchema } from './openapi';
 import { authenticate, httpJobs, mayCancel, mayEnqueue, mayRead, type ApiToken } from './tokens';
@@ -69,6 +70,9 @@ export function buildHttpService(client: JobClient, options: HttpServiceOptions 
       }
     : false;
   const app = Fastify({ logger });
+  // Request spans (README "Traces"), registered first so every route has them; none when tracing is off.
+  const tracing = httpTracingPlugin(redactCodecToken);
+  if (tracing) void app.register(tracing);
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
 
   app.setErrorHandler((err, _request, reply) => {

@@ -10,6 +10,7 @@ import { DEFAULT_SETTINGS } from '../config';
 import { openDatabase } from '../db/database';
 import { seedDemoData } from '../db/seed';
 import { DYNAMIC_CONFIG_FILE } from '../dev-server';
+import { cliTypeName, SEARCH_ATTRIBUTES } from '../search-attributes';
 import { resolveTemporalCli } from '../temporal-cli';
 import { FakeVendor } from '../vendor/fake-vendor';
 import { bundleWorkflows } from '../worker';
@@ -19,12 +20,6 @@ import { ManagedProcess } from './processes';
 import { renderServerConfig, servicePorts, TEMPORAL_SERVICES, type TemporalService } from './server-config';
 
 const run = promisify(execFile);
-
-/**
- * The custom search attributes job runs carry (README "Finding runs"), registered on the stack's namespace as compose's
- * one-shot and the dev server do. All Keyword.
- */
-export const STACK_SEARCH_ATTRIBUTES = ['JobName', 'JobKey', 'TenantId'] as const;
 
 /** The app's business database on the stack's PostgreSQL (docker/create-app-database.sql creates it for compose). */
 export const APP_DATABASE = 'jobs';
@@ -423,7 +418,8 @@ async function registerNamespace(address: string, namespace: string, log: (line:
 }
 
 /**
- * `temporal operator search-attribute create` for each attribute job runs carry; creating one that exists with the same
+ * `temporal operator search-attribute create` for each attribute job runs carry (src/search-attributes.ts, as compose's
+ * one-shot and the dev server register them); creating one that exists with the same
  * type is a no-op. Retried while the namespace is new to the services' caches.
  */
 async function registerSearchAttributes(
@@ -433,12 +429,12 @@ async function registerSearchAttributes(
   log: (line: string) => void,
 ): Promise<void> {
   const args = ['operator', 'search-attribute', 'create', '--address', address, '--namespace', namespace];
-  for (const name of STACK_SEARCH_ATTRIBUTES) args.push('--name', name, '--type', 'Keyword');
+  for (const key of SEARCH_ATTRIBUTES) args.push('--name', key.name, '--type', cliTypeName(key.type));
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
       await run(cli, args);
-      log(`Search attributes ${STACK_SEARCH_ATTRIBUTES.join(', ')} registered.`);
+      log(`Search attributes ${SEARCH_ATTRIBUTES.map((k) => k.name).join(', ')} registered.`);
       return;
     } catch (err) {
       if (Date.now() > deadline) {

@@ -147,7 +147,7 @@ describe('jobctl stack', () => {
         await pg.end();
       }
 
-      // The Temporal CLI lists the run from outside (SQL visibility on PostgreSQL).
+      // The Temporal CLI lists the run from outside (SQL visibility on PostgreSQL), found by its JobName.
       const cli = (await resolveTemporalCli({ build: false }))!.path;
       const listRuns = async () => {
         const { stdout } = await run(cli, [
@@ -158,7 +158,8 @@ describe('jobctl stack', () => {
           '--namespace',
           'default',
           '--query',
-          "WorkflowId = 'invoice-generation/42'",
+          // By the JobName search attribute the stack registered (SQL visibility keeps custom attributes too).
+          "JobName = 'invoice-generation' AND WorkflowId = 'invoice-generation/42'",
           '--output',
           'json',
         ]);

@@ -174,12 +174,13 @@ export function addJobCommands(program: Command): void {
       ).argParser(parseStatus),
     )
     .option('--limit <n>', 'at most this many runs', parsePositiveInt, 50)
+    .option('--tenant <id>', "only this tenant's runs (TenantId; jobs that declare tenant, runs started since they do)")
     .option('--json', 'print one JSON array')
-    .action(async (opts: { job?: string; status?: JobStatus; limit: number; json?: boolean }) => {
+    .action(async (opts: { job?: string; status?: JobStatus; limit: number; tenant?: string; json?: boolean }) => {
       if (opts.job) findJobOrThrow(opts.job); // an unknown job is an error before connecting
       const client = await JobClient.connect();
       try {
-        const runs = await client.list({ job: opts.job, status: opts.status, limit: opts.limit });
+        const runs = await client.list({ job: opts.job, status: opts.status, limit: opts.limit, tenant: opts.tenant });
         print(!!opts.json, runs, () =>
           runs.length === 0
             ? 'No job runs match.'
@@ -213,13 +214,18 @@ export function addJobCommands(program: Command): void {
         .default({ text: '1h', ms: 3_600_000 }, '1h'),
     )
     .option('--job <name>', 'only this job (shown even with no runs)')
+    .option('--tenant <id>', "only this tenant's runs (TenantId; jobs that declare tenant, runs started since they do)")
     .option('--json', 'print one JSON array')
-    .action(async (opts: { since: { text: string; ms: number }; job?: string; json?: boolean }) => {
+    .action(async (opts: { since: { text: string; ms: number }; job?: string; tenant?: string; json?: boolean }) => {
       if (opts.job) findJobOrThrow(opts.job); // an unknown job is an error before connecting
       const client = await JobClient.connect();
       try {
         const now = new Date();
-        const rows = await jobStats(client, { since: new Date(now.getTime() - opts.since.ms), job: opts.job });
+        const rows = await jobStats(client, {
+          since: new Date(now.getTime() - opts.since.ms),
+          job: opts.job,
+          tenant: opts.tenant,
+        });
         print(!!opts.json, rows, () =>
           rows.length === 0
             ? `No job runs closed in the last ${opts.since.text}.`
@@ -246,12 +252,18 @@ export function addJobCommands(program: Command): void {
     .option('--job <name>', 'only this job')
     .option('--error <type>', 'only this error type, e.g. ClientError')
     .option('--limit <n>', 'at most this many', parsePositiveInt, 100)
+    .option('--tenant <id>', "only this tenant's runs (TenantId; jobs that declare tenant, runs started since they do)")
     .option('--json', 'print one JSON array')
-    .action(async (opts: { job?: string; error?: string; limit: number; json?: boolean }) => {
+    .action(async (opts: { job?: string; error?: string; limit: number; tenant?: string; json?: boolean }) => {
       if (opts.job) findJobOrThrow(opts.job); // an unknown job is an error before connecting
       const client = await JobClient.connect();
       try {
-        const dead = await client.deadLetters({ job: opts.job, errorType: opts.error, limit: opts.limit });
+        const dead = await client.deadLetters({
+          job: opts.job,
+          errorType: opts.error,
+          limit: opts.limit,
+          tenant: opts.tenant,
+        });
         print(!!opts.json, dead, () =>
           dead.length === 0
             ? 'No dead jobs match.'

@@ -25,7 +25,7 @@ export function addProcessCommands(program: Command): void {
     .option('--concurrency <n>', 'concurrency for queues listed without one', parsePositiveInt, DEFAULT_CONCURRENCY)
     .option(
       '--metrics-port <port>',
-      'serve Prometheus metrics (SDK and job series) on this port at /metrics',
+      'serve Prometheus metrics (SDK, job and task-queue series) on this port at /metrics',
       parsePort,
     )
     .action(async (opts: { queues?: string[]; concurrency: number; metricsPort?: number }) => {

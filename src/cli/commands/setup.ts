@@ -40,8 +40,13 @@ export function addSetupCommands(program: Command): void {
       'write the workflow bundle, so worker processes load it (JOBS_WORKFLOW_BUNDLE) instead of bundling at start',
     )
     .option('--out <file>', 'where to write it', 'workflow-bundle.js')
-    .action(async (opts: { out: string }) => {
-      const { code } = await bundleWorkflows();
+    .option(
+      '--no-tracing',
+      'leave the OpenTelemetry workflow interceptors out (README "Traces"): workers with OTEL_* set then refuse it',
+    )
+    .action(async (opts: { out: string; tracing: boolean }) => {
+      // With tracing by default: the image's bundle is built before anyone knows whether its workers will trace.
+      const { code } = await bundleWorkflows({ tracing: opts.tracing });
       const file = path.resolve(opts.out);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, code);

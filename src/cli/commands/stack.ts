@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { TEMPORAL_SERVER_VERSION } from '../../stack/binaries';
-import { APP_DATABASE, startStack, STACK_SEARCH_ATTRIBUTES, type Stack } from '../../stack/stack';
+import { SEARCH_ATTRIBUTES } from '../../search-attributes';
+import { APP_DATABASE, startStack, type Stack } from '../../stack/stack';
 import { servicePorts, TEMPORAL_SERVICES } from '../../stack/server-config';
 import { fields } from '../output';
 import { parsePort } from '../parsers';
@@ -94,7 +95,7 @@ export function addStackCommand(program: Command): void {
                   : `${new URL(stack.databaseUrl).host} (--database-url)`,
               ],
               ['App database', stack.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')],
-              ['Search attributes', STACK_SEARCH_ATTRIBUTES.join(', ')],
+              ['Search attributes', SEARCH_ATTRIBUTES.map((k) => k.name).join(', ')],
               [
                 'Workers',
                 stack.workers.length ? stack.workers.map((w) => `${w.name} (pid ${w.pid})`).join(', ') : 'none',
