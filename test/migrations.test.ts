@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,4 +96,47 @@ describe('migration 0007: queue_incidents', () => {
     expect((await createMigrator(db, 'sqlite').migrateDown()).error).toBeUndefined();
     await expect(db.selectFrom('queue_incidents').selectAll().execute()).rejects.toThrow(/no such table/);
   });
+});
+
+describe('migrating one new SQLite file from several processes', () => {
+  it('waits for the process that holds the migration lock, then finds nothing left to do', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'migration-lock-'));
+    const file = path.join(dir, 'app.sqlite');
+    // Another process migrating: it holds the lock (this test's connection to the lock file).
+    const lock = new SQLite(`${file}.migration-lock`);
+    lock.exec('BEGIN EXCLUSIVE');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `const { openDatabase } = require(${JSON.stringify(path.resolve('src/db/database.ts'))});
+         openDatabase({ sqlitePath: ${JSON.stringify(file)} }).then(async (db) => {
+           await db.close();
+           console.log('migrated');
+         });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+
+    // While the lock is held, the child runs no migration: the file has no table yet.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(child.exitCode, output).toBe(null);
+    const tables = () =>
+      new SQLite(file, { readonly: true, fileMustExist: false })
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'users'")
+        .all();
+    expect(fs.existsSync(file) ? tables() : []).toEqual([]);
+
+    lock.exec('COMMIT');
+    lock.close();
+    expect(await exited, output).toBe(0);
+    expect(output).toContain('migrated');
+    expect(tables()).toEqual([{ name: 'users' }]);
+  }, 60_000);
 });

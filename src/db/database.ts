@@ -45,10 +45,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     location = `sqlite:${options.sqlitePath}`;
   }
   try {
-    await migrateToLatest(db, dialect);
+    if (dialect === 'sqlite') await withSqliteMigrationLock(options.sqlitePath, () => migrateToLatest(db, dialect));
+    else await migrateToLatest(db, dialect); // Kysely takes a PostgreSQL advisory lock itself
   } catch (err) {
     await db.destroy();
     throw err;
   }
   return { db, dialect, location, close: () => db.destroy() };
+}
+
+/**
+ * Runs `migrate` while holding an exclusive lock on `<file>.migration-lock`, a SQLite file of its own: worker processes
+ * started together on one new database file would otherwise both find a migration pending and both run it (Kysely
+ * takes no lock for SQLite, which it assumes has one connection). A lock on the database file itself would block the
+ * migration's own connection, hence the separate file. Waits up to two minutes for another process's migrations.
+ */
+async function withSqliteMigrationLock<T>(sqlitePath: string, migrate: () => Promise<T>): Promise<T> {
+  const lock = new SQLite(`${sqlitePath}.migration-lock`, { timeout: 120_000 });
+  try {
+    lock.exec('BEGIN EXCLUSIVE');
+    try {
+      return await migrate();
+    } finally {
+      lock.exec('COMMIT');
+    }
+  } finally {
+    lock.close();
+  }
 }
