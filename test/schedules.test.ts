@@ -296,7 +296,7 @@ describe('jobctl schedules', () => {
     expect(jobs.find((j: { name: string }) => j.name === 'invoice-generation')).not.toHaveProperty('schedule');
     // The run it started has no worker here: end it.
     await h.env.client.workflow.getHandle(run.workflowId).terminate('test over');
-  }, 60_000);
+  }, 180_000); // ten jobctl processes, each a Node start: slow on a loaded machine
 
   it.each([
     [['schedules', 'pause', 'no-such-job'], /Unknown job "no-such-job"\. Known jobs: /],
@@ -307,6 +307,11 @@ describe('jobctl schedules', () => {
       /job "health-check" has no Schedule on the server yet .*jobctl schedules sync/,
     ],
   ])('jobctl %j says why, in one line, exit 1', async (args, message) => {
+    // No Schedule on the server, whatever the test before left behind.
+    await h.env.client.schedule
+      .getHandle(scheduleIdFor(h.taskQueuePrefix, 'health-check'))
+      .delete()
+      .catch(() => undefined);
     const run = await jobctl(args, env);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(message);
