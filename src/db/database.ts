@@ -31,9 +31,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   let location: string;
   if (options.databaseUrl) {
     dialect = 'postgres';
-    db = new Kysely<Schema>({
-      dialect: new PostgresDialect({ pool: new Pool({ connectionString: options.databaseUrl, max: 10 }) }),
-    });
+    const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
+    // An idle connection that PostgreSQL closes (a restart, a failover: 57P01) is dropped by the pool, which then emits
+    // 'error'; without a listener that is an uncaught exception and the whole worker process dies. The next query
+    // opens a new connection; a query that was running fails and its activity retries.
+    pool.on('error', (err) =>
+      process.stderr.write(
+        `database: an idle PostgreSQL connection was closed (${err.message}); reconnecting on use\n`,
+      ),
+    );
+    db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     location = options.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   } else {
     dialect = 'sqlite';
