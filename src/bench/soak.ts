@@ -153,6 +153,8 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
   const random = mulberry32(options.seed * 7919);
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'soak-'));
+  // Run as root, PostgreSQL runs as the postgres user (src/stack/postgres.ts), which must reach its directory in here.
+  fs.chmodSync(dataDir, 0o755);
   const { port, postgresPort } = await freePorts();
   const vendor = new FakeVendor();
   const gateway = new FakeVendor({ path: '/v1/charges' });
@@ -288,10 +290,17 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
     const next: Record<Kind, number> = { invoice: 0, payment: 0, webhook: 0, export: 0 };
     const jobs: JobRecord[] = [];
     let enqueueRetries = 0;
+    let loadWebhooks = 0;
+    let scriptedDead = 0;
     const enqueueFailures: string[] = [];
     const enqueue = async (kind: Kind, measuring: boolean): Promise<JobRecord | undefined> => {
       const recordId = ids[kind][next[kind]++];
       if (recordId === undefined) throw new Error(`no seeded ${kind} rows left`);
+      // Every 50th webhook of the load meets a vendor that rejects it twice: the table discards it (dead as designed).
+      if (kind === 'webhook' && !measuring && ++loadWebhooks % 50 === 0) {
+        vendor.script(`webhook-payload/${recordId}`, ['client_error', 'client_error']);
+        scriptedDead++;
+      }
       const args =
         kind === 'invoice'
           ? { invoiceId: recordId }
@@ -547,7 +556,7 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}; enqueue calls retried ${enqueueRetries})`,
       `  completed          ${verdict.completed}`,
-      `  dead               ${verdict.deadAsDesigned + verdict.deadUnexpected} (as designed ${verdict.deadAsDesigned}, unexpected ${verdict.deadUnexpected})`,
+      `  dead               ${verdict.deadAsDesigned + verdict.deadUnexpected} (as designed ${verdict.deadAsDesigned}, unexpected ${verdict.deadUnexpected}; ${scriptedDead} webhooks were scripted to get two 4xx)`,
       `  lost               ${verdict.lost}`,
       `  duplicated effects ${duplicates} (${Object.entries(verdict.duplicates)
         .map(([k, v]) => `${k} ${v}`)
@@ -569,6 +578,7 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
         dead: verdict.deadAsDesigned + verdict.deadUnexpected,
         deadAsDesigned: verdict.deadAsDesigned,
         deadUnexpected: verdict.deadUnexpected,
+        scriptedClientErrors: scriptedDead,
         lost: verdict.lost,
         duplicatedEffects: duplicates,
         workerKills: faults.kills,
