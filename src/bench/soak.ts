@@ -85,6 +85,12 @@ interface JobRecord {
   measuring: boolean;
 }
 
+const wholeNumber = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what} must be a whole number ≥ 0.`);
+  return n;
+};
+
 const number = (what: string, min: number) => (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${what} must be a number ≥ ${min}.`);
@@ -133,7 +139,7 @@ export const soak: Scenario<SoakOptions> = {
         0.1,
       )
       .option('--seed <n>', 'seed of the faults and of which worker is killed', positiveInt, 1)
-      .option('--exports <n>', 'exports started during the run', number('--exports', 0), 3)
+      .option('--exports <n>', 'exports started during the run (0: none)', wholeNumber('--exports'), 3)
       .option('--export-users <n>', 'users in each export', positiveInt, 2000)
       .option('--workers <n>', 'jobctl worker processes', positiveInt, 3)
       .option('--measure-jobs <n>', 'jobs of the capacity measurement (unless --rate)', positiveInt, 150)
