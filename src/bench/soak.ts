@@ -863,7 +863,9 @@ const fmt = (ms: number | undefined) => (ms === undefined ? '–' : formatDurati
 /** A frontend port whose Temporal service ports (src/stack/server-config.ts) are all free, and a PostgreSQL port. */
 async function freePorts(): Promise<{ port: number; postgresPort: number }> {
   for (let i = 0; i < 50; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below 32768: Temporal stores each service's port in a smallint column (cluster_membership), and a history
+    // service on a higher port dies at start ("value … is out of range for type smallint").
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
     const postgresPort = port + 20;
     const all = [
       ...Object.values(servicePorts(port)).flatMap((p) => [p.grpc, p.membership, ...(p.http ? [p.http] : [])]),
