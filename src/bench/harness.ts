@@ -68,6 +68,11 @@ export interface Scenario<Options> {
   /** False when the scenario runs its own worker processes instead. @default true */
   inProcessWorkers?: boolean;
   run(env: BenchEnvironment, options: Options & CommonOptions): Promise<ScenarioOutcome>;
+  /**
+   * Set by a scenario that brings up its own environment (the soak runs on `jobctl stack`): the harness then starts no
+   * dev server, database or workers, calls this instead of `run`, and only prints the outcome.
+   */
+  standalone?(options: Options & CommonOptions): Promise<ScenarioOutcome>;
 }
 
 export function round1(value: number): number {
@@ -100,6 +105,7 @@ export async function runScenario<Options>(
   options: Options & CommonOptions,
 ): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (scenario.standalone) return printOutcome(scenario, options, await scenario.standalone(options));
   const cleanups: Array<() => Promise<unknown>> = [];
   const cleanup = async () => {
     for (const step of cleanups.splice(0).reverse()) await step().catch((err) => log(`cleanup: ${String(err)}`));
@@ -234,7 +240,16 @@ export async function runScenario<Options>(
     await cleanup();
     process.removeListener('SIGINT', onSignal).removeListener('SIGTERM', onSignal);
   }
+  printOutcome(scenario, options, outcome);
+}
 
+/** The outcome's lines (stderr with --json), its warnings, the JSON line; a non-zero exit code when it has problems. */
+function printOutcome<Options>(
+  scenario: Scenario<Options>,
+  options: Options & CommonOptions,
+  outcome: ScenarioOutcome,
+): void {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
   // With --json, stdout carries only the JSON line; the human summary goes to stderr.
   const human = options.json ? log : (line: string) => process.stdout.write(`${line}\n`);
   outcome.lines.forEach((line) => human(line));

@@ -5,10 +5,11 @@ import { batch } from './batch';
 import { concurrency } from './concurrency';
 import { priority } from './priority';
 import { scaling } from './scaling';
+import { soak } from './soak';
 import { throughput } from './throughput';
 
 /** Every scenario is a subcommand with the common options; add new ones here. */
-const scenarios: ReadonlyArray<Scenario<any>> = [throughput, latency, batch, priority, scaling, concurrency];
+const scenarios: ReadonlyArray<Scenario<any>> = [throughput, latency, batch, priority, scaling, concurrency, soak];
 
 async function main() {
   const program = new Command('bench')

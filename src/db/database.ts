@@ -31,9 +31,20 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   let location: string;
   if (options.databaseUrl) {
     dialect = 'postgres';
-    db = new Kysely<Schema>({
-      dialect: new PostgresDialect({ pool: new Pool({ connectionString: options.databaseUrl, max: 10 }) }),
-    });
+    const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
+    // An idle connection that PostgreSQL closes (a restart, a failover: 57P01) is dropped by the pool, which then emits
+    // 'error'; without a listener that is an uncaught exception and the whole worker process dies. The next query
+    // opens a new connection; a query that was running fails and its activity retries.
+    // A connection checked out of the pool (kysely holds one through a transaction, between its statements) has no
+    // listener of the pool's: the same close there is emitted on the client, and would kill the process just the same.
+    // Its query fails (the activity retries) and the pool drops the connection when it is released.
+    pool.on('connect', (client) => client.on('error', () => undefined));
+    pool.on('error', (err) =>
+      process.stderr.write(
+        `database: an idle PostgreSQL connection was closed (${err.message}); reconnecting on use\n`,
+      ),
+    );
+    db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
     location = options.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   } else {
     dialect = 'sqlite';
