@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
  * test/stack-global-setup.ts starts ONE stack for the run. README "Tests" says why these files.
  */
 const PRODUCTION_TEST_FILES = [
+  // That the run is on PostgreSQL, for Temporal and for the app, a database per harness.
+  'test/production/**/*.test.ts',
   // Dead letters and visibility queries (jobctl dead / retry / stats / list, custom search attributes).
   'test/dead-letters.test.ts',
   'test/stats.test.ts',
