@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { resolveStackBinaries } from '../src/stack/binaries';
-import { servicePorts } from '../src/stack/server-config';
+import { MAX_STACK_PORT, servicePorts } from '../src/stack/server-config';
 import { startStack, type Stack } from '../src/stack/stack';
 import { bundleWorkflows } from '../src/worker';
 import { TEST_LOG_DIR } from './time-skipping-server';
@@ -93,7 +93,8 @@ function listening(port: number): Promise<boolean> {
 /** A frontend port with every port of the four services free (gRPC, membership, HTTP), and a PostgreSQL port. */
 async function freeStackPorts(): Promise<{ port: number; postgresPort: number }> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    // Temporal's PostgreSQL schema stores membership ports (300 below each service's) as smallint: at most 32767.
+    const port = 20_000 + Math.floor(Math.random() * (MAX_STACK_PORT - 20_000));
     const all = Object.values(servicePorts(port)).flatMap((p) => [p.grpc, p.membership, ...(p.http ? [p.http] : [])]);
     const postgresPort = port + 20;
     const busy = await Promise.all([...all, postgresPort].map(listening));
