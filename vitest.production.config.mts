@@ -37,7 +37,9 @@ export default defineConfig({
     globalSetup: ['test/stack-global-setup.ts'],
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    testTimeout: 60_000,
+    // Twice `npm test`'s: four server processes and PostgreSQL share the machine with the tests, and the tests that
+    // spawn a dozen jobctl processes in a row (schedules, delayed jobs) outlast 60 s on a busy 2-core machine.
+    testTimeout: 120_000,
     hookTimeout: 180_000,
   },
 });

@@ -296,7 +296,7 @@ describe('jobctl schedules', () => {
     expect(jobs.find((j: { name: string }) => j.name === 'invoice-generation')).not.toHaveProperty('schedule');
     // The run it started has no worker here: end it.
     await h.env.client.workflow.getHandle(run.workflowId).terminate('test over');
-  }, 60_000);
+  }); // eleven jobctl processes in a row: the config's test timeout (longer on the production stack)
 
   it.each([
     [['schedules', 'pause', 'no-such-job'], /Unknown job "no-such-job"\. Known jobs: /],
