@@ -3,8 +3,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // `npm run test:stack` (vitest.stack.config.mts) runs these against `jobctl stack`, not the dev server.
-    exclude: [...configDefaults.exclude, 'test/stack/**'],
+    // `npm run test:stack` (vitest.stack.config.mts) runs these against `jobctl stack`, not the dev server; so does
+    // test/production/ (`npm run test:production`).
+    exclude: [...configDefaults.exclude, 'test/stack/**', 'test/production/**'],
     // One real Temporal dev server for the whole run; each test file gets its own task queues and database.
     globalSetup: ['test/global-setup.ts'],
     // Native modules (Temporal core, better-sqlite3) are happiest in child processes.

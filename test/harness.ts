@@ -21,6 +21,8 @@ import { startWorkerProcess, type WorkerProcess } from '../src/worker-process';
 import { dataConverterFor, type Keyring } from '../src/encryption';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { SEARCH_ATTRIBUTES } from '../src/search-attributes';
+import { Client as PgClient } from 'pg';
+import { withDatabase } from '../src/stack/postgres';
 
 let runtimeQuieted = false;
 quietTemporalRuntime();
@@ -49,6 +51,11 @@ export interface Harness {
   gateway: FakeVendor;
   taskQueuePrefix: string;
   dir: string;
+  /**
+   * The environment that points a spawned `jobctl` process at this harness's own app database: `DATABASE_URL` of its
+   * PostgreSQL database (with TEST_DATABASE_URL), else `JOBS_SQLITE_PATH` of its SQLite file.
+   */
+  databaseEnv: { DATABASE_URL: string } | { JOBS_SQLITE_PATH: string };
   /** How many times each activity was invoked, by name. */
   calls: Map<string, number>;
   /** An id no record has, unique across the run. */
@@ -95,8 +102,38 @@ export interface HarnessOptions {
   workflowBundle?: WorkflowBundle;
 }
 
+/**
+ * The PostgreSQL server the suite's business data goes to, if any: TEST_DATABASE_URL (or what the run's global setup
+ * provided), a URL whose user may create databases.
+ */
+export function testDatabaseUrl(): string | undefined {
+  return process.env.TEST_DATABASE_URL || inject('testDatabaseUrl') || undefined;
+}
+
+/**
+ * A database of its own on the server of `serverUrl` (created empty; `openApp` migrates it), so no test sees another's
+ * rows: a date-range export counts only the users its own test created. `drop` removes it, ending any connection a
+ * spawned process left open (PostgreSQL 13+).
+ */
+async function createOwnDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `jobs_test_${randomUUID().replace(/-/g, '')}`;
+  const admin = async (statement: string) => {
+    const pg = new PgClient({ connectionString: serverUrl });
+    await pg.connect();
+    try {
+      await pg.query(statement);
+    } finally {
+      await pg.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  return { url: withDatabase(serverUrl, name), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-test-'));
+  const postgresServer = testDatabaseUrl();
+  const ownDatabase = postgresServer ? await createOwnDatabase(postgresServer) : undefined;
   const ownEnv = !options.env;
   const dataConverter = dataConverterFor(options.encryption);
   const env =
@@ -116,8 +153,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ...readSettings({}),
     temporalNamespace: env.namespace ?? 'default',
     taskQueuePrefix,
-    // TEST_DATABASE_URL runs the suite against PostgreSQL (one database shared by all tests; ids keep them apart).
-    databaseUrl: process.env.TEST_DATABASE_URL,
+    // TEST_DATABASE_URL runs the suite against PostgreSQL: a database of this harness's own on that server.
+    databaseUrl: ownDatabase?.url,
     sqlitePath: path.join(dir, 'app.sqlite'),
     mailOutboxDir: path.join(dir, 'outbox'),
     vendorApiUrl: vendorUrl,
@@ -132,7 +169,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const workflowBundle = options.workflowBundle ?? { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
   let running: { worker: WorkerProcess; done: Promise<void> } | undefined;
   // Ids far apart per test, so workflow IDs like invoice-generation/<id> never collide between tests.
-  let nextId = process.env.TEST_DATABASE_URL ? randomInt(1, 20_000) * 100_000 : randomInt(1, 2 ** 40) * 1000; // PostgreSQL ids are int4
+  let nextId = ownDatabase ? randomInt(1, 20_000) * 100_000 : randomInt(1, 2 ** 40) * 1000; // PostgreSQL ids are int4
 
   const harness: Harness = {
     env,
@@ -143,6 +180,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     gateway,
     taskQueuePrefix,
     dir,
+    databaseEnv: ownDatabase ? { DATABASE_URL: ownDatabase.url } : { JOBS_SQLITE_PATH: settings.sqlitePath },
     calls,
     unusedId: () => nextId++,
     async createInvoice() {
@@ -235,6 +273,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       await vendor.stop();
       await gateway.stop();
       await app.close();
+      await ownDatabase?.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

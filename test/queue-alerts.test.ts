@@ -57,9 +57,7 @@ describe('queue backlog and worker alerts', () => {
       });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    // The health check's incidents in a database of this test's own: with TEST_DATABASE_URL every test shares one
-    // PostgreSQL database, where this test's checks would close the failure-rate incidents test/alerts.test.ts opens
-    // (a job without runs in the window has recovered, whichever queue prefix it ran under).
+    // The health check's incidents in a SQLite database of this test's own, whatever TEST_DATABASE_URL says.
     incidents = await openDatabase({
       sqlitePath: path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'queue-alerts-')), 'incidents.sqlite'),
     });
@@ -81,10 +79,9 @@ describe('queue backlog and worker alerts', () => {
     workerEnv = {
       TEMPORAL_ADDRESS: server.address,
       JOBS_TASK_QUEUE_PREFIX: h.taskQueuePrefix,
-      JOBS_SQLITE_PATH: path.join(h.dir, 'app.sqlite'),
+      ...h.databaseEnv,
       JOBS_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
       PAYMENT_GATEWAY_URL: h.gateway.url,
-      ...(process.env.TEST_DATABASE_URL ? { DATABASE_URL: process.env.TEST_DATABASE_URL } : {}),
       JOBS_ALERT_NO_WORKER_AFTER: `${NO_WORKER_AFTER_MS}ms`,
       JOBS_QUEUE_METRICS_INTERVAL: '500ms',
     };

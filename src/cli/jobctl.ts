@@ -4,7 +4,7 @@ import { addJobCommands } from './commands/jobs';
 import { addProcessCommands } from './commands/processes';
 import { addScheduleCommands } from './commands/schedules';
 import { addSetupCommands } from './commands/setup';
-import { addStackCommand } from './commands/stack';
+import { addInstallTemporalServerCommand, addStackCommand } from './commands/stack';
 import { startTracing, stopTracing } from '../instrumentation/tracing';
 import { fail } from './output';
 
@@ -18,6 +18,7 @@ addProcessCommands(program);
 addScheduleCommands(program);
 addSetupCommands(program);
 addStackCommand(program);
+addInstallTemporalServerCommand(program);
 
 // Traces (README "Traces"), when OTEL_* asks for them: started before the command runs, flushed when it ends.
 const SERVICE_NAMES: Record<string, string> = {

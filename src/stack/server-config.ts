@@ -25,6 +25,12 @@ export function servicePorts(frontendPort: number): Record<TemporalService, Serv
   };
 }
 
+/**
+ * The highest frontend port the stack can use: Temporal's PostgreSQL schema keeps each service's membership port in
+ * a smallint column (cluster_membership.rpc_port), and the highest of them is the worker's, `port + 6 - 300`.
+ */
+export const MAX_STACK_PORT = 32_767 + 300 - 6;
+
 export interface ServerConfigOptions {
   /** PostgreSQL `host:port`. */
   postgresAddress: string;

@@ -17,7 +17,13 @@ import { bundleWorkflows } from '../worker';
 import { resolveStackBinaries, TEMPORAL_SERVER_VERSION, type ResolvedBinaries } from './binaries';
 import { ensureDatabases, startLocalPostgres, tail, withDatabase, type RunningPostgres } from './postgres';
 import { ManagedProcess } from './processes';
-import { renderServerConfig, servicePorts, TEMPORAL_SERVICES, type TemporalService } from './server-config';
+import {
+  MAX_STACK_PORT,
+  renderServerConfig,
+  servicePorts,
+  TEMPORAL_SERVICES,
+  type TemporalService,
+} from './server-config';
 
 const run = promisify(execFile);
 
@@ -105,6 +111,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     timings[name] = Date.now() - phaseStarted;
     phaseStarted = Date.now();
   };
+  if (port > MAX_STACK_PORT) {
+    throw new Error(
+      `--port ${port}: at most ${MAX_STACK_PORT} (the services' membership ports, 300 below theirs, must fit ` +
+        "Temporal's PostgreSQL schema, which stores them as smallint)",
+    );
+  }
   fs.mkdirSync(logDir, { recursive: true });
   assertNotRunning(dataDir);
 

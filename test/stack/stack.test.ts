@@ -8,7 +8,7 @@ import { Client } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DYNAMIC_CONFIG_FILE, readDynamicConfig } from '../../src/dev-server';
-import { servicePorts, TEMPORAL_SERVICES } from '../../src/stack/server-config';
+import { MAX_STACK_PORT, servicePorts, TEMPORAL_SERVICES } from '../../src/stack/server-config';
 import { resolveTemporalCli } from '../../src/temporal-cli';
 import { jobctl, spawnJobctl, type JobctlProcess } from '../jobctl';
 
@@ -70,7 +70,8 @@ function listening(port: number): Promise<boolean> {
 /** A frontend port with every port of the four services (and the HTTP port) free, and a PostgreSQL port. */
 async function freePorts(): Promise<{ port: number; postgresPort: number }> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    // Temporal's PostgreSQL schema stores membership ports (300 below each service's) as smallint: at most 32767.
+    const port = 20_000 + Math.floor(Math.random() * (MAX_STACK_PORT - 20_000));
     const all = Object.values(servicePorts(port)).flatMap((p) => [p.grpc, p.membership, ...(p.http ? [p.http] : [])]);
     const postgresPort = port + 20;
     const busy = await Promise.all([...all, postgresPort].map(listening));

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { TEMPORAL_SERVER_VERSION } from '../../stack/binaries';
+import { resolveStackBinaries, TEMPORAL_SERVER_VERSION } from '../../stack/binaries';
+import { findPostgresBinDir } from '../../stack/postgres';
 import { SEARCH_ATTRIBUTES } from '../../search-attributes';
 import { APP_DATABASE, startStack, type Stack } from '../../stack/stack';
 import { servicePorts, TEMPORAL_SERVICES } from '../../stack/server-config';
@@ -124,6 +125,29 @@ export function addStackCommand(program: Command): void {
         if (failed) process.exitCode = 1;
       },
     );
+}
+
+/**
+ * `jobctl install-temporal-server`: what `jobctl stack` needs, provisioned ahead of time (CI runs it as a step of its
+ * own, so a cold build shows as such): the server and temporal-sql-tool, found or built with Go, and PostgreSQL.
+ */
+export function addInstallTemporalServerCommand(program: Command): void {
+  program
+    .command('install-temporal-server')
+    .description(
+      `find or build (Go, once per machine: minutes) the Temporal server ${TEMPORAL_SERVER_VERSION} and ` +
+        'temporal-sql-tool that jobctl stack runs, find PostgreSQL, and print their paths',
+    )
+    .action(async () => {
+      const binaries = await resolveStackBinaries();
+      process.stdout.write(
+        fields([
+          ['temporal-server', `${binaries.server.path} (${binaries.server.source})`],
+          ['temporal-sql-tool', `${binaries.sqlTool.path} (${binaries.sqlTool.source})`],
+          ['PostgreSQL', findPostgresBinDir()],
+        ]) + '\n',
+      );
+    });
 }
 
 function parseDatabaseUrl(value: string): string {
