@@ -1,6 +1,9 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { libraryAlias } from './test/library-alias.mjs';
 
 export default defineConfig({
+  // The example application imports the library by its package name, as a user's would: here, its sources.
+  resolve: { alias: libraryAlias },
   test: {
     include: ['test/**/*.test.ts'],
     // `npm run test:stack` (vitest.stack.config.mts) runs these against `jobctl stack`, not the dev server; so does

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { libraryAlias } from './test/library-alias.mjs';
 
 /**
  * `npm run test:production`: the tests that touch visibility, priorities, batches, dead letters and the app database,
@@ -32,6 +33,8 @@ const PRODUCTION_TEST_FILES = [
 ];
 
 export default defineConfig({
+  // The example application imports the library by its package name, as a user's would: here, its sources.
+  resolve: { alias: libraryAlias },
   test: {
     include: PRODUCTION_TEST_FILES,
     globalSetup: ['test/stack-global-setup.ts'],

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { libraryAlias } from './test/library-alias.mjs';
 
 /**
  * `npm run test:stack`: the tests of `jobctl stack` (the production shape: Temporal on PostgreSQL as separate
@@ -6,6 +7,8 @@ import { defineConfig } from 'vitest/config';
  * run on a machine builds the Temporal server with Go (minutes).
  */
 export default defineConfig({
+  // The example application imports the library by its package name, as a user's would: here, its sources.
+  resolve: { alias: libraryAlias },
   test: {
     include: ['test/stack/**/*.test.ts'],
     pool: 'forks',

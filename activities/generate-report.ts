@@ -1,6 +1,6 @@
-import type { Database } from '../src/db/schema';
-import { recordNotFound } from '../src/error-types';
-import { parseIsoDate } from '../src/iso-date';
+import type { Database } from './services/schema';
+import { recordNotFound } from '../src/sandbox/error-types';
+import { parseIsoDate } from '../src/sandbox/iso-date';
 import type { GenerateReportArgs } from '../workflows/generate-report';
 
 export interface GenerateReportDeps {

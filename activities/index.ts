@@ -10,7 +10,3 @@ export * from './process-webhook';
 export * from './large-data-export';
 export * from './process-payment';
 export * from './update-search-index';
-export * from './health-check';
-export * from './noop';
-export * from './concurrency-semaphore';
-export * from './concurrency-probe';

@@ -1,5 +1,5 @@
-import type { Database } from '../src/db/schema';
-import { recordNotFound } from '../src/error-types';
+import type { Database } from './services/schema';
+import { recordNotFound } from '../src/sandbox/error-types';
 
 export interface InvoiceGenerationDeps {
   db: Database;

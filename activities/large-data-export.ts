@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { Database } from '../src/db/schema';
-import { recordNotFound } from '../src/error-types';
-import { parseIsoDate } from '../src/iso-date';
+import type { Database } from './services/schema';
+import { recordNotFound } from '../src/sandbox/error-types';
+import { parseIsoDate } from '../src/sandbox/iso-date';
 
 export interface LargeDataExportDeps {
   db: Database;

@@ -1,7 +1,7 @@
-import type { Database } from '../src/db/schema';
-import { recordNotFound } from '../src/error-types';
-import { keepAlive } from '../src/heartbeat';
-import type { PaymentGatewayClient } from '../src/vendor/client';
+import type { Database } from './services/schema';
+import { recordNotFound } from '../src/sandbox/error-types';
+import { keepAlive } from '../src/worker/heartbeat';
+import type { PaymentGatewayClient } from './services/vendor-client';
 
 export interface ProcessPaymentDeps {
   db: Database;

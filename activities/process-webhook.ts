@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
-import type { Database } from '../src/db/schema';
-import { keepAlive } from '../src/heartbeat';
-import { recordNotFound } from '../src/error-types';
-import type { VendorClient, VendorResult } from '../src/vendor/client';
+import type { Database } from './services/schema';
+import { keepAlive } from '../src/worker/heartbeat';
+import { recordNotFound } from '../src/sandbox/error-types';
+import type { VendorClient, VendorResult } from './services/vendor-client';
 
 export interface ProcessWebhookDeps {
   db: Database;

@@ -1,6 +1,6 @@
-import type { Database } from '../src/db/schema';
-import { recordNotFound } from '../src/error-types';
-import type { MailTransport } from '../src/mail';
+import type { Database } from './services/schema';
+import { recordNotFound } from '../src/sandbox/error-types';
+import type { MailTransport } from './services/mail';
 
 export interface SendWelcomeEmailDeps {
   db: Database;

@@ -1,4 +1,4 @@
-import type { Database } from '../src/db/schema';
+import type { Database } from './services/schema';
 
 export interface UpdateSearchIndexDeps {
   db: Database;

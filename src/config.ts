@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { Keyring } from './encryption';
-import { isPriority, PRIORITIES, type Priority } from './queues';
+import { isPriority, PRIORITIES, type Priority } from './sandbox/queues';
 
 /**
  * Settings read from the environment, in one place. Temporal connection settings follow Temporal's own conventions

@@ -7,7 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parse as parseYaml } from 'yaml';
 import { resolveTemporalCli, TEMPORAL_CLI_VERSION } from './temporal-cli';
 import { DEFAULT_SETTINGS } from './config';
-import { devServerSearchAttributeArgs } from './search-attributes';
+import { devServerSearchAttributeArgs } from './sandbox/search-attributes';
 
 export interface DevServerOptions {
   /** gRPC port; 0 picks a free one. @default 7233 */

@@ -1,5 +1,5 @@
-import type { DeclaredJob } from './job-definition';
-import { formatRate, rateLimitsInForce } from './rate-limits';
+import type { DeclaredJob } from './sandbox/job-definition';
+import { formatRate, rateLimitsInForce } from './worker/rate-limits';
 
 /**
  * A job's flow controls as short phrases, for `jobctl jobs` (its CONTROLS column and `controls` in JSON): one entry

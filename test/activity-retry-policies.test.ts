@@ -1,6 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processWebhook } from '../workflows';
+import { processWebhook } from './jobs';
 import { createHarness, type Harness } from './harness';
 
 const EventType = temporal.api.enums.v1.EventType;

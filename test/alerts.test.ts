@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AlertMessage } from '../activities/health-check';
-import { healthCheck, invoiceGeneration } from '../workflows';
+import type { AlertMessage } from '../src/worker/health-check-activities';
+import { healthCheck, invoiceGeneration } from './jobs';
 import { DEFAULT_SETTINGS } from '../src/config';
-import { taskQueueName } from '../src/queues';
-import { legacyHealthCheckScheduleId, scheduleIdFor, syncSchedules } from '../src/schedules';
-import { jobStats } from '../src/stats';
+import { taskQueueName } from '../src/sandbox/queues';
+import { legacyHealthCheckScheduleId, scheduleIdFor, syncSchedules } from '../src/client/schedules';
+import { jobStats } from '../src/client/stats';
 import { createHarness, eventually, type Harness } from './harness';
 
 describe('failure-rate alerts', () => {

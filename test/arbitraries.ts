@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { z } from 'zod';
-import type { DeclaredJob } from '../src/job-definition';
-import { MAX_ARGUMENT_DEPTH } from '../src/safe-arguments';
+import type { DeclaredJob } from '../src/sandbox/job-definition';
+import { MAX_ARGUMENT_DEPTH } from '../src/sandbox/safe-arguments';
 
 /**
  * fast-check generators of what callers may throw at a job: shared by the property tests of the argument check

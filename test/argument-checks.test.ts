@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { JobDefinition } from '../src/job-definition';
-import { findUnsafeValues, formatPath, InvalidJobArgumentsError } from '../src/safe-arguments';
-import { validateJobArguments } from '../src/validate-arguments';
+import type { JobDefinition } from '../src/sandbox/job-definition';
+import { findUnsafeValues, formatPath, InvalidJobArgumentsError } from '../src/sandbox/safe-arguments';
+import { validateJobArguments } from '../src/sandbox/validate-arguments';
 
 // Pure: no server. The server-side half (enqueue rejects before any RPC) is in safe-arguments.test.ts.
 

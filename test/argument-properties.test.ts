@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { DeclaredJob } from '../src/job-definition';
-import { jobs } from '../src/jobs';
-import { DEFAULT_MAX_ARGUMENT_BYTES, findUnsafeValues, InvalidJobArgumentsError } from '../src/safe-arguments';
-import { validateJobArguments } from '../src/validate-arguments';
+import type { DeclaredJob } from '../src/sandbox/job-definition';
+import { jobs } from '../src/sandbox/jobs';
+import { DEFAULT_MAX_ARGUMENT_BYTES, findUnsafeValues, InvalidJobArgumentsError } from '../src/sandbox/safe-arguments';
+import { validateJobArguments } from '../src/sandbox/validate-arguments';
 import { anyValue, nestedValue, nesting, schemaKeys, schemaRecord } from './arbitraries';
 
 // Pure: no server. Whatever a caller passes, the argument check either returns arguments the job can take or throws

@@ -4,10 +4,10 @@ import { promisify } from 'node:util';
 import { ApplicationFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { JobClient } from '../src/client';
-import { jobStats } from '../src/stats';
+import { JobClient } from '../src/client/client';
+import { jobStats } from '../src/client/stats';
 import { resolveTemporalCli } from '../src/temporal-cli';
-import { invoiceGenerationWorkflow } from '../workflows';
+import { invoiceGenerationWorkflow } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 
 const EventType = temporal.api.enums.v1.EventType;

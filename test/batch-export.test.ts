@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { temporal } from '@temporalio/proto';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
-import { exportSliceWorkflow, HISTORY_EVENTS_BEFORE_CONTINUE, largeDataExport, SLICES_IN_FLIGHT } from '../workflows';
-import type { JobProgress } from '../src/progress';
+import { exportSliceWorkflow, HISTORY_EVENTS_BEFORE_CONTINUE, largeDataExport, SLICES_IN_FLIGHT } from './jobs';
+import type { JobProgress } from '../src/sandbox/progress';
 import { createHarness, type Harness } from './harness';
 
 /**
@@ -62,7 +62,7 @@ describe('large-data-export', () => {
       p.content
         .split('\n')
         .filter(Boolean)
-        .map((line) => Number(line.split(',')[0])),
+        .map((line: string) => Number(line.split(',')[0])),
     );
   }
 

@@ -4,12 +4,12 @@ import type { temporal } from '@temporalio/proto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { JobNotFoundError } from '../src/errors';
+import { JobNotFoundError } from '../src/sandbox/errors';
 import { buildHttpService } from '../src/http/server';
 import { createApiToken, parseApiTokens } from '../src/http/tokens';
-import { taskQueueName } from '../src/queues';
-import { jobStats } from '../src/stats';
-import { invoiceGeneration, largeDataExport, noop, processPayment, processWebhook } from '../workflows';
+import { taskQueueName } from '../src/sandbox/queues';
+import { jobStats } from '../src/client/stats';
+import { invoiceGeneration, largeDataExport, noop, processPayment, processWebhook } from './jobs';
 import { capturedLogLines, createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VendorClient, type VendorResult } from '../src/vendor/client';
-import { processWebhook } from '../workflows';
+import { VendorClient, type VendorResult } from '../activities/services/vendor-client';
+import { processWebhook } from './jobs';
 import { createTimeSkippingHarness, type Harness } from './harness';
 
 const FAULTS = {

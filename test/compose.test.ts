@@ -4,9 +4,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { cliTypeName, SEARCH_ATTRIBUTES } from '../src/search-attributes';
+import { cliTypeName, SEARCH_ATTRIBUTES } from '../src/sandbox/search-attributes';
 import { resolveTemporalCli } from '../src/temporal-cli';
-import { parseQueueSpec } from '../src/worker';
+import { parseQueueSpec } from '../src/worker/workers';
 import { jobctl } from './jobctl';
 
 /**

@@ -7,11 +7,11 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { JobClient } from '../src/client';
-import { SEMAPHORE_STATE_QUERY, semaphoreWorkflowId, type SemaphoreState } from '../src/concurrency';
-import { defineJob } from '../src/job-definition';
-import { taskQueueName } from '../src/queues';
-import { concurrencyProbe, concurrencyProbeThree, generateReport } from '../workflows';
+import { JobClient } from '../src/client/client';
+import { SEMAPHORE_STATE_QUERY, semaphoreWorkflowId, type SemaphoreState } from '../src/sandbox/concurrency';
+import { defineJob } from '../src/sandbox/job-definition';
+import { taskQueueName } from '../src/sandbox/queues';
+import { concurrencyProbe, concurrencyProbeThree, generateReport } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 import { startJobctlWorker, type JobctlProcess } from './jobctl';
 

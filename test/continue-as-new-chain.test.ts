@@ -1,7 +1,7 @@
 import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { largeDataExport, SLICES_IN_FLIGHT } from '../workflows';
-import type { JobProgress } from '../src/progress';
+import { largeDataExport, SLICES_IN_FLIGHT } from './jobs';
+import type { JobProgress } from '../src/sandbox/progress';
 import { capturedLogLines, createHarness, type Harness } from './harness';
 
 type Event = temporal.api.history.v1.IHistoryEvent;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { processWebhook } from '../workflows';
+import { processWebhook } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DebounceState } from '../src/debounce';
-import { defineJob } from '../src/job-definition';
-import { noop, noopWorkflow } from '../workflows';
+import type { DebounceState } from '../src/sandbox/debounce';
+import { defineJob } from '../src/sandbox/job-definition';
+import { noop, noopWorkflow } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 
 /**

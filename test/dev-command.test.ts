@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startDevServer } from '../src/dev-server';
 import { Keyring } from '../src/encryption';
-import { FakeVendor } from '../src/vendor/fake-vendor';
+import { FakeVendor } from '../src/testing/fake-vendor';
 import { eventually } from './harness';
 import { spawnJobctl, type JobctlProcess } from './jobctl';
 

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { ErrorType, recordNotFound } from '../src/error-types';
+import { ErrorType, recordNotFound } from '../src/sandbox/error-types';
 
 describe('error types', () => {
   it('each type string is its own name (histories and nonRetryableErrorTypes match on it)', () => {

@@ -4,11 +4,11 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { forEachLimited } from '../src/bench/harness';
-import { checkFairnessKey, checkFairnessWeight } from '../src/fairness';
+import { forEachLimited } from '../bench/harness';
+import { checkFairnessKey, checkFairnessWeight } from '../src/sandbox/fairness';
 import { buildHttpService } from '../src/http/server';
-import { defineJob } from '../src/job-definition';
-import { noop, noopWorkflow, updateSearchIndex } from '../workflows';
+import { defineJob } from '../src/sandbox/job-definition';
+import { noop, noopWorkflow, updateSearchIndex } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 

@@ -6,9 +6,9 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { JobClient } from '../src/client';
+import { JobClient } from '../src/client/client';
 import { openDatabase, type OpenDatabase } from '../src/db/database';
-import { largeDataExport } from '../workflows';
+import { largeDataExport } from './jobs';
 import { eventually } from './harness';
 import { startJobctlWorker, type JobctlProcess } from './jobctl';
 
@@ -188,7 +188,7 @@ describe('worker processes', () => {
       p.content
         .split('\n')
         .filter(Boolean)
-        .map((line) => Number(line.split(',')[0])),
+        .map((line: string) => Number(line.split(',')[0])),
     );
     expect(exported).toHaveLength(10_000);
     expect(new Set(exported)).toEqual(new Set(ids));

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { startDevServer, type DevServer } from '../src/dev-server';
 import { resolveTemporalCli } from '../src/temporal-cli';
-import { bundleWorkflows } from '../src/worker';
+import { bundleWorkflows } from '../src/worker/workers';
 import { TEST_LOG_DIR, timeSkippingServerPath } from './time-skipping-server';
 
 declare module 'vitest' {

@@ -8,19 +8,19 @@ import { DefaultLogger, makeTelemetryFilterString, Runtime, type WorkflowBundle 
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { inject } from 'vitest';
-import type { ActivityDeps, Activities } from '../src/app';
-import { openApp } from '../src/app';
-import { JobClient } from '../src/client';
+import { openApplication } from '../src/worker/app-resources';
+import { FileOutboxTransport } from '../activities/services/mail';
+import { testApp, type TestActivityDeps } from './jobs/app';
+import { JobClient } from '../src/client/client';
 import { readSettings, type Settings } from '../src/config';
 import type { OpenDatabase } from '../src/db/database';
-import type { FileOutboxTransport } from '../src/mail';
-import { FakeVendor } from '../src/vendor/fake-vendor';
-import type { Priority } from '../src/queues';
-import type { QueueCapacity } from '../src/worker';
-import { startWorkerProcess, type WorkerProcess } from '../src/worker-process';
+import { FakeVendor } from '../src/testing/fake-vendor';
+import type { Priority } from '../src/sandbox/queues';
+import type { QueueCapacity } from '../src/worker/workers';
+import { startWorkerProcess, type WorkerProcess } from '../src/worker/worker-process';
 import { dataConverterFor, type Keyring } from '../src/encryption';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
-import { SEARCH_ATTRIBUTES } from '../src/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../src/sandbox/search-attributes';
 import { Client as PgClient } from 'pg';
 import { withDatabase } from '../src/stack/postgres';
 
@@ -87,7 +87,7 @@ export interface Harness {
  */
 export interface HarnessOptions {
   /** Replaces or adds activity dependencies. */
-  deps?: Partial<ActivityDeps>;
+  deps?: Partial<TestActivityDeps>;
   /** Another Temporal environment (e.g. time-skipping); the caller tears it down. @default the run's dev server */
   env?: TestWorkflowEnvironment;
   /** Timeout of the vendor client. @default 500 ms */
@@ -111,7 +111,7 @@ export function testDatabaseUrl(): string | undefined {
 }
 
 /**
- * A database of its own on the server of `serverUrl` (created empty; `openApp` migrates it), so no test sees another's
+ * A database of its own on the server of `serverUrl` (created empty; `openApplication` migrates it), so no test sees another's
  * rows: a date-range export counts only the users its own test created. `drop` removes it, ending any connection a
  * spawned process left open (PostgreSQL 13+).
  */
@@ -162,8 +162,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     vendorTimeoutMs: options.vendorTimeoutMs ?? 500,
     encryption: options.encryption,
   };
-  const app = await openApp(settings, { jobs: client, ...options.deps });
-  const { database, mail } = app;
+  const mail = new FileOutboxTransport(settings.mailOutboxDir);
+  const app = await openApplication(testApp, settings, { jobs: client, mail, ...options.deps });
+  const { database } = app;
   const calls = new Map<string, number>();
   const activities = countCalls(app.activities, calls);
   const workflowBundle = options.workflowBundle ?? { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
@@ -306,7 +307,7 @@ export async function createTimeSkippingHarness(options: Omit<HarnessOptions, 'e
   };
 }
 
-function countCalls(activities: Activities, calls: Map<string, number>): Activities {
+function countCalls<A extends object>(activities: A, calls: Map<string, number>): A {
   const wrapped: Record<string, (...args: any[]) => any> = {};
   for (const [name, fn] of Object.entries(activities) as [string, (...args: any[]) => any][]) {
     wrapped[name] = (...args) => {
@@ -314,7 +315,7 @@ function countCalls(activities: Activities, calls: Map<string, number>): Activit
       return fn(...args);
     };
   }
-  return wrapped as Activities;
+  return wrapped as A;
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */

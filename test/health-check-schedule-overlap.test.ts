@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syncSchedules } from '../src/schedules';
-import { healthCheck } from '../workflows';
+import { syncSchedules } from '../src/client/schedules';
+import { healthCheck } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 
 /**

@@ -4,8 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildHttpService, MAX_BODY_DEPTH, type HttpServiceOptions } from '../src/http/server';
 import { createApiToken, parseApiTokens } from '../src/http/tokens';
-import { taskQueueName } from '../src/queues';
-import { healthCheck } from '../workflows';
+import { taskQueueName } from '../src/sandbox/queues';
+import { healthCheck } from './jobs';
 import { capturedLogLines, createHarness, eventually, type Harness } from './harness';
 
 /**

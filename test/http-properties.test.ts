@@ -3,10 +3,10 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildHttpService, MAX_BODY_DEPTH } from '../src/http/server';
-import type { DeclaredJob } from '../src/job-definition';
+import type { DeclaredJob } from '../src/sandbox/job-definition';
 import { httpJobs } from '../src/http/tokens';
-import { jobs } from '../src/jobs';
-import { PRIORITIES, taskQueueName } from '../src/queues';
+import { jobs } from '../src/sandbox/jobs';
+import { PRIORITIES, taskQueueName } from '../src/sandbox/queues';
 import { anyValue, nestedText, nesting, schemaKeys, schemaRecord } from './arbitraries';
 import { createHarness, eventually, type Harness } from './harness';
 

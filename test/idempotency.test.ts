@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invoiceGeneration } from '../workflows';
+import { invoiceGeneration } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 
 /** Runs of one workflow ID as the server's visibility store lists them. */

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../src/dev-server';
-import { invoiceGeneration, processPayment } from '../workflows';
+import { invoiceGeneration, processPayment } from './jobs';
 import { capturedLogLines, createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 

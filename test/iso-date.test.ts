@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoDate, parseIsoDate, tryParseIsoDate } from '../src/iso-date';
+import { isoDate, parseIsoDate, tryParseIsoDate } from '../src/sandbox/iso-date';
 
 describe('ISO calendar dates', () => {
   it('parse to UTC midnight, leap days included', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateReport, sendWelcomeEmail } from '../workflows';
+import { generateReport, sendWelcomeEmail } from './jobs';
 import { createHarness, type Harness } from './harness';
 
 describe('safe-argument jobs fetch fresh data when they run', () => {

@@ -1,7 +1,7 @@
 import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineJob } from '../src/job-definition';
-import { invoiceGeneration, noop, processWebhook } from '../workflows';
+import { defineJob } from '../src/sandbox/job-definition';
+import { invoiceGeneration, noop, processWebhook } from './jobs';
 import { createHarness, type Harness } from './harness';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

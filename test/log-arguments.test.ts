@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { healthCheck, invoiceGeneration } from '../workflows';
-import { taskQueueName } from '../src/queues';
+import { healthCheck, invoiceGeneration } from './jobs';
+import { taskQueueName } from '../src/sandbox/queues';
 import { capturedLogLines, createHarness, type Harness } from './harness';
 
 /**

@@ -3,9 +3,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMigrator, EXPORT_SLICE_SIZE_DEFAULT, migrateToLatest } from '../src/db/migrations';
+import { EXPORT_SLICE_SIZE_DEFAULT, migrations } from '../activities/services/migrations';
+import { migrateToLatest as migrateAll } from '../src/db/migrations';
+
+/** The example application's own migrator (Kysely's default migration table). */
+const createMigrator = (db: Kysely<any>, dialect: 'sqlite') =>
+  new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations(dialect) }) } });
+const migrateToLatest = (db: Kysely<any>, dialect: 'sqlite') => migrateAll(db, dialect, migrations);
 
 describe('migration 0006: exports.slice_size defaults to 1000', () => {
   let db: Kysely<any> | undefined;

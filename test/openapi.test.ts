@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildHttpService } from '../src/http/server';
 import { httpJobs } from '../src/http/tokens';
-import type { DeclaredJob } from '../src/job-definition';
-import { jobs } from '../src/jobs';
+import type { DeclaredJob } from '../src/sandbox/job-definition';
+import { jobs } from '../src/sandbox/jobs';
 import { schemaKeys, schemaRecord } from './arbitraries';
 import { createHarness, type Harness } from './harness';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSince } from '../src/stats';
+import { parseSince } from '../src/client/stats';
 
 describe('parseSince', () => {
   it.each([

@@ -2,8 +2,8 @@ import path from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ENCRYPTED_ENCODING, Keyring, KEY_ID_METADATA } from '../src/encryption';
-import { PROGRESS_QUERY } from '../src/progress';
-import { invoiceGeneration, largeDataExport } from '../workflows';
+import { PROGRESS_QUERY } from '../src/sandbox/progress';
+import { invoiceGeneration, largeDataExport } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 import { startJobctlWorker } from './jobctl';
 

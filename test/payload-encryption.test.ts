@@ -5,11 +5,11 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { JobClient } from '../src/client';
+import { JobClient } from '../src/client/client';
 import { dataConverterFor, ENCRYPTED_ENCODING, EncryptionCodec, Keyring, KEY_ID_METADATA } from '../src/encryption';
 import { buildHttpService } from '../src/http/server';
-import { healthCheck, invoiceGeneration } from '../workflows';
-import { scheduleIdFor, syncSchedules } from '../src/schedules';
+import { healthCheck, invoiceGeneration } from './jobs';
+import { scheduleIdFor, syncSchedules } from '../src/client/schedules';
 import { createHarness, type Harness } from './harness';
 import { jobctl } from './jobctl';
 

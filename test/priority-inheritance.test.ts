@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { largeDataExport } from '../workflows';
+import { largeDataExport } from './jobs';
 import { createHarness, type Harness } from './harness';
 
 /**

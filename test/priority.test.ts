@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forEachLimited } from '../src/bench/harness';
-import { processPayment, updateSearchIndex } from '../workflows';
+import { forEachLimited } from '../bench/harness';
+import { processPayment, updateSearchIndex } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 
 describe('priority queues', () => {

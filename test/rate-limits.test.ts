@@ -3,12 +3,12 @@ import path from 'node:path';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseActivityRateLimits } from '../src/config';
-import { defineJob, type JobDefinition } from '../src/job-definition';
-import { jobs } from '../src/jobs';
-import { rateLimitQueueName, taskQueuePrefixOf } from '../src/queues';
-import { rateLimitsInForce, rateLimitWindowBound } from '../src/rate-limits';
-import { rateLimitedQueues } from '../src/worker';
-import { generateReport, noopWorkflow, processWebhook } from '../workflows';
+import { defineJob, type JobDefinition } from '../src/sandbox/job-definition';
+import { jobs } from '../src/sandbox/jobs';
+import { rateLimitQueueName, taskQueuePrefixOf } from '../src/sandbox/queues';
+import { rateLimitsInForce, rateLimitWindowBound } from '../src/worker/rate-limits';
+import { rateLimitedQueues } from '../src/worker/workers';
+import { generateReport, noopWorkflow, processWebhook } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl, startJobctlWorker, type JobctlProcess } from './jobctl';
 

@@ -17,12 +17,12 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import pino from 'pino';
-import { JobClient } from '../src/client';
+import { JobClient } from '../src/client/client';
 import { readSettings } from '../src/config';
 import { startDevServer } from '../src/dev-server';
-import { defineJob } from '../src/job-definition';
-import { findJobOrThrow } from '../src/jobs';
-import { semaphoreWorkflowId } from '../src/concurrency';
+import { defineJob } from '../src/sandbox/job-definition';
+import { findJobOrThrow } from '../src/sandbox/jobs';
+import { semaphoreWorkflowId } from '../src/sandbox/concurrency';
 import {
   concurrencyProbe,
   concurrencyProbeThree,
@@ -35,10 +35,10 @@ import {
   processWebhook,
   sendWelcomeEmail,
   updateSearchIndex,
-} from '../workflows';
-import { PRIORITIES, taskQueueName } from '../src/queues';
-import { FakeVendor } from '../src/vendor/fake-vendor';
-import { startWorkerProcess } from '../src/worker-process';
+} from './jobs';
+import { PRIORITIES, taskQueueName } from '../src/sandbox/queues';
+import { FakeVendor } from '../src/testing/fake-vendor';
+import { startWorkerProcess } from '../src/worker/worker-process';
 
 const HISTORIES_DIR = path.resolve(__dirname, 'histories');
 

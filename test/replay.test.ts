@@ -6,9 +6,9 @@ import pino from 'pino';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { describe, expect, inject, it } from 'vitest';
 import { bundleHasTracing, workflowTracingSinks } from '../src/instrumentation/tracing';
-import { jobEventSinks } from '../src/instrumentation/worker-instrumentation';
-import { bundleWorkflows } from '../src/worker';
-import * as workflows from '../workflows';
+import { jobEventSinks } from '../src/worker/worker-instrumentation';
+import { bundleWorkflows } from '../src/worker/workers';
+import * as workflows from './jobs';
 import { quietTemporalRuntime } from './harness';
 
 // The negative control's expected nondeterminism warning would drown the output.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processWebhook } from '../workflows';
-import { jitterFraction } from '../src/retry-rules';
+import { processWebhook } from './jobs';
+import { jitterFraction } from '../src/sandbox/retry-rules';
 import { createTimeSkippingHarness, vendorCallSchedule, type Harness } from './harness';
 
 /**

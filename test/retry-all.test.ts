@@ -2,7 +2,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../src/dev-server';
-import { invoiceGeneration, processWebhook } from '../workflows';
+import { invoiceGeneration, processWebhook } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 import { TEST_LOG_DIR } from './time-skipping-server';

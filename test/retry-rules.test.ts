@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ClientError, NetworkTimeoutError, RateLimitedError, ServerError } from '../src/external-errors';
-import { processWebhook } from '../workflows';
-import { compileRetryPolicy, decideRetry, jitterFraction } from '../src/retry-rules';
-import { parseRetryAfter } from '../src/vendor/client';
+import { ClientError, NetworkTimeoutError, RateLimitedError, ServerError } from '../src/sandbox/external-errors';
+import { processWebhook } from './jobs';
+import { compileRetryPolicy, decideRetry, jitterFraction } from '../src/sandbox/retry-rules';
+import { parseRetryAfter } from '../activities/services/vendor-client';
 
 const table = processWebhook.retryTables!.processWebhook!;
 const key = 'process-webhook/1/1';

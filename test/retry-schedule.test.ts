@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processWebhook } from '../workflows';
-import { jitterFraction } from '../src/retry-rules';
-import type { Fault } from '../src/vendor/fake-vendor';
+import { processWebhook } from './jobs';
+import { jitterFraction } from '../src/sandbox/retry-rules';
+import type { Fault } from '../src/testing/fake-vendor';
 import { createTimeSkippingHarness, vendorCallSchedule, type Harness } from './harness';
 
 /**

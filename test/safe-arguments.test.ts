@@ -1,9 +1,9 @@
 import path from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateReport, invoiceGeneration, noop } from '../workflows';
-import { findUnsafeValues, InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../src/safe-arguments';
-import { validateJobArguments as validate } from '../src/validate-arguments';
+import { generateReport, invoiceGeneration, noop } from './jobs';
+import { findUnsafeValues, InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../src/sandbox/safe-arguments';
+import { validateJobArguments as validate } from '../src/sandbox/validate-arguments';
 import { createHarness, eventually, type Harness } from './harness';
 
 class Invoice {
@@ -146,7 +146,7 @@ describe('safe arguments', () => {
     // Type-checks enqueue calls as a user's file next to this one would be; line 6 is the control that compiles.
     const source = [
       "import type { JobClient } from '../src/client';",
-      "import { generateReport, invoiceGeneration } from '../workflows';",
+      "import { generateReport, invoiceGeneration } from './jobs';",
       'export function enqueueAll(client: JobClient) {',
       "  void client.enqueue(generateReport, { userId: 1, reportType: 'monthly_sales', startDate: new Date(), endDate: '2026-01-31' });",
       '  void client.enqueue(invoiceGeneration, { invoiceId: { id: 42, total: 10 } });',

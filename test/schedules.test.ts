@@ -1,7 +1,7 @@
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { defineJob } from '../src/job-definition';
-import { taskQueueName } from '../src/queues';
+import { defineJob } from '../src/sandbox/job-definition';
+import { taskQueueName } from '../src/sandbox/queues';
 import {
   listSchedules,
   pauseSchedule,
@@ -10,12 +10,12 @@ import {
   syncSchedules,
   triggerSchedule,
   unpauseSchedule,
-} from '../src/schedules';
-import type { DeclaredJob } from '../src/job-definition';
-import { noop } from '../workflows';
+} from '../src/client/schedules';
+import type { DeclaredJob } from '../src/sandbox/job-definition';
+import { noop } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
-import { JOB_KEY, JOB_NAME } from '../src/search-attributes';
+import { JOB_KEY, JOB_NAME } from '../src/sandbox/search-attributes';
 
 const TIME = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ';
 

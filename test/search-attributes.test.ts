@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { defineJob } from '../src/job-definition';
-import { taskQueueName } from '../src/queues';
-import { JOB_KEY, JOB_NAME, TENANT_ID } from '../src/search-attributes';
+import { defineJob } from '../src/sandbox/job-definition';
+import { taskQueueName } from '../src/sandbox/queues';
+import { JOB_KEY, JOB_NAME, TENANT_ID } from '../src/sandbox/search-attributes';
 import { resolveTemporalCli } from '../src/temporal-cli';
-import { generateReport, invoiceGeneration, invoiceGenerationWorkflow, noop, noopWorkflow } from '../workflows';
+import { generateReport, invoiceGeneration, invoiceGenerationWorkflow, noop, noopWorkflow } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 
 /** noop, debounced: its run is started by the debounce workflow, not by the client (README "Debounce"). */

@@ -4,11 +4,11 @@ import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forEachLimited } from '../src/bench/harness';
+import { forEachLimited } from '../bench/harness';
 import { freePort, startDevServer, type DevServer } from '../src/dev-server';
-import { JobNotFoundError } from '../src/errors';
+import { JobNotFoundError } from '../src/sandbox/errors';
 import { buildHttpService } from '../src/http/server';
-import { noop } from '../workflows';
+import { noop } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 
 /**

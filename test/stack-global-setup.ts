@@ -6,7 +6,7 @@ import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import
 import { resolveStackBinaries } from '../src/stack/binaries';
 import { MAX_STACK_PORT, servicePorts } from '../src/stack/server-config';
 import { startStack, type Stack } from '../src/stack/stack';
-import { bundleWorkflows } from '../src/worker';
+import { bundleWorkflows } from '../src/worker/workers';
 import { TEST_LOG_DIR } from './time-skipping-server';
 
 declare module 'vitest' {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { statsQuery } from '../src/stats';
+import { statsQuery } from '../src/client/stats';
 
 describe('statsQuery', () => {
   it('builds one visibility query for the job types and the deployment queues', () => {

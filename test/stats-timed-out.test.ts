@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invoiceGeneration } from '../workflows';
-import { jobStats } from '../src/stats';
-import { taskQueueName } from '../src/queues';
+import { invoiceGeneration } from './jobs';
+import { jobStats } from '../src/client/stats';
+import { taskQueueName } from '../src/sandbox/queues';
 import { createHarness, eventually, type Harness } from './harness';
 
 /**

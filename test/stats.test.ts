@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { invoiceGeneration } from '../workflows';
-import { jobStats, type JobStats } from '../src/stats';
+import { invoiceGeneration } from './jobs';
+import { jobStats, type JobStats } from '../src/client/stats';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 

@@ -19,8 +19,8 @@ import {
   tracingConfig,
   type Tracing,
 } from '../src/instrumentation/tracing';
-import { jobEventSinks } from '../src/instrumentation/worker-instrumentation';
-import { bundleWorkflows } from '../src/worker';
+import { jobEventSinks } from '../src/worker/worker-instrumentation';
+import { bundleWorkflows } from '../src/worker/workers';
 import { createHarness, eventually, type Harness } from './harness';
 
 /** One span as OTLP/HTTP JSON carries it (ids in hex), with the service that sent it. */

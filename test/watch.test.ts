@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { JobRunStatus } from '../src/client';
+import type { JobRunStatus } from '../src/client/client';
 import { formatProgress, formatStatus } from '../src/cli/status-text';
 import { watchJob } from '../src/cli/watch';
 import type { OutputStream } from '../src/cli/watch-display';
 import type { WatchSource } from '../src/cli/watch-source';
 import { formatNumber } from '../src/format';
-import { JobNotFoundError } from '../src/errors';
-import { computeProgress, type JobProgress } from '../src/progress';
+import { JobNotFoundError } from '../src/sandbox/errors';
+import { computeProgress, type JobProgress } from '../src/sandbox/progress';
 import { createHarness, type Harness } from './harness';
 import { jobctl } from './jobctl';
 

@@ -5,7 +5,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../src/dev-server';
 import { dataConverterFor, Keyring } from '../src/encryption';
-import { invoiceGeneration } from '../workflows';
+import { invoiceGeneration } from './jobs';
 import { createHarness, type Harness } from './harness';
 
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { freePort, startDevServer, type DevServer } from '../src/dev-server';
 import { dataConverterFor, EncryptionCodec, Keyring } from '../src/encryption';
 import { buildHttpService } from '../src/http/server';
-import { invoiceGeneration, processWebhook } from '../workflows';
+import { invoiceGeneration, processWebhook } from './jobs';
 import { createHarness, type Harness } from './harness';
 
 /** Chromium from the system (`.ci/run` installs the Debian package); Playwright's own browser download is not used. */

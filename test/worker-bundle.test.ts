@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { JobClient } from '../src/client';
-import { noop } from '../workflows';
+import { JobClient } from '../src/client/client';
+import { noop } from './jobs';
 import { jobctl, startJobctlWorker } from './jobctl';
 
 /** Worker processes can load a bundle built once (the Docker image does) instead of bundling at every start. */

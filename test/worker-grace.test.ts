@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { processWebhook } from '../workflows';
+import { processWebhook } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 import { startJobctlWorker, type JobctlProcess } from './jobctl';
 

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { JobClient } from '../src/client';
+import { JobClient } from '../src/client/client';
 import { openDatabase, type OpenDatabase } from '../src/db/database';
-import { processWebhook } from '../workflows';
-import { FakeVendor } from '../src/vendor/fake-vendor';
+import { processWebhook } from './jobs';
+import { FakeVendor } from '../src/testing/fake-vendor';
 import { eventually } from './harness';
 import { startJobctlWorker, type JobctlProcess } from './jobctl';
 

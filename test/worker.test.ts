@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseQueueSpec } from '../src/worker';
+import { parseQueueSpec } from '../src/worker/workers';
 
 describe('jobctl worker --queues', () => {
   it('gives each listed queue its own concurrency, like sidekiq -q critical -c 5', () => {

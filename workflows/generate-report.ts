@@ -1,8 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createGenerateReportActivities } from '../activities/generate-report';
-import { isoDate, tryParseIsoDate } from '../src/iso-date';
-import { databaseActivity, defineJob, recordId } from '../src/job-definition';
+import { isoDate, tryParseIsoDate } from '../src/sandbox/iso-date';
+import { databaseActivity, defineJob, recordId } from '../src/sandbox/job-definition';
 
 export const REPORT_TYPES = ['monthly_sales', 'activity_summary'] as const;
 

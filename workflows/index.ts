@@ -1,8 +1,8 @@
 /**
- * Every job, one line each: a job's file exports its declaration (`defineJob`) and its workflow function(s). This is
- * the worker's workflow bundle entry (Temporal registers the exported functions) and the job registry's source
- * (src/jobs.ts collects the declarations), so a job listed here is known to the client, the CLI, the HTTP service and
- * the worker alike.
+ * Every job of this application, one line each: a job's file exports its declaration (`defineJob`) and its workflow
+ * function(s). This is the application's workflows module (`app.ts` names it): the worker bundles it (Temporal
+ * registers the exported functions) and loading it declares the jobs, so a job listed here is known to the client, the
+ * CLI, the HTTP service and the worker alike. The last line opts into the library's health check job.
  */
 export * from './invoice-generation';
 export * from './send-welcome-email';
@@ -11,8 +11,4 @@ export * from './process-webhook';
 export * from './large-data-export';
 export * from './process-payment';
 export * from './update-search-index';
-export * from './health-check';
-export * from './noop';
-export * from './debounce';
-export * from './concurrency-semaphore';
-export * from './concurrency-probe';
+export * from 'durable-jobs/health-check';

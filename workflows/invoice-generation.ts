@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { createInvoiceGenerationActivities, InvoiceResult } from '../activities/invoice-generation';
-import { proxyJobActivities } from '../src/job-activities';
-import { databaseActivity, defineJob, recordId } from '../src/job-definition';
+import { proxyJobActivities } from '../src/sandbox/job-activities';
+import { databaseActivity, defineJob, recordId } from '../src/sandbox/job-definition';
 
 const args = z.strictObject({ invoiceId: recordId });
 

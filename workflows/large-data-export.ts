@@ -15,9 +15,9 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { z } from 'zod';
 import type { createLargeDataExportActivities, ExportResult, SliceRange } from '../activities/large-data-export';
-import { ErrorType } from '../src/error-types';
-import { databaseActivity, defineJob, recordId } from '../src/job-definition';
-import { computeProgress, PROGRESS_QUERY, type JobProgress } from '../src/progress';
+import { ErrorType } from '../src/sandbox/error-types';
+import { databaseActivity, defineJob, recordId } from '../src/sandbox/job-definition';
+import { computeProgress, PROGRESS_QUERY, type JobProgress } from '../src/sandbox/progress';
 
 type ExportActivities = ReturnType<typeof createLargeDataExportActivities>;
 

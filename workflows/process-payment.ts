@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { createProcessPaymentActivities } from '../activities/process-payment';
-import { proxyJobActivities } from '../src/job-activities';
-import { defineJob, recordId, type JobDefinition } from '../src/job-definition';
-import { compileRetryPolicy, seconds, type RetryTable } from '../src/retry-rules';
+import { proxyJobActivities } from '../src/sandbox/job-activities';
+import { defineJob, recordId, type JobDefinition } from '../src/sandbox/job-definition';
+import { compileRetryPolicy, seconds, type RetryTable } from '../src/sandbox/retry-rules';
 
 const args = z.strictObject({ paymentId: recordId });
 

@@ -1,9 +1,9 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createProcessWebhookActivities } from '../activities/process-webhook';
-import { proxyJobActivities } from '../src/job-activities';
-import { databaseActivity, defineJob, recordId, type JobDefinition } from '../src/job-definition';
-import { compileRetryPolicy, seconds, type RetryTable } from '../src/retry-rules';
+import { proxyJobActivities } from '../src/sandbox/job-activities';
+import { databaseActivity, defineJob, recordId, type JobDefinition } from '../src/sandbox/job-definition';
+import { compileRetryPolicy, seconds, type RetryTable } from '../src/sandbox/retry-rules';
 
 type WebhookActivities = ReturnType<typeof createProcessWebhookActivities>;
 

@@ -1,8 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createSendWelcomeEmailActivities } from '../activities/send-welcome-email';
-import { ErrorType } from '../src/error-types';
-import { defineJob, recordId } from '../src/job-definition';
+import { ErrorType } from '../src/sandbox/error-types';
+import { defineJob, recordId } from '../src/sandbox/job-definition';
 
 const args = z.strictObject({ userId: recordId });
 

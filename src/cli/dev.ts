@@ -1,14 +1,13 @@
 import { DEFAULT_SETTINGS, readSettings } from '../config';
-import { seedDemoData } from '../db/seed';
 import { startDevServer } from '../dev-server';
 import { codecEndpointOptions } from '../http/codec';
 import { buildHttpService } from '../http/server';
 import { httpAccess, listenUrl } from '../http/tokens';
-import { describeJobSchedule, syncSchedules } from '../schedules';
-import { jobs } from '../jobs';
-import { FakeVendor } from '../vendor/fake-vendor';
-import { parseQueueSpec } from '../worker';
-import { startWorkerProcess } from '../worker-process';
+import { describeJobSchedule, syncSchedules } from '../client/schedules';
+import { jobs } from '../sandbox/jobs';
+import { loadApplication } from '../application';
+import { parseQueueSpec } from '../worker/workers';
+import { startWorkerProcess } from '../worker/worker-process';
 import { createJobLogger, type LogFormat } from '../instrumentation/logger';
 import { fields } from './output';
 
@@ -54,16 +53,13 @@ export async function runDev(opts: DevOptions): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.once('exit', () => server.process?.kill('SIGTERM'));
-  const vendor = process.env.VENDOR_API_URL ? undefined : new FakeVendor();
-  const vendorUrl = vendor ? await vendor.start(4010) : process.env.VENDOR_API_URL!;
-  const gateway = process.env.PAYMENT_GATEWAY_URL ? undefined : new FakeVendor({ path: '/v1/charges' });
-  const gatewayUrl = gateway ? await gateway.start(4020) : process.env.PAYMENT_GATEWAY_URL!;
+  const application = loadApplication();
+  const services = await application.dev?.();
   const settings = {
     ...env,
     temporalAddress: `${connectHost(opts.host)}:${opts.port}`,
     temporalUiUrl: server.uiUrl ?? DEFAULT_SETTINGS.temporalUiUrl,
-    vendorApiUrl: vendorUrl,
-    paymentGatewayUrl: gatewayUrl,
+    ...services?.settings,
   };
   // People read this log as it scrolls: one short line per job event on a terminal; JSON when piped to a file.
   const logger = createJobLogger({
@@ -71,11 +67,11 @@ export async function runDev(opts: DevOptions): Promise<void> {
     format: opts.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json'),
     colorize: Boolean(process.stdout.isTTY),
   });
-  const worker = await startWorkerProcess({ settings, queues: parseQueueSpec(undefined), logger });
+  const worker = await startWorkerProcess({ application, settings, queues: parseQueueSpec(undefined), logger });
   const http = buildHttpService(worker.client, { codec, tokens: access.tokens, rateLimit: settings.apiRateLimit });
   try {
     await http.listen({ port: opts.httpPort, host: opts.host });
-    const seeded = await seedDemoData(worker.app.database.db);
+    const seeded = await application.seed?.(worker.app.database.db);
     // The one deployment `dev` is: it syncs the declared schedules itself (README "Recurring jobs").
     const synced = await syncSchedules(worker.client);
     const changes = (['created', 'updated', 'deleted'] as const)
@@ -91,10 +87,9 @@ export async function runDev(opts: DevOptions): Promise<void> {
           ['Worker', worker.served],
           [
             'Database',
-            `${worker.app.database.location}` +
-              `${seeded.users ? ` (seeded ${seeded.users} demo users, invoices and webhook payloads)` : ''}`,
+            `${worker.app.database.location}${seeded ? ` (seeded ${seeded})` : ''}`,
           ],
-          ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
+          ...(services?.banner ?? []).map(([label, value]): [string, string] => [label, value]),
           [
             'Schedules',
             `${
@@ -105,7 +100,6 @@ export async function runDev(opts: DevOptions): Promise<void> {
             } (synced: ${changes.join(', ') || 'unchanged'}; jobctl schedules list)`,
           ],
           ['Alerts', `failure-rate alerts to ${settings.alertWebhookUrl ?? 'the log'}`],
-          ['Payment gateway', `${gatewayUrl}${gateway ? ' (local fake)' : ''}`],
           [
             'HTTP service',
             `${listenUrl(opts.host, opts.httpPort)} (POST /jobs/<name>, GET /jobs/<workflowId>); ${access.summary}`,
@@ -122,11 +116,9 @@ export async function runDev(opts: DevOptions): Promise<void> {
         ]),
         '',
         'In another terminal, try:',
-        `  npx jobctl enqueue invoice-generation '{"invoiceId":42}'`,
-        '  npx jobctl status invoice-generation/42',
-        `  npx jobctl enqueue process-webhook '{"webhookPayloadId":7}'`,
-        `  npx jobctl enqueue process-payment '{"paymentId":3}'`,
-        `  npx jobctl enqueue large-data-export '{"exportId":1}' --wait`,
+        ...(services?.examples ?? [`npx jobctl enqueue ${jobs.find((j) => j.enqueueOverHttp !== false)?.name ?? '<job>'} '{…}'`]).map(
+          (line) => `  ${line}`,
+        ),
         '  npx jobctl list',
         '  npx jobctl dead',
         '',
@@ -139,8 +131,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
   } finally {
     await http.close();
     await worker.close();
-    await vendor?.stop();
-    await gateway?.stop();
+    await services?.stop();
     stopServer();
   }
 }

@@ -7,10 +7,18 @@ import { addSetupCommands } from './commands/setup';
 import { addInstallTemporalServerCommand, addStackCommand } from './commands/stack';
 import { startTracing, stopTracing } from '../instrumentation/tracing';
 import { fail } from './output';
+import { loadApplication } from '../application';
 
 const program = new Command('jobctl')
   .description('Start, inspect and run durable background jobs on Temporal.')
+  .option(
+    '--app <module>',
+    'the application module (default: JOBS_APP, then package.json "durable-jobs".app, then ./app.ts or ./app.js)',
+  )
   .configureOutput({ outputError: (str, write) => write(`jobctl: ${str.replace(/^error: /, '')}`) });
+
+/** Commands that need no application: installing and running Temporal, keys, fakes, scaffolding. */
+const WITHOUT_APPLICATION = new Set(['install-temporal', 'install-temporal-server', 'keygen', 'server', 'fake-vendor', 'new']);
 
 addJobCommands(program);
 addCancelCommand(program);
@@ -28,6 +36,8 @@ const SERVICE_NAMES: Record<string, string> = {
 };
 program.hook('preAction', (_program, command) => {
   startTracing({ serviceName: SERVICE_NAMES[command.name()] ?? 'jobctl' });
+  // The application's jobs: what enqueue, list, the worker, the HTTP service and the rest know (README "Layout").
+  if (!WITHOUT_APPLICATION.has(command.name())) loadApplication(program.opts<{ app?: string }>().app);
 });
 
 program.parseAsync(process.argv).finally(stopTracing).catch(fail);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isPriority, PRIORITIES, type Priority } from '../queues';
+import { isPriority, PRIORITIES, type Priority } from '../sandbox/queues';
 
 /**
  * `jobctl new <job-name>`, the way `rails generate sidekiq:job` works: writes a job's two files and its test from a

@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from 'commander';
-import { JOB_STATUSES, type JobStatus } from '../client';
-import type { PriorityKey } from '../job-definition';
-import { checkFairnessKey, checkFairnessWeight, InvalidFairnessError } from '../fairness';
-import { InvalidJobTimingError, jobTiming, parseJobDuration } from '../job-timing';
+import { JOB_STATUSES, type JobStatus } from '../client/client';
+import type { PriorityKey } from '../sandbox/job-definition';
+import { checkFairnessKey, checkFairnessWeight, InvalidFairnessError } from '../sandbox/fairness';
+import { InvalidJobTimingError, jobTiming, parseJobDuration } from '../sandbox/job-timing';
 
 /** Commander option parsers: each throws InvalidArgumentError, which commander prints as one line naming the option. */
 export function parsePositiveInt(value: string): number {

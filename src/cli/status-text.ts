@@ -1,6 +1,6 @@
-import type { JobRunStatus } from '../client';
+import type { JobRunStatus } from '../client/client';
 import { formatDuration, formatNumber, formatPercent } from '../format';
-import type { JobProgress } from '../progress';
+import type { JobProgress } from '../sandbox/progress';
 import { fields } from './output';
 
 /**

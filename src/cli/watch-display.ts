@@ -1,6 +1,6 @@
 import { Format, SingleBar, type Options as BarOptions } from 'cli-progress';
 import { formatDuration } from '../format';
-import type { JobProgress } from '../progress';
+import type { JobProgress } from '../sandbox/progress';
 import { formatProgress } from './status-text';
 
 /**

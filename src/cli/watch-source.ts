@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { JobClient, JobRunStatus } from '../client';
-import { JobNotFoundError } from '../errors';
-import type { JobProgress } from '../progress';
+import type { JobClient, JobRunStatus } from '../client/client';
+import { JobNotFoundError } from '../sandbox/errors';
+import type { JobProgress } from '../sandbox/progress';
 
 /** The latest run of a workflow ID, as far as watching needs it. */
 export interface RunState {

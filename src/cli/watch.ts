@@ -1,4 +1,4 @@
-import type { JobClient, JobRunStatus } from '../client';
+import type { JobClient, JobRunStatus } from '../client/client';
 import { failureLine, formatStatus } from './status-text';
 import {
   NO_PROGRESS,

@@ -3,18 +3,20 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { Pool } from 'pg';
-import { migrateToLatest, type Dialect } from './migrations';
-import type { Database, Schema } from './schema';
+import { migrateToLatest, type AppMigrations, type Dialect } from './migrations';
 
 export interface DatabaseOptions {
   /** PostgreSQL connection string; when absent, `sqlitePath` is used. */
   databaseUrl?: string;
   /** SQLite file, created with its directory if missing. */
   sqlitePath: string;
+  /** The application's migrations, run after the library's own. @default none */
+  migrations?: AppMigrations;
 }
 
 export interface OpenDatabase {
-  db: Database;
+  /** The application database: the application's tables and the library's (`LibrarySchema`). */
+  db: Kysely<any>;
   dialect: Dialect;
   /** Where the data lives, for messages (`sqlite:/path` or the PostgreSQL URL without password). */
   location: string;
@@ -26,7 +28,7 @@ export interface OpenDatabase {
  * SQLite runs in WAL mode with a busy timeout so several worker processes can share one file.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
-  let db: Database;
+  let db: Kysely<any>;
   let dialect: Dialect;
   let location: string;
   if (options.databaseUrl) {
@@ -44,7 +46,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
         `database: an idle PostgreSQL connection was closed (${err.message}); reconnecting on use\n`,
       ),
     );
-    db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
     location = options.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   } else {
     dialect = 'sqlite';
@@ -52,12 +54,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     const sqlite = new SQLite(options.sqlitePath, { timeout: 10_000 });
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
-    db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
     location = `sqlite:${options.sqlitePath}`;
   }
   try {
-    if (dialect === 'sqlite') await withSqliteMigrationLock(options.sqlitePath, () => migrateToLatest(db, dialect));
-    else await migrateToLatest(db, dialect); // Kysely takes a PostgreSQL advisory lock itself
+    if (dialect === 'sqlite') await withSqliteMigrationLock(options.sqlitePath, () =>
+        migrateToLatest(db, dialect, options.migrations),
+      );
+    else await migrateToLatest(db, dialect, options.migrations); // Kysely takes a PostgreSQL advisory lock itself
   } catch (err) {
     await db.destroy();
     throw err;

@@ -1,149 +1,25 @@
-import { Kysely, Migration, MigrationProvider, Migrator, sql } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
+/** What the application adds: its own migrations by name, for a dialect (`Application.migrations`). */
+export type AppMigrations = (dialect: Dialect) => Readonly<Record<string, Migration>>;
+
 /**
- * Migrations, in order. Each is written once for both dialects; `idColumn` is the only place they differ.
- * Never edit a migration that has shipped: add a new one.
+ * The library's own tables (the health check's incidents), kept apart from the application's: their own Kysely
+ * migration table, `durable_jobs_migration`, so an application's migrations and ours never interleave. `ifNotExists`:
+ * databases migrated before the library and the application were split have these tables from the application's
+ * migrations of the same names.
  */
-function migrations(dialect: Dialect): Record<string, Migration> {
+function libraryMigrations(dialect: Dialect): Record<string, Migration> {
   const idType = dialect === 'postgres' ? 'serial' : 'integer';
   const id = (col: any) => (dialect === 'postgres' ? col.primaryKey() : col.primaryKey().autoIncrement());
-
   return {
-    '0001_business_tables': {
-      async up(db: Kysely<any>) {
-        await db.schema
-          .createTable('users')
-          .addColumn('id', idType, id)
-          .addColumn('email', 'text', (c) => c.notNull())
-          .addColumn('name', 'text', (c) => c.notNull())
-          .addColumn('created_at', 'text', (c) => c.notNull())
-          .addColumn('welcome_email_sent_at', 'text')
-          .execute();
-        await db.schema
-          .createTable('invoices')
-          .addColumn('id', idType, id)
-          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
-          .addColumn('amount_cents', 'integer', (c) => c.notNull())
-          .addColumn('currency', 'text', (c) => c.notNull())
-          .addColumn('created_at', 'text', (c) => c.notNull())
-          .addColumn('generated_at', 'text')
-          .execute();
-        await db.schema
-          .createTable('invoice_documents')
-          .addColumn('id', idType, id)
-          .addColumn('invoice_id', 'integer', (c) => c.notNull().references('invoices.id'))
-          .addColumn('content', 'text', (c) => c.notNull())
-          .addColumn('created_at', 'text', (c) => c.notNull())
-          .execute();
-        await db.schema
-          .createIndex('invoice_documents_invoice_id')
-          .on('invoice_documents')
-          .column('invoice_id')
-          .execute();
-        await db.schema
-          .createTable('reports')
-          .addColumn('id', idType, id)
-          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
-          .addColumn('report_type', 'text', (c) => c.notNull())
-          .addColumn('start_date', 'text', (c) => c.notNull())
-          .addColumn('end_date', 'text', (c) => c.notNull())
-          .addColumn('content', 'text', (c) => c.notNull())
-          .addColumn('created_at', 'text', (c) => c.notNull())
-          .addUniqueConstraint('reports_one_per_range', ['user_id', 'report_type', 'start_date', 'end_date'])
-          .execute();
-      },
-      async down(db: Kysely<any>) {
-        for (const table of ['reports', 'invoice_documents', 'invoices', 'users'])
-          await db.schema.dropTable(table).execute();
-      },
-    },
-    '0002_webhook_payloads': {
-      async up(db: Kysely<any>) {
-        await db.schema
-          .createTable('webhook_payloads')
-          .addColumn('id', idType, id)
-          .addColumn('data', 'text', (c) => c.notNull())
-          .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
-          .addColumn('result', 'text')
-          .addColumn('last_error_type', 'text')
-          .addColumn('last_error', 'text')
-          .addColumn('created_at', 'text', (c) => c.notNull())
-          .addColumn('updated_at', 'text', (c) => c.notNull())
-          .execute();
-        await db.schema.createIndex('webhook_payloads_status').on('webhook_payloads').column('status').execute();
-      },
-      async down(db: Kysely<any>) {
-        await db.schema.dropTable('webhook_payloads').execute();
-      },
-    },
-    '0003_exports': {
-      async up(db: Kysely<any>) {
-        await db.schema
-          .createTable('exports')
-          .addColumn('id', idType, id)
-          .addColumn('start_date', 'text', (c) => c.notNull())
-          .addColumn('end_date', 'text', (c) => c.notNull())
-          .addColumn('slice_size', 'integer', (c) => c.notNull().defaultTo(100))
-          .addColumn('on_slice_failure', 'text', (c) => c.notNull().defaultTo('complete'))
-          .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
-          .addColumn('total_users', 'integer')
-          .addColumn('exported_users', 'integer')
-          .addColumn('failed_slices', 'text')
-          .addColumn('checksum', 'text')
-          .addColumn('error', 'text')
-          .addColumn('created_at', 'text', (c) => c.notNull())
-          .addColumn('updated_at', 'text', (c) => c.notNull())
-          .execute();
-        await db.schema
-          .createTable('export_slices')
-          .addColumn('export_id', 'integer', (c) => c.notNull().references('exports.id'))
-          .addColumn('slice_no', 'integer', (c) => c.notNull())
-          .addColumn('status', 'text', (c) => c.notNull())
-          .addColumn('user_count', 'integer', (c) => c.notNull())
-          .addColumn('content', 'text', (c) => c.notNull())
-          .addColumn('error', 'text')
-          .addColumn('updated_at', 'text', (c) => c.notNull())
-          .addPrimaryKeyConstraint('export_slices_pk', ['export_id', 'slice_no'])
-          .execute();
-      },
-      async down(db: Kysely<any>) {
-        await db.schema.dropTable('export_slices').execute();
-        await db.schema.dropTable('exports').execute();
-      },
-    },
-    '0004_payments_and_search_index': {
-      async up(db: Kysely<any>) {
-        await db.schema
-          .createTable('payments')
-          .addColumn('id', idType, id)
-          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
-          .addColumn('amount_cents', 'integer', (c) => c.notNull())
-          .addColumn('currency', 'text', (c) => c.notNull())
-          .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
-          .addColumn('charge_reference', 'text')
-          .addColumn('charged_at', 'text')
-          .addColumn('created_at', 'text', (c) => c.notNull())
-          .execute();
-        await db.schema
-          .createTable('search_index')
-          .addColumn('record_type', 'text', (c) => c.notNull())
-          .addColumn('record_id', 'integer', (c) => c.notNull())
-          .addColumn('document', 'text', (c) => c.notNull())
-          .addColumn('indexed_at', 'text', (c) => c.notNull())
-          .addPrimaryKeyConstraint('search_index_pk', ['record_type', 'record_id'])
-          .execute();
-      },
-      async down(db: Kysely<any>) {
-        await db.schema.dropTable('search_index').execute();
-        await db.schema.dropTable('payments').execute();
-      },
-    },
-    '0005_alert_incidents': {
+    '0001_alert_incidents': {
       async up(db: Kysely<any>) {
         await db.schema
           .createTable('alert_incidents')
+          .ifNotExists()
           .addColumn('id', idType, id)
           .addColumn('job', 'text', (c) => c.notNull())
           .addColumn('opened_at', 'text', (c) => c.notNull())
@@ -154,6 +30,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
         await db.schema
           .createIndex('alert_incidents_job')
+          .ifNotExists()
           .on('alert_incidents')
           .columns(['job', 'closed_at'])
           .execute();
@@ -162,21 +39,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('alert_incidents').execute();
       },
     },
-    // Measured (`bench batch`): 1,000-user slices export 1M users in a minute where 100-user slices took over six;
-    // a slice is a child workflow, and at 100 users the server's per-workflow cost was the whole bill.
-    '0006_export_slice_size_1000': {
-      async up(db: Kysely<any>) {
-        await setExportSliceSizeDefault(db, dialect, EXPORT_SLICE_SIZE_DEFAULT);
-      },
-      async down(db: Kysely<any>) {
-        await setExportSliceSizeDefault(db, dialect, 100);
-      },
-    },
-    // Queue backlog and worker alerts: their own table, keyed by kind and task queue (alert_incidents is per job).
-    '0007_queue_incidents': {
+    '0002_queue_incidents': {
       async up(db: Kysely<any>) {
         await db.schema
           .createTable('queue_incidents')
+          .ifNotExists()
           .addColumn('id', idType, id)
           .addColumn('kind', 'text', (c) => c.notNull())
           .addColumn('task_queue', 'text', (c) => c.notNull())
@@ -190,6 +57,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         // At most one open incident per kind and queue, even if two checks ever ran at once.
         await db.schema
           .createIndex('queue_incidents_one_open')
+          .ifNotExists()
           .on('queue_incidents')
           .columns(['kind', 'task_queue'])
           .unique()
@@ -203,65 +71,33 @@ function migrations(dialect: Dialect): Record<string, Migration> {
   };
 }
 
-/** Users per export slice when an export row does not say (`exports.slice_size`). */
-export const EXPORT_SLICE_SIZE_DEFAULT = 1000;
-
-/**
- * Changes the default of `exports.slice_size`. PostgreSQL alters the column; SQLite cannot, so the table is rebuilt the
- * way SQLite documents (new table, copy, drop, rename, with foreign keys off meanwhile: `export_slices` refers to it).
- * Rows keep their slice size; only rows inserted without one get the new default.
- */
-async function setExportSliceSizeDefault(db: Kysely<any>, dialect: Dialect, size: number): Promise<void> {
-  if (dialect === 'postgres') {
-    await sql`ALTER TABLE exports ALTER COLUMN slice_size SET DEFAULT ${sql.lit(size)}`.execute(db);
-    return;
-  }
-  await sql`PRAGMA foreign_keys = OFF`.execute(db);
-  try {
-    await db.schema
-      .createTable('exports_rebuilt')
-      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-      .addColumn('start_date', 'text', (c) => c.notNull())
-      .addColumn('end_date', 'text', (c) => c.notNull())
-      .addColumn('slice_size', 'integer', (c) => c.notNull().defaultTo(size))
-      .addColumn('on_slice_failure', 'text', (c) => c.notNull().defaultTo('complete'))
-      .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending'))
-      .addColumn('total_users', 'integer')
-      .addColumn('exported_users', 'integer')
-      .addColumn('failed_slices', 'text')
-      .addColumn('checksum', 'text')
-      .addColumn('error', 'text')
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'text', (c) => c.notNull())
-      .execute();
-    await sql`INSERT INTO exports_rebuilt SELECT * FROM exports`.execute(db);
-    await db.schema.dropTable('exports').execute();
-    await sql`ALTER TABLE exports_rebuilt RENAME TO exports`.execute(db);
-  } finally {
-    await sql`PRAGMA foreign_keys = ON`.execute(db);
-  }
-}
-
-class InlineMigrationProvider implements MigrationProvider {
-  constructor(private readonly dialect: Dialect) {}
-  async getMigrations(): Promise<Record<string, Migration>> {
-    return migrations(this.dialect);
-  }
-}
-
-/** A Kysely migrator over this project's migrations. */
-export function createMigrator(db: Kysely<any>, dialect: Dialect): Migrator {
-  return new Migrator({ db, provider: new InlineMigrationProvider(dialect) });
-}
-
-/** Brings the schema up to date; safe to call from every process at start-up. */
-export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<void> {
-  if (dialect === 'sqlite') await sql`PRAGMA foreign_keys = ON`.execute(db);
-  const { error, results } = await createMigrator(db, dialect).migrateToLatest();
+/** Runs one migrator to the latest migration; throws naming the migration that failed. */
+async function run(migrator: Migrator): Promise<void> {
+  const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     throw new Error(
       `database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error)?.message ?? error)}`,
     );
+  }
+}
+
+/**
+ * Brings the schema up to date, the library's tables first, then the application's (Kysely's default migration
+ * table); safe to call from every process at start-up.
+ */
+export async function migrateToLatest(db: Kysely<any>, dialect: Dialect, app?: AppMigrations): Promise<void> {
+  if (dialect === 'sqlite') await sql`PRAGMA foreign_keys = ON`.execute(db);
+  await run(
+    new Migrator({
+      db,
+      provider: { getMigrations: async () => libraryMigrations(dialect) },
+      migrationTableName: 'durable_jobs_migration',
+      migrationLockTableName: 'durable_jobs_migration_lock',
+    }),
+  );
+  if (app) {
+    const migrations = app(dialect);
+    await run(new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } }));
   }
 }

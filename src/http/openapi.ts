@@ -2,9 +2,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { z } from 'zod';
-import { JOB_STATUSES } from '../client';
-import type { DeclaredJob } from '../job-definition';
-import { MAX_ARGUMENT_DEPTH } from '../safe-arguments';
+import { JOB_STATUSES } from '../client/client';
+import type { DeclaredJob } from '../sandbox/job-definition';
+import { MAX_ARGUMENT_DEPTH } from '../sandbox/safe-arguments';
 import packageJson from '../../package.json';
 
 /**

@@ -5,12 +5,12 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { EnqueueOptions, JobClient } from '../client';
+import type { EnqueueOptions, JobClient } from '../client/client';
 import { DEFAULT_SETTINGS } from '../config';
-import { InvalidEnqueueOptionError, JobNotFoundError, TemporalUnavailableError } from '../errors';
-import { checkFairnessKey, checkFairnessWeight, type FairnessOptions } from '../fairness';
-import { findJob } from '../jobs';
-import { InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../safe-arguments';
+import { InvalidEnqueueOptionError, JobNotFoundError, TemporalUnavailableError } from '../sandbox/errors';
+import { checkFairnessKey, checkFairnessWeight, type FairnessOptions } from '../sandbox/fairness';
+import { findJob } from '../sandbox/jobs';
+import { InvalidJobArgumentsError, MAX_ARGUMENT_DEPTH } from '../sandbox/safe-arguments';
 import { httpTracingPlugin } from '../instrumentation/tracing';
 import { codecEndpoint, redactCodecToken, type CodecEndpointOptions } from './codec';
 import { cancelRouteSchema, documentedOnly, enqueueRouteSchema, registerOpenApi, statusRouteSchema } from './openapi';

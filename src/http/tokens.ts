@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { findJob, jobs } from '../jobs';
+import { findJob, jobs } from '../sandbox/jobs';
 
 /**
  * API tokens of the HTTP service (`JOBS_API_TOKENS`): entries `id:secret:scopes`, separated by commas or newlines.

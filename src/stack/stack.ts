@@ -8,12 +8,12 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { Client } from 'pg';
 import { DEFAULT_SETTINGS } from '../config';
 import { openDatabase } from '../db/database';
-import { seedDemoData } from '../db/seed';
+import { loadApplication } from '../application';
 import { DYNAMIC_CONFIG_FILE } from '../dev-server';
-import { cliTypeName, SEARCH_ATTRIBUTES } from '../search-attributes';
+import { cliTypeName, SEARCH_ATTRIBUTES } from '../sandbox/search-attributes';
 import { resolveTemporalCli } from '../temporal-cli';
-import { FakeVendor } from '../vendor/fake-vendor';
-import { bundleWorkflows } from '../worker';
+import { FakeVendor } from '../testing/fake-vendor';
+import { bundleWorkflows } from '../worker/workers';
 import { resolveStackBinaries, TEMPORAL_SERVER_VERSION, type ResolvedBinaries } from './binaries';
 import { ensureDatabases, startLocalPostgres, tail, withDatabase, type RunningPostgres } from './postgres';
 import { ManagedProcess } from './processes';
@@ -251,10 +251,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     // The app database: migrated and seeded with demo data (users, invoices, webhook payloads) once.
     const databaseUrl = withDatabase(adminUrl, APP_DATABASE);
-    const app = await openDatabase({ databaseUrl, sqlitePath: '' });
+    const application = loadApplication();
+    const app = await openDatabase({ databaseUrl, sqlitePath: '', migrations: application.migrations });
     try {
-      const seeded = await seedDemoData(app.db);
-      if (seeded.users) log(`Seeded ${seeded.users} demo users, invoices and webhook payloads in ${APP_DATABASE}.`);
+      const seeded = await application.seed?.(app.db);
+      if (seeded) log(`Seeded ${seeded} in ${APP_DATABASE}.`);
     } finally {
       await app.close();
     }

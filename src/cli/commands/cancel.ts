@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { JobClient, type CancellableStatus, type CancelResult } from '../../client';
-import { findJobOrThrow, jobs } from '../../jobs';
+import { JobClient, type CancellableStatus, type CancelResult } from '../../client/client';
+import { findJobOrThrow, jobs } from '../../sandbox/jobs';
 import { fields, print } from '../output';
 
 function parseCancellableStatus(value: string): CancellableStatus {

@@ -1,14 +1,14 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { JobClient, type JobStatus, type RetryResult } from '../../client';
+import { JobClient, type JobStatus, type RetryResult } from '../../client/client';
 import { readSettings } from '../../config';
 import { formatDuration, formatPercent } from '../../format';
 import { jobControls } from '../../job-controls';
-import type { PriorityKey } from '../../job-definition';
-import { findJobOrThrow, jobs } from '../../jobs';
-import { taskQueueName } from '../../queues';
-import { describeJobSchedule } from '../../schedules';
-import { jobStats, parseSince } from '../../stats';
-import { validateJobArguments } from '../../validate-arguments';
+import type { PriorityKey } from '../../sandbox/job-definition';
+import { findJobOrThrow, jobs } from '../../sandbox/jobs';
+import { taskQueueName } from '../../sandbox/queues';
+import { describeJobSchedule } from '../../client/schedules';
+import { jobStats, parseSince } from '../../client/stats';
+import { validateJobArguments } from '../../sandbox/validate-arguments';
 import { fields, print, table } from '../output';
 import {
   parseDurationOption,

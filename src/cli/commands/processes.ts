@@ -1,14 +1,14 @@
 import { Command, Option } from 'commander';
-import { JobClient } from '../../client';
+import { JobClient } from '../../client/client';
 import { readSettings } from '../../config';
 import { startDevServer } from '../../dev-server';
 import { codecEndpointOptions } from '../../http/codec';
 import { buildHttpService } from '../../http/server';
 import { httpAccess, listenUrl } from '../../http/tokens';
 import { createJobLogger, LOG_FORMATS } from '../../instrumentation/logger';
-import { FakeVendor, type FaultKind } from '../../vendor/fake-vendor';
-import { DEFAULT_CONCURRENCY, parseQueueSpec } from '../../worker';
-import { startWorkerProcess } from '../../worker-process';
+import { FakeVendor, type FaultKind } from '../../testing/fake-vendor';
+import { DEFAULT_CONCURRENCY, parseQueueSpec } from '../../worker/workers';
+import { startWorkerProcess } from '../../worker/worker-process';
 import { runDev } from '../dev';
 import { parseFraction, parsePort, parsePositiveInt } from '../parsers';
 import { untilSignal } from '../signals';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { JobClient } from '../../client';
-import { findJobOrThrow } from '../../jobs';
+import { JobClient } from '../../client/client';
+import { findJobOrThrow } from '../../sandbox/jobs';
 import {
   deleteSchedule,
   listSchedules,
@@ -10,7 +10,7 @@ import {
   unpauseSchedule,
   ScheduleMissingError,
   type SyncReport,
-} from '../../schedules';
+} from '../../client/schedules';
 import { print, table } from '../output';
 
 /** One line per change, then a count of the unchanged: what `schedules sync` and `dev` print. */

@@ -2,14 +2,14 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { openApp } from '../../app';
+import { loadApplication } from '../../application';
+import { openDatabase } from '../../db/database';
 import { readSettings } from '../../config';
-import { seedDemoData } from '../../db/seed';
 import { Keyring } from '../../encryption';
 import { createApiToken } from '../../http/tokens';
-import { PRIORITIES, type Priority } from '../../queues';
+import { PRIORITIES, type Priority } from '../../sandbox/queues';
 import { resolveTemporalCli } from '../../temporal-cli';
-import { bundleWorkflows } from '../../worker';
+import { bundleWorkflows } from '../../worker/workers';
 import { generateJob } from '../new-job';
 import { print } from '../output';
 import { parsePositiveInt } from '../parsers';
@@ -21,16 +21,17 @@ export function addSetupCommands(program: Command): void {
     .description('create demo users and invoices (ids 1..N) if the database is empty')
     .option('--count <n>', 'how many', parsePositiveInt, 100)
     .action(async (opts: { count: number }) => {
-      const app = await openApp(readSettings());
+      const app = loadApplication();
+      if (!app.seed) throw new Error('this application has no demo data (its app.ts declares no seed)');
+      const settings = readSettings();
+      const database = await openDatabase({ ...settings, migrations: app.migrations });
       try {
-        const seeded = await seedDemoData(app.database.db, opts.count);
+        const seeded = await app.seed(database.db, opts.count);
         process.stderr.write(
-          seeded.users
-            ? `Seeded ${seeded.users} users, invoices and webhook payloads in ${app.database.location}\n`
-            : 'Database already has data; nothing seeded.\n',
+          seeded ? `Seeded ${seeded} in ${database.location}\n` : 'Database already has data; nothing seeded.\n',
         );
       } finally {
-        await app.close();
+        await database.close();
       }
     });
 
@@ -66,7 +67,7 @@ export function addSetupCommands(program: Command): void {
     .addOption(new Option('--queue <queue>', 'priority queue it runs on').choices(PRIORITIES).default('default'))
     .option('--no-record', 'do not record its first history now (the replay test fails until one is recorded)')
     .action((name: string, opts: { queue: Priority; record: boolean }) => {
-      const root = path.resolve(__dirname, '../../..'); // the project this jobctl belongs to
+      const root = process.cwd(); // the application, as npm runs its scripts: at its root
       const { created, updated, recordHistory } = generateJob(name, { root, queue: opts.queue });
       const lines = [...created.map((f) => `created  ${f}`), ...updated.map((f) => `updated  ${f}`)];
       process.stdout.write(`${lines.join('\n')}\n`);

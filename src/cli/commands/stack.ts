@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { resolveStackBinaries, TEMPORAL_SERVER_VERSION } from '../../stack/binaries';
 import { findPostgresBinDir } from '../../stack/postgres';
-import { SEARCH_ATTRIBUTES } from '../../search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../sandbox/search-attributes';
 import { APP_DATABASE, startStack, type Stack } from '../../stack/stack';
 import { servicePorts, TEMPORAL_SERVICES } from '../../stack/server-config';
 import { fields } from '../output';

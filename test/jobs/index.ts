@@ -1,0 +1,7 @@
+/**
+ * The tests' and benchmarks' workflows module: the example application's jobs plus jobs that exist only to measure
+ * and test (noop, the concurrency probes). Registered by the tests and benchmarks alone, never by `jobctl`.
+ */
+export * from '../../workflows';
+export * from './noop-workflow';
+export * from './concurrency-probe-workflow';
