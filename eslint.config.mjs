@@ -14,9 +14,11 @@ const workflowSafe = [
   '@temporalio/workflow(?:/.*)?',
   '@temporalio/common(?:/.*)?',
   'zod(?:/.*)?',
-  // Relative imports: siblings (other workflows) and the pure declarations in src/ (job definitions, retry rules).
+  // The library's sandbox entry point (job declarations, proxies, retry tables) and its opt-in health check job.
+  'durable-jobs/workflow',
+  'durable-jobs/health-check',
+  // Relative imports: siblings (other workflows; in the library, the other sandbox modules).
   '\\./(?!.*\\.\\./).*',
-  '(?:\\.\\./)+src/.*',
 ].join('|');
 
 const sandbox = "Workflow code runs in Temporal's deterministic sandbox (replayed from history, no I/O).";
@@ -43,7 +45,7 @@ const workflowImports = {
       regex: `^(?!(?:${nodeBuiltin})$)(?!${activities}$)(?!(?:${workflowSafe})$).*$`,
       caseSensitive: true,
       allowTypeImports: true,
-      message: `Not on the workflow allow-list (@temporalio/workflow, @temporalio/common, zod, ./*, ../src/**). ${sandbox}`,
+      message: `Not on the workflow allow-list (@temporalio/workflow, @temporalio/common, zod, durable-jobs/workflow, ./*). ${sandbox}`,
     },
   ],
 };
@@ -86,8 +88,29 @@ export default defineConfig(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The bare-SDK baseline of the throughput benchmark is workflow code too.
-    files: ['workflows/**/*.ts', 'test/fixtures/*workflows*.ts', 'src/bench/bare-sdk/workflows.ts'],
+    // Every file that runs in the workflow sandbox: the application's workflows, the library's sandbox modules, the
+    // bare-SDK baseline of the throughput benchmark.
+    files: ['workflows/**/*.ts', 'src/sandbox/**/*.ts', 'test/fixtures/*workflows*.ts', 'bench/bare-sdk/workflows.ts'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', workflowImports] },
+  },
+  {
+    // The example application uses the library only through the package's entry points, as a user's application does.
+    files: ['workflows/**/*.ts', 'activities/**/*.ts', 'app.ts'],
+    ignores: ['test/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?:\\.{1,2}/)+src(?:/.*)?$',
+              message:
+                "The application reaches the library through its entry points: 'durable-jobs', 'durable-jobs/workflow', " +
+                "'durable-jobs/worker', 'durable-jobs/testing', 'durable-jobs/health-check'.",
+            },
+          ],
+        },
+      ],
+    },
   },
 );

@@ -1,6 +1,5 @@
 import type { Database } from './services/schema';
-import { recordNotFound } from '../src/sandbox/error-types';
-import { parseIsoDate } from '../src/sandbox/iso-date';
+import { recordNotFound, parseIsoDate } from 'durable-jobs';
 import type { GenerateReportArgs } from '../workflows/generate-report';
 
 export interface GenerateReportDeps {

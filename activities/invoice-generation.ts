@@ -1,5 +1,5 @@
 import type { Database } from './services/schema';
-import { recordNotFound } from '../src/sandbox/error-types';
+import { recordNotFound } from 'durable-jobs';
 
 export interface InvoiceGenerationDeps {
   db: Database;

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Database } from './services/schema';
-import { recordNotFound } from '../src/sandbox/error-types';
-import { parseIsoDate } from '../src/sandbox/iso-date';
+import { recordNotFound, parseIsoDate } from 'durable-jobs';
 
 export interface LargeDataExportDeps {
   db: Database;

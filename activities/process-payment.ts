@@ -1,6 +1,6 @@
 import type { Database } from './services/schema';
-import { recordNotFound } from '../src/sandbox/error-types';
-import { keepAlive } from '../src/worker/heartbeat';
+import { recordNotFound } from 'durable-jobs';
+import { keepAlive } from 'durable-jobs/worker';
 import type { PaymentGatewayClient } from './services/vendor-client';
 
 export interface ProcessPaymentDeps {

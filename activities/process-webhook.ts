@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Database } from './services/schema';
-import { keepAlive } from '../src/worker/heartbeat';
-import { recordNotFound } from '../src/sandbox/error-types';
+import { keepAlive } from 'durable-jobs/worker';
+import { recordNotFound } from 'durable-jobs';
 import type { VendorClient, VendorResult } from './services/vendor-client';
 
 export interface ProcessWebhookDeps {

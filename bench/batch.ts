@@ -14,6 +14,7 @@ import {
   type Scenario,
 } from './harness';
 import { bundleWorkflows } from '../src/worker/workers';
+import { testApp } from '../test/jobs/app';
 
 interface BatchOptions {
   users: number;
@@ -40,7 +41,7 @@ export const batch: Scenario<BatchOptions> = {
 
   async run(env, options) {
     const bundleFile = path.join(path.dirname(env.settings.sqlitePath), 'workflow-bundle.js');
-    fs.writeFileSync(bundleFile, (await bundleWorkflows()).code);
+    fs.writeFileSync(bundleFile, (await bundleWorkflows({ workflowsPath: testApp.workflowsPath })).code);
     const worker = await startWorkerChild(
       env.settings,
       env.settings.taskQueuePrefix,

@@ -14,6 +14,7 @@ import { JobClient } from '../src/client/client';
 import { readSettings, type Settings } from '../src/config';
 import { startDevServer } from '../src/dev-server';
 import { bundleWorkflows, runWorkers, type QueueCapacity } from '../src/worker/workers';
+import { testApp } from '../test/jobs/app';
 import { startWorkerProcess } from '../src/worker/worker-process';
 import { FakeVendor } from '../src/testing/fake-vendor';
 
@@ -133,7 +134,8 @@ export async function runScenario<Options>(
     cleanups.push(removeTempDir);
 
     // Started early to overlap the server's start; not at all when the scenario runs its own worker processes.
-    const bundle = scenario.inProcessWorkers === false ? undefined : bundleWorkflows();
+    const bundle =
+      scenario.inProcessWorkers === false ? undefined : bundleWorkflows({ workflowsPath: testApp.workflowsPath });
     bundle?.catch(() => {}); // awaited below; this only keeps an early failure elsewhere from leaving it unhandled
     let settings: Settings = {
       ...readSettings(),
@@ -178,6 +180,7 @@ export async function runScenario<Options>(
       destination: pino.destination({ dest: path.join(tempDir, 'worker.log'), sync: false }),
     });
     const inProcess = await startWorkerProcess({
+      application: testApp,
       settings,
       // None when the scenario runs its own worker processes: it only needs the client and the database from here.
       queues:
@@ -195,12 +198,13 @@ export async function runScenario<Options>(
       const prefix = `${settings.taskQueuePrefix}-plain`;
       plainClient = new JobClient({ client: client.temporal, taskQueuePrefix: prefix });
       const plain = await startWorkerProcess({
+        application: testApp,
         settings: { ...settings, taskQueuePrefix: prefix },
         queues: [{ queue: 'default', concurrency: options.concurrency }],
         connection: inProcess.connection,
         client,
         app: inProcess.app,
-        workflowBundle: await bundleWorkflows({ instrumentation: false }),
+        workflowBundle: await bundleWorkflows({ workflowsPath: testApp.workflowsPath, instrumentation: false }),
         instrumentation: false,
       });
       workers.push(...plain.workers);

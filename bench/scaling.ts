@@ -6,6 +6,7 @@ import { JobClient } from '../src/client/client';
 import { formatDuration } from '../src/format';
 import { noop } from '../test/jobs';
 import { bundleWorkflows } from '../src/worker/workers';
+import { testApp } from '../test/jobs/app';
 import { forEachLimited, positiveInt, residentMb, startWorkerChild, type Scenario } from './harness';
 
 interface ScalingOptions {
@@ -38,7 +39,7 @@ export const scaling: Scenario<ScalingOptions> = {
     const problems: string[] = [];
     // Built once, as the Docker image does: the processes load it instead of each bundling at start.
     const bundleFile = path.join(path.dirname(env.settings.sqlitePath), 'workflow-bundle.js');
-    fs.writeFileSync(bundleFile, (await bundleWorkflows()).code);
+    fs.writeFileSync(bundleFile, (await bundleWorkflows({ workflowsPath: testApp.workflowsPath })).code);
 
     for (const count of options.processes) {
       const prefix = `${env.settings.taskQueuePrefix}-p${count}`;

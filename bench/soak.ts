@@ -18,6 +18,7 @@ import { servicePorts } from '../src/stack/server-config';
 import { startStack, type Stack } from '../src/stack/stack';
 import { FakeVendor, type FaultKind, type VendorRequest } from '../src/testing/fake-vendor';
 import { bundleWorkflows } from '../src/worker/workers';
+import { testApp } from '../test/jobs/app';
 import { positiveInt, type Scenario, type ScenarioOutcome } from './harness';
 
 export interface SoakOptions {
@@ -202,7 +203,7 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
     });
     postgres = stack.postgres;
     const bundleFile = path.join(dataDir, 'workflow-bundle.js');
-    fs.writeFileSync(bundleFile, (await bundleWorkflows()).code);
+    fs.writeFileSync(bundleFile, (await bundleWorkflows({ workflowsPath: testApp.workflowsPath })).code);
     const workerEnv: NodeJS.ProcessEnv = {
       ...stack.env,
       VENDOR_API_URL: vendorUrl,

@@ -129,11 +129,15 @@ export function loadApplication(explicit?: string): Application {
     return loaded.app;
   }
   if (/\.[cm]?tsx?$/.test(file)) registerTypeScript();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the application module is found at run time
   const exported = require(file) as { default?: Application } & Application;
   const app = exported.default ?? exported;
   if (!app || typeof app.activities !== 'function' || typeof app.workflowsPath !== 'string') {
-    throw new Error(`${file} must export an application as its default export: export default defineApplication({ … })`);
+    throw new Error(
+      `${file} must export an application as its default export: export default defineApplication({ … })`,
+    );
   }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- declares its jobs
   require(app.workflowsPath);
   loaded = { file, app };
   return app;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
 import './jobs'; // declares the jobs the scopes name
+import {
   ApiTokenConfigError,
   authenticate,
   createApiToken,

@@ -4,6 +4,7 @@ import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import
 import { startDevServer, type DevServer } from '../src/dev-server';
 import { resolveTemporalCli } from '../src/temporal-cli';
 import { bundleWorkflows } from '../src/worker/workers';
+import { TEST_WORKFLOWS } from './jobs/app';
 import { TEST_LOG_DIR, timeSkippingServerPath } from './time-skipping-server';
 
 declare module 'vitest' {
@@ -32,7 +33,7 @@ export default async function setup(project: TestProject) {
   });
   let bundle;
   try {
-    bundle = await bundleWorkflows();
+    bundle = await bundleWorkflows({ workflowsPath: TEST_WORKFLOWS });
   } catch (err) {
     await server.stop();
     throw err;

@@ -250,6 +250,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
     async startWorkers(queues = ['default']) {
       const worker = await startWorkerProcess({
+        application: testApp,
         settings,
         queues: queues.map((q) => (typeof q === 'string' ? { queue: q, concurrency: 10 } : q)),
         connection: env.nativeConnection,

@@ -10,6 +10,7 @@
  * execution per workflow type (and a few extra paths worth guarding), then writes each history as proto JSON — the
  * format of `temporal workflow show --output json`, which `Worker.runReplayHistories` reads back with historyFromJSON.
  */
+import { testApp } from './jobs/app';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
   const gateway = new FakeVendor({ path: '/v1/charges' });
   const client = new JobClient({ client: env.client, taskQueuePrefix: 'record' });
   const worker = await startWorkerProcess({
+    application: testApp,
     settings: {
       ...readSettings({}),
       temporalAddress: server.address,

@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import pino from 'pino';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { describe, expect, inject, it } from 'vitest';
 import { bundleHasTracing, workflowTracingSinks } from '../src/instrumentation/tracing';
 import { jobEventSinks } from '../src/worker/worker-instrumentation';
 import { bundleWorkflows } from '../src/worker/workers';
+import { TEST_WORKFLOWS } from './jobs/app';
 import * as workflows from './jobs';
 import { quietTemporalRuntime } from './harness';
 
@@ -76,7 +77,7 @@ describe('workflow determinism', () => {
 
   it('replays every recorded history with the tracing interceptors in the bundle too (README "Traces")', async () => {
     // Tracing adds no commands: runs started without it continue on workers that trace, and the other way round.
-    const traced = await bundleWorkflows({ tracing: true });
+    const traced = await bundleWorkflows({ workflowsPath: TEST_WORKFLOWS, tracing: true });
     expect(bundleHasTracing(traced)).toBe(true);
     const results: Array<{ file: string; error?: string }> = [];
     const replay = Worker.runReplayHistories(
@@ -91,10 +92,7 @@ describe('workflow determinism', () => {
   it('fails with a DeterminismViolationError when a workflow changed without a patch (negative control)', async () => {
     const invoice = histories.find((h) => h.file === 'invoiceGenerationWorkflow.json');
     expect(invoice).toBeDefined();
-    const changed = await bundleWorkflowCode({
-      workflowsPath: path.resolve(__dirname, 'fixtures/changed-workflows.ts'),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-    });
+    const changed = await bundleWorkflows({ workflowsPath: path.resolve(__dirname, 'fixtures/changed-workflows.ts') });
     const replay = Worker.runReplayHistory({ workflowBundle: changed }, invoice!.history, 'changed-invoice');
     await expect(replay).rejects.toBeInstanceOf(DeterminismViolationError);
     await expect(replay).rejects.toThrow(/nondeterminism/i);

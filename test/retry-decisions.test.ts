@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { compileRetryPolicy, decideRetry, errorTypeOf, jitterFraction, type RetryTable } from '../src/sandbox/retry-rules';
+import {
+  compileRetryPolicy,
+  decideRetry,
+  errorTypeOf,
+  jitterFraction,
+  type RetryTable,
+} from '../src/sandbox/retry-rules';
 
 /** An error carrying a Temporal-style `type`, as the external errors do. */
 const typed = (type: unknown, name = 'Error') => Object.assign(Object.assign(new Error('x'), { name }), { type });

@@ -7,6 +7,7 @@ import { resolveStackBinaries } from '../src/stack/binaries';
 import { MAX_STACK_PORT, servicePorts } from '../src/stack/server-config';
 import { startStack, type Stack } from '../src/stack/stack';
 import { bundleWorkflows } from '../src/worker/workers';
+import { TEST_WORKFLOWS } from './jobs/app';
 import { TEST_LOG_DIR } from './time-skipping-server';
 
 declare module 'vitest' {
@@ -58,7 +59,7 @@ export default async function setup(project: TestProject) {
   const bundlePath = path.resolve('test/.artifacts/stack-workflow-bundle.js');
   try {
     fs.mkdirSync(path.dirname(bundlePath), { recursive: true });
-    fs.writeFileSync(bundlePath, (await bundleWorkflows()).code);
+    fs.writeFileSync(bundlePath, (await bundleWorkflows({ workflowsPath: TEST_WORKFLOWS })).code);
   } catch (err) {
     await stack.stop();
     throw err;

@@ -21,6 +21,7 @@ import {
 } from '../src/instrumentation/tracing';
 import { jobEventSinks } from '../src/worker/worker-instrumentation';
 import { bundleWorkflows } from '../src/worker/workers';
+import { TEST_WORKFLOWS } from './jobs/app';
 import { createHarness, eventually, type Harness } from './harness';
 
 /** One span as OTLP/HTTP JSON carries it (ids in hex), with the service that sent it. */
@@ -165,7 +166,9 @@ describe('one trace from the HTTP request to the vendor call', () => {
     })!;
     expect(tracing).toBeDefined();
     // The workers refuse a bundle without the tracing interceptors while tracing is on.
-    h = await createHarness({ workflowBundle: await bundleWorkflows({ tracing: true }) });
+    h = await createHarness({
+      workflowBundle: await bundleWorkflows({ workflowsPath: TEST_WORKFLOWS, tracing: true }),
+    });
     await h.startWorkers();
     app = buildHttpService(h.client);
     await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,9 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createGenerateReportActivities } from '../activities/generate-report';
-import { isoDate, tryParseIsoDate } from '../src/sandbox/iso-date';
-import { databaseActivity, defineJob, recordId } from '../src/sandbox/job-definition';
-
+import { isoDate, tryParseIsoDate, databaseActivity, defineJob, recordId } from 'durable-jobs/workflow';
 export const REPORT_TYPES = ['monthly_sales', 'activity_summary'] as const;
 
 const args = z

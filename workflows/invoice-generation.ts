@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import type { createInvoiceGenerationActivities, InvoiceResult } from '../activities/invoice-generation';
-import { proxyJobActivities } from '../src/sandbox/job-activities';
-import { databaseActivity, defineJob, recordId } from '../src/sandbox/job-definition';
-
+import { proxyJobActivities, databaseActivity, defineJob, recordId } from 'durable-jobs/workflow';
 const args = z.strictObject({ invoiceId: recordId });
 
 /**

@@ -15,10 +15,15 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { z } from 'zod';
 import type { createLargeDataExportActivities, ExportResult, SliceRange } from '../activities/large-data-export';
-import { ErrorType } from '../src/sandbox/error-types';
-import { databaseActivity, defineJob, recordId } from '../src/sandbox/job-definition';
-import { computeProgress, PROGRESS_QUERY, type JobProgress } from '../src/sandbox/progress';
-
+import {
+  ErrorType,
+  databaseActivity,
+  defineJob,
+  recordId,
+  computeProgress,
+  PROGRESS_QUERY,
+  type JobProgress,
+} from 'durable-jobs/workflow';
 type ExportActivities = ReturnType<typeof createLargeDataExportActivities>;
 
 const args = z.strictObject({ exportId: recordId });

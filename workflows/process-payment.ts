@@ -1,9 +1,14 @@
 import { z } from 'zod';
 import type { createProcessPaymentActivities } from '../activities/process-payment';
-import { proxyJobActivities } from '../src/sandbox/job-activities';
-import { defineJob, recordId, type JobDefinition } from '../src/sandbox/job-definition';
-import { compileRetryPolicy, seconds, type RetryTable } from '../src/sandbox/retry-rules';
-
+import {
+  proxyJobActivities,
+  defineJob,
+  recordId,
+  type JobDefinition,
+  compileRetryPolicy,
+  seconds,
+  type RetryTable,
+} from 'durable-jobs/workflow';
 const args = z.strictObject({ paymentId: recordId });
 
 /** The gateway call's rules: Retry-After is honoured; a declined or invalid charge is never retried. */

@@ -1,10 +1,16 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createProcessWebhookActivities } from '../activities/process-webhook';
-import { proxyJobActivities } from '../src/sandbox/job-activities';
-import { databaseActivity, defineJob, recordId, type JobDefinition } from '../src/sandbox/job-definition';
-import { compileRetryPolicy, seconds, type RetryTable } from '../src/sandbox/retry-rules';
-
+import {
+  proxyJobActivities,
+  databaseActivity,
+  defineJob,
+  recordId,
+  type JobDefinition,
+  compileRetryPolicy,
+  seconds,
+  type RetryTable,
+} from 'durable-jobs/workflow';
 type WebhookActivities = ReturnType<typeof createProcessWebhookActivities>;
 
 const args = z.strictObject({ webhookPayloadId: recordId });

@@ -1,9 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createSendWelcomeEmailActivities } from '../activities/send-welcome-email';
-import { ErrorType } from '../src/sandbox/error-types';
-import { defineJob, recordId } from '../src/sandbox/job-definition';
-
+import { ErrorType, defineJob, recordId } from 'durable-jobs/workflow';
 const args = z.strictObject({ userId: recordId });
 
 /** Safe arguments: only the user id travels; the address and name are read fresh when the email is sent. */

@@ -1,7 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createUpdateSearchIndexActivities } from '../activities/update-search-index';
-import { databaseActivity, defineJob, recordId } from '../src/sandbox/job-definition';
+import { databaseActivity, defineJob, recordId } from 'durable-jobs/workflow';
 
 const args = z.strictObject({ recordId, recordType: z.enum(['user', 'invoice']) });
 

@@ -4,7 +4,7 @@ import {
   NetworkTimeoutError,
   RateLimitedError,
   ServerError,
-} from '../../src/sandbox/external-errors';
+} from 'durable-jobs/worker';
 
 export interface ServiceEndpoint {
   /** Service name in errors and logs, e.g. `vendor-api`. */

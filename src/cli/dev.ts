@@ -85,10 +85,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
           ['Temporal server', `${server.address} (state in ${opts.dbFilename})`],
           ['Web UI', server.uiUrl],
           ['Worker', worker.served],
-          [
-            'Database',
-            `${worker.app.database.location}${seeded ? ` (seeded ${seeded})` : ''}`,
-          ],
+          ['Database', `${worker.app.database.location}${seeded ? ` (seeded ${seeded})` : ''}`],
           ...(services?.banner ?? []).map(([label, value]): [string, string] => [label, value]),
           [
             'Schedules',
@@ -116,9 +113,11 @@ export async function runDev(opts: DevOptions): Promise<void> {
         ]),
         '',
         'In another terminal, try:',
-        ...(services?.examples ?? [`npx jobctl enqueue ${jobs.find((j) => j.enqueueOverHttp !== false)?.name ?? '<job>'} '{…}'`]).map(
-          (line) => `  ${line}`,
-        ),
+        ...(
+          services?.examples ?? [
+            `npx jobctl enqueue ${jobs.find((j) => j.enqueueOverHttp !== false)?.name ?? '<job>'} '{…}'`,
+          ]
+        ).map((line) => `  ${line}`),
         '  npx jobctl list',
         '  npx jobctl dead',
         '',

@@ -18,7 +18,14 @@ const program = new Command('jobctl')
   .configureOutput({ outputError: (str, write) => write(`jobctl: ${str.replace(/^error: /, '')}`) });
 
 /** Commands that need no application: installing and running Temporal, keys, fakes, scaffolding. */
-const WITHOUT_APPLICATION = new Set(['install-temporal', 'install-temporal-server', 'keygen', 'server', 'fake-vendor', 'new']);
+const WITHOUT_APPLICATION = new Set([
+  'install-temporal',
+  'install-temporal-server',
+  'keygen',
+  'server',
+  'fake-vendor',
+  'new',
+]);
 
 addJobCommands(program);
 addCancelCommand(program);

@@ -12,7 +12,12 @@ import { decodeMapFromPayloads, encodeToPayloads } from '@temporalio/common/lib/
 import type { JobClient } from './client';
 import { KEY_ID_METADATA } from '../encryption';
 import { ENQUEUED_BY_MEMO } from '../sandbox/job-events';
-import { validateJobSchedule, type DeclaredJob, type JobSchedule, type ScheduleOverlap } from '../sandbox/job-definition';
+import {
+  validateJobSchedule,
+  type DeclaredJob,
+  type JobSchedule,
+  type ScheduleOverlap,
+} from '../sandbox/job-definition';
 import { findJob, findJobOrThrow, jobs as declaredJobs } from '../sandbox/jobs';
 import { runLabels, searchAttributePairs } from '../sandbox/search-attributes';
 import { taskQueueName } from '../sandbox/queues';

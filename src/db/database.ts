@@ -58,9 +58,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     location = `sqlite:${options.sqlitePath}`;
   }
   try {
-    if (dialect === 'sqlite') await withSqliteMigrationLock(options.sqlitePath, () =>
-        migrateToLatest(db, dialect, options.migrations),
-      );
+    if (dialect === 'sqlite')
+      await withSqliteMigrationLock(options.sqlitePath, () => migrateToLatest(db, dialect, options.migrations));
     else await migrateToLatest(db, dialect, options.migrations); // Kysely takes a PostgreSQL advisory lock itself
   } catch (err) {
     await db.destroy();

@@ -32,6 +32,7 @@ export async function openApplication(
   settings: Settings,
   overrides: LibraryActivityDeps & Record<string, unknown> = {},
 ): Promise<AppResources> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loading the workflows module declares the jobs
   require(app.workflowsPath); // declares the application's jobs in this process, as the worker's bundle does
   const database = await openDatabase({
     databaseUrl: settings.databaseUrl,
@@ -50,7 +51,8 @@ export async function openApplication(
     };
     const own = app.activities({ db: database.db, settings, ...overrides });
     for (const name of Object.keys(own)) {
-      if (name in library) throw new TypeError(`application activity "${name}" has the name of a durable-jobs activity`);
+      if (name in library)
+        throw new TypeError(`application activity "${name}" has the name of a durable-jobs activity`);
     }
     return { database, activities: { ...library, ...own }, close: () => database.close() };
   } catch (err) {

@@ -27,7 +27,14 @@ import {
 } from '../instrumentation/tracing';
 import type { Logger } from 'pino';
 import { jobs } from '../sandbox/jobs';
-import { isPriority, isRateLimitQueue, PRIORITIES, rateLimitQueueName, taskQueueName, type Priority } from '../sandbox/queues';
+import {
+  isPriority,
+  isRateLimitQueue,
+  PRIORITIES,
+  rateLimitQueueName,
+  taskQueueName,
+  type Priority,
+} from '../sandbox/queues';
 import { rateLimitsInForce, type ActivityRateLimit } from './rate-limits';
 
 /** One priority group served by this process, with its own concurrency. */
@@ -249,7 +256,9 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
   const unknown = [...retryTables.keys()].filter((activity) => !(activity in options.activities));
   if (unknown.length > 0) throw new TypeError(`retry tables name activities no job registers: ${unknown.join(', ')}`);
   const instrumented = options.instrumentation !== false;
-  const workflowBundle = options.workflowBundle ?? (await bundleWorkflows({ workflowsPath: options.workflowsPath, instrumentation: instrumented }));
+  const workflowBundle =
+    options.workflowBundle ??
+    (await bundleWorkflows({ workflowsPath: options.workflowsPath, instrumentation: instrumented }));
   const traced = bundleHasTracing(workflowBundle);
   if (activeTracing() && !traced)
     throw new Error(

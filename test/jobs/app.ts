@@ -20,3 +20,6 @@ export const testApp = defineApplication<TestActivityDeps>({
     ...createConcurrencyProbeActivities(context),
   }),
 });
+
+/** The tests' workflows module: what the suite's workers bundle. */
+export const TEST_WORKFLOWS = testApp.workflowsPath;
