@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { defineApplication } from 'durable-jobs';
 import { FakeVendor } from 'durable-jobs/testing';
 import type { Kysely } from 'kysely';
@@ -37,7 +38,7 @@ export function createActivities(deps: ActivityDeps): Activities {
  * settings. A test or benchmark hands in its own services (`overrides` of `ActivityDeps`).
  */
 export default defineApplication<ActivityDeps>({
-  workflowsPath: require.resolve('./workflows'),
+  workflowsPath: path.join(__dirname, 'workflows'),
   migrations,
   activities: ({ db, settings, ...overrides }) =>
     createActivities({

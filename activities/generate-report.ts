@@ -1,6 +1,13 @@
 import type { Database } from './services/schema';
 import { recordNotFound, parseIsoDate } from 'durable-jobs';
-import type { GenerateReportArgs } from '../workflows/generate-report';
+
+/** A report request, as the generate-report job's schema has checked it (workflows/generate-report.ts). */
+export interface GenerateReportArgs {
+  userId: number;
+  reportType: 'monthly_sales' | 'activity_summary';
+  startDate: string;
+  endDate: string;
+}
 
 export interface GenerateReportDeps {
   db: Database;

@@ -14,8 +14,8 @@ import type { AppMigrations } from './db/migrations';
 export interface Application<Deps extends object = any> {
   /**
    * Absolute path of the workflows module: every job's declaration (`defineJob`) and workflow function, exported.
-   * Loading it declares the jobs; the worker bundles it for the workflow sandbox. Usually
-   * `require.resolve('./workflows')`.
+   * Loading it declares the jobs; the worker bundles it for the workflow sandbox. A folder (its `index.ts` or
+   * `index.js`) or a file, with or without its extension: usually `path.join(__dirname, 'workflows')`.
    */
   readonly workflowsPath: string;
   /**
@@ -64,7 +64,14 @@ export function defineApplication<Deps extends object>(app: Application<Deps>): 
   if (app === null || typeof app !== 'object') throw new TypeError('application must be an object');
   if (typeof app.workflowsPath !== 'string' || !path.isAbsolute(app.workflowsPath)) {
     throw new TypeError(
-      `application.workflowsPath must be an absolute path (require.resolve('./workflows')), got ${JSON.stringify(app.workflowsPath)}`,
+      "application.workflowsPath must be an absolute path (path.join(__dirname, 'workflows')), got " +
+        JSON.stringify(app.workflowsPath),
+    );
+  }
+  const workflowsPath = resolveModuleFile(app.workflowsPath);
+  if (!workflowsPath) {
+    throw new TypeError(
+      `application.workflowsPath: no module at ${app.workflowsPath} (nor ${MODULE_EXTENSIONS.join(', ')}, nor an index in it)`,
     );
   }
   if (typeof app.activities !== 'function') {
@@ -75,7 +82,19 @@ export function defineApplication<Deps extends object>(app: Application<Deps>): 
       throw new TypeError(`application.${field} must be a function`);
     }
   }
-  return Object.freeze({ ...app });
+  return Object.freeze({ ...app, workflowsPath });
+}
+
+const MODULE_EXTENSIONS = ['.ts', '.js', '.mts', '.cts', '.mjs', '.cjs'];
+
+/** The file a module path names: itself, with an extension, or a folder's index; undefined when none exists. */
+function resolveModuleFile(given: string): string | undefined {
+  const candidates = [
+    given,
+    ...MODULE_EXTENSIONS.map((ext) => given + ext),
+    ...MODULE_EXTENSIONS.map((ext) => path.join(given, `index${ext}`)),
+  ];
+  return candidates.find((file) => fs.existsSync(file) && fs.statSync(file).isFile());
 }
 
 const APP_FILES = ['app.ts', 'app.js'];

@@ -11,6 +11,7 @@ import { inject } from 'vitest';
 import { openApplication } from '../src/worker/app-resources';
 import { FileOutboxTransport } from '../activities/services/mail';
 import { testApp, type TestActivityDeps } from './jobs/app';
+import './jobs'; // declares the test application's jobs in this process
 import { JobClient } from '../src/client/client';
 import { readSettings, type Settings } from '../src/config';
 import type { OpenDatabase } from '../src/db/database';

@@ -1,11 +1,4 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type {
-  ClientError,
-  ConnectionFailedError,
-  NetworkTimeoutError,
-  RateLimitedError,
-  ServerError,
-} from './external-errors';
 
 /**
  * Every failure type this project gives Temporal, defined once. Temporal records the type with the failure, matches it
@@ -37,19 +30,6 @@ export const ErrorType = {
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
-/**
- * The error a retry rule receives for each type it can name: a rule for `RateLimited` gets a `RateLimitedError`
- * (with its `retryAfterMs`) without a cast.
- */
-export interface ErrorsByType {
-  NetworkTimeout: NetworkTimeoutError;
-  RateLimited: RateLimitedError;
-  ClientError: ClientError;
-  ServerError: ServerError;
-  ConnectionFailed: ConnectionFailedError;
-  RecordNotFound: Error;
-}
-export type RetryableErrorType = keyof ErrorsByType;
 
 /** The failure an activity throws for a missing record: non-retryable under any policy. */
 export function recordNotFound(what: string, id: number): ApplicationFailure {

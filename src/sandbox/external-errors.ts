@@ -85,3 +85,17 @@ export class ConnectionFailedError extends ExternalServiceError {
     super(service, `connection to ${service} failed${code ? ` (${code})` : ''}`, options);
   }
 }
+
+/**
+ * The error a retry rule receives for each type it can name: a rule for `RateLimited` gets a `RateLimitedError`
+ * (with its `retryAfterMs`) without a cast.
+ */
+export interface ErrorsByType {
+  NetworkTimeout: NetworkTimeoutError;
+  RateLimited: RateLimitedError;
+  ClientError: ClientError;
+  ServerError: ServerError;
+  ConnectionFailed: ConnectionFailedError;
+  RecordNotFound: Error;
+}
+export type RetryableErrorType = keyof ErrorsByType;

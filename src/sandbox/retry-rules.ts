@@ -1,5 +1,5 @@
 import type { RetryPolicy } from '@temporalio/common';
-import type { ErrorsByType, RetryableErrorType } from './error-types';
+import type { ErrorsByType, RetryableErrorType } from './external-errors';
 
 /**
  * Per-error retry rules, as Sidekiq's `sidekiq_retry_in` and ActiveJob's `retry_on` offer, compiled to Temporal.

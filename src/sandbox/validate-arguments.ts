@@ -1,4 +1,4 @@
-import type { JobDefinition } from './job-definition';
+import type { ZodType } from 'zod';
 import {
   findUnsafeValues,
   formatPath,
@@ -13,7 +13,14 @@ import {
  * schema. Returns the parsed arguments or throws `InvalidJobArgumentsError` listing every problem by field path.
  * Pure: the client runs it before any RPC, and the job's workflow runs it again at its door (argument-validation.ts).
  */
-export function validateJobArguments<Args extends SafeObject>(job: JobDefinition<Args>, raw: unknown): Args {
+/** What the check reads of a job's declaration (`JobDefinition`). */
+export interface ArgumentsDeclaration<Args extends SafeObject> {
+  readonly name: string;
+  readonly args: ZodType<Args>;
+  readonly maxArgumentBytes?: number;
+}
+
+export function validateJobArguments<Args extends SafeObject>(job: ArgumentsDeclaration<Args>, raw: unknown): Args {
   if (raw === undefined) {
     // A raw start with no input at all (the Temporal CLI without --input, the Web UI with an empty field).
     throw new InvalidJobArgumentsError(job.name, [

@@ -32,8 +32,6 @@ export async function openApplication(
   settings: Settings,
   overrides: LibraryActivityDeps & Record<string, unknown> = {},
 ): Promise<AppResources> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loading the workflows module declares the jobs
-  require(app.workflowsPath); // declares the application's jobs in this process, as the worker's bundle does
   const database = await openDatabase({
     databaseUrl: settings.databaseUrl,
     sqlitePath: settings.sqlitePath,

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { defineApplication } from 'durable-jobs';
 import type { HealthCheckDeps } from '../../src/worker/health-check-activities';
 import app, { type ActivityDeps } from '../../app';
@@ -13,7 +14,7 @@ export type TestActivityDeps = ActivityDeps & NoopDeps & ConcurrencyProbeDeps & 
  */
 export const testApp = defineApplication<TestActivityDeps>({
   ...app,
-  workflowsPath: require.resolve('./index'),
+  workflowsPath: path.join(__dirname, 'index'),
   activities: (context) => ({
     ...app.activities(context),
     ...createNoopActivities(context),
