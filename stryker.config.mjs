@@ -19,16 +19,16 @@
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   mutate: [
-    'src/retry-rules.ts',
-    'src/safe-arguments.ts',
-    'src/validate-arguments.ts',
+    'src/sandbox/retry-rules.ts',
+    'src/sandbox/safe-arguments.ts',
+    'src/sandbox/validate-arguments.ts',
     'src/encryption.ts',
     // statsQuery, parseSince and quote only: jobStats (above line 99) reads a Temporal server, and its tests need one.
-    'src/stats.ts:99-130',
+    'src/client/stats.ts:99-130',
     'src/percentile.ts',
     'src/format.ts',
-    'src/iso-date.ts',
-    'src/error-types.ts',
+    'src/sandbox/iso-date.ts',
+    'src/sandbox/error-types.ts',
     'src/http/tokens.ts',
   ],
   testRunner: 'vitest',

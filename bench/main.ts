@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Command } from 'commander';
 import { positiveInt, runScenario, serverConfigEntry, type Scenario } from './harness';
 import { latency } from './latency';
@@ -10,6 +11,9 @@ import { throughput } from './throughput';
 
 /** Every scenario is a subcommand with the common options; add new ones here. */
 const scenarios: ReadonlyArray<Scenario<any>> = [throughput, latency, batch, priority, scaling, concurrency, soak];
+
+// jobctl processes a benchmark spawns run the test application: the example's jobs and noop, the probes (test/jobs).
+process.env.JOBS_APP ??= path.resolve(__dirname, '../test/jobs/app.ts');
 
 async function main() {
   const program = new Command('bench')

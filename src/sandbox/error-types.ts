@@ -30,7 +30,6 @@ export const ErrorType = {
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
-
 /** The failure an activity throws for a missing record: non-retryable under any policy. */
 export function recordNotFound(what: string, id: number): ApplicationFailure {
   return ApplicationFailure.nonRetryable(`${what} ${id} does not exist`, ErrorType.RecordNotFound);

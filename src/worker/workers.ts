@@ -156,6 +156,15 @@ function bundleEntry(workflowsPath: string): string {
   return file;
 }
 
+/** `<dir>/node_modules` for `dir` and each of its ancestors, nearest first. */
+function nodeModulesDirs(dir: string): string[] {
+  const dirs: string[] = [];
+  for (let current = dir; ; current = path.dirname(current)) {
+    if (path.basename(current) !== 'node_modules') dirs.push(path.join(current, 'node_modules'));
+    if (path.dirname(current) === current) return dirs;
+  }
+}
+
 /** The workflows module of the application `jobctl` (or a test) loaded; throws when none was. */
 function applicationWorkflowsPath(): string {
   const app = loadedApplication();
@@ -211,7 +220,13 @@ export async function bundleWorkflows(
     ],
     webpackConfigHook: (config) => ({
       ...config,
-      resolve: { ...config.resolve, alias: { ...(config.resolve?.alias as object), 'durable-jobs': libraryRoot } },
+      resolve: {
+        ...config.resolve,
+        alias: { ...(config.resolve?.alias as object), 'durable-jobs': libraryRoot },
+        // The entry lives in a temporary directory: packages (the SDK's, zod) are found from the application's
+        // folders and the library's, as Node would from either.
+        modules: ['node_modules', ...nodeModulesDirs(path.dirname(workflowsPath)), ...nodeModulesDirs(__dirname)],
+      },
     }),
     logger: quietBundlerLogger,
   });

@@ -24,3 +24,4 @@ export const testApp = defineApplication<TestActivityDeps>({
 
 /** The tests' workflows module: what the suite's workers bundle. */
 export const TEST_WORKFLOWS = testApp.workflowsPath;
+export default testApp;
