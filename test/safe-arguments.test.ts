@@ -145,7 +145,7 @@ describe('safe arguments', () => {
   it('rejects unsafe types at compile time where TypeScript can', () => {
     // Type-checks enqueue calls as a user's file next to this one would be; line 6 is the control that compiles.
     const source = [
-      "import type { JobClient } from '../src/client';",
+      "import type { JobClient } from 'durable-jobs';",
       "import { generateReport, invoiceGeneration } from './jobs';",
       'export function enqueueAll(client: JobClient) {',
       "  void client.enqueue(generateReport, { userId: 1, reportType: 'monthly_sales', startDate: new Date(), endDate: '2026-01-31' });",

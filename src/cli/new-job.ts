@@ -101,7 +101,7 @@ function workflowTemplate({ kebab, camel, pascal }: JobNames, queue: Priority): 
   return `import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { create${pascal}Activities } from '../activities/${kebab}';
-import { databaseActivity, defineJob, recordId } from '../src/job-definition';
+import { databaseActivity, defineJob, recordId } from 'durable-jobs/workflow';
 
 /** Safe arguments: ids and small plain values; the activity reads fresh data when it runs. */
 const args = z.strictObject({ userId: recordId });
@@ -128,8 +128,8 @@ export async function ${camel}Workflow({ userId }: z.infer<typeof args>) {
 }
 
 function activitiesTemplate({ camel, pascal }: JobNames): string {
-  return `import type { Database } from '../src/db/schema';
-import { recordNotFound } from '../src/error-types';
+  return `import type { Database } from './services/schema';
+import { recordNotFound } from 'durable-jobs';
 
 export interface ${pascal}Deps {
   db: Database;
@@ -153,8 +153,8 @@ export function create${pascal}Activities({ db }: ${pascal}Deps) {
 
 function testTemplate({ kebab, camel }: JobNames, queue: Priority): string {
   return `import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidJobArgumentsError } from '../src/safe-arguments';
-import { ${camel} } from '../workflows';
+import { InvalidJobArgumentsError } from 'durable-jobs';
+import { ${camel} } from './jobs';
 import { createHarness, type Harness } from './harness';
 
 describe('${kebab}', () => {
