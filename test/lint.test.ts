@@ -19,16 +19,16 @@ const files: Record<string, string> = {
     export type MailActivities = ReturnType<typeof createMailActivities>;
   `,
   'src/pure.ts': `export const timeoutMs = 1000;\n`,
-  // What every workflow of the project looks like: SDK, zod, pure src/, sibling workflows, activity *types*.
+  // What every workflow of the project looks like: SDK, zod, durable-jobs/workflow, sibling workflows, activity *types*.
   'workflows/clean.ts': `
     import { proxyActivities } from '@temporalio/workflow';
     import { z } from 'zod';
     import type { MailActivities } from '../activities/mail';
     import { type createMailActivities } from '../activities/mail';
-    import { timeoutMs } from '../src/pure';
+    import { seconds } from 'durable-jobs/workflow';
     import { greeting } from './sibling';
 
-    const { sendMail } = proxyActivities<MailActivities>({ startToCloseTimeout: timeoutMs });
+    const { sendMail } = proxyActivities<MailActivities>({ startToCloseTimeout: seconds(1) });
     export type Factory = typeof createMailActivities;
 
     export async function cleanWorkflow(to: unknown): Promise<string> {
@@ -140,7 +140,7 @@ describe('lint guards', () => {
     );
   });
 
-  it('a workflow importing the SDK, zod, pure src/, a sibling and activity types passes', () => {
+  it('a workflow importing the SDK, zod, durable-jobs/workflow, a sibling and activity types passes', () => {
     expect(problems('workflows/clean.ts')).toEqual([]);
     expect(problems('workflows/sibling.ts')).toEqual([]);
   });

@@ -1,9 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterEach, afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseActivityRateLimits } from '../src/config';
-import { defineJob, type JobDefinition } from '../src/sandbox/job-definition';
+import { defineJob, forgetJob, type JobDefinition } from '../src/sandbox/job-definition';
 import { jobs } from '../src/sandbox/jobs';
 import { rateLimitQueueName, taskQueuePrefixOf } from '../src/sandbox/queues';
 import { rateLimitsInForce, rateLimitWindowBound } from '../src/worker/rate-limits';
@@ -117,6 +117,8 @@ describe('rate limits', () => {
 });
 
 describe('rate limit declarations and settings', () => {
+  // Declaring a job registers it in this process: the throwaway one must not stay for the tests after it.
+  afterEach(() => forgetJob('limited'));
   const declare =
     (rateLimits: unknown, extra: Partial<JobDefinition<any>> = {}) =>
     () =>

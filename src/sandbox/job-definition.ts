@@ -242,6 +242,12 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
  */
 export const declaredJobs: DeclaredJob<any>[] = ((globalThis as { [REGISTRY]?: DeclaredJob<any>[] })[REGISTRY] ??= []);
 
+/** Removes a job from the registry: for tests that declare throwaway jobs. Not part of the public API. */
+export function forgetJob(name: string): void {
+  const index = declaredJobs.findIndex((j) => j.name === name);
+  if (index !== -1) declaredJobs.splice(index, 1);
+}
+
 function registerJob(job: DeclaredJob<any>): void {
   const index = declaredJobs.findIndex((j) => j.name === job.name);
   if (index === -1) {
