@@ -1,3 +1,4 @@
+import { migrations } from '../activities/services/migrations';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -836,7 +837,7 @@ async function deadAsDesigned(
 }
 
 async function withDatabase<T>(databaseUrl: string, use: (db: OpenDatabase) => Promise<T>): Promise<T> {
-  const database = await openDatabase({ databaseUrl, sqlitePath: '' });
+  const database = await openDatabase({ databaseUrl, sqlitePath: '', migrations });
   try {
     return await use(database);
   } finally {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DeclaredJob } from '../src/sandbox/job-definition';
 import { jobs } from '../src/sandbox/jobs';
+import './jobs'; // declares every job: the example application's and the test jobs
 import { DEFAULT_MAX_ARGUMENT_BYTES, findUnsafeValues, InvalidJobArgumentsError } from '../src/sandbox/safe-arguments';
 import { validateJobArguments } from '../src/sandbox/validate-arguments';
 import { anyValue, nestedValue, nesting, schemaKeys, schemaRecord } from './arbitraries';

@@ -7,6 +7,7 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client/client';
+import { migrations } from '../activities/services/migrations';
 import { openDatabase, type OpenDatabase } from '../src/db/database';
 import { largeDataExport } from './jobs';
 import { eventually } from './harness';
@@ -42,7 +43,7 @@ describe('worker processes', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-faults-'));
-    database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite') });
+    database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite'), migrations });
     env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
     client = new JobClient({ client: env.client, taskQueuePrefix: prefix });
     workerEnv = {

@@ -1,3 +1,4 @@
+import { migrations } from '../activities/services/migrations';
 import { randomInt, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,7 +53,7 @@ describe('job metrics and log lines during replay', () => {
     try {
       // Workflow IDs are per job and key, not per queue prefix: an invoice id of this test's own.
       const invoiceId = randomInt(1, 2 ** 40);
-      const database = await openDatabase({ sqlitePath: env.JOBS_SQLITE_PATH });
+      const database = await openDatabase({ sqlitePath: env.JOBS_SQLITE_PATH, migrations });
       const now = new Date().toISOString();
       await database.db
         .insertInto('users')

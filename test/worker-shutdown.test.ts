@@ -7,6 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client/client';
 import { openDatabase, type OpenDatabase } from '../src/db/database';
+import { migrations } from '../activities/services/migrations';
 import { processWebhook } from './jobs';
 import { FakeVendor } from '../src/testing/fake-vendor';
 import { eventually } from './harness';
@@ -36,7 +37,7 @@ describe('a worker process stopped mid-activity', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-sigterm-'));
-    database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite') });
+    database = await openDatabase({ sqlitePath: path.join(dir, 'app.sqlite'), migrations });
     env = await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') });
     client = new JobClient({ client: env.client, taskQueuePrefix: prefix });
     vendor = new FakeVendor();
