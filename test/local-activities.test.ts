@@ -1,6 +1,6 @@
 import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineJob } from '../src/sandbox/job-definition';
+import { databaseActivity, defineJob } from '../src/sandbox/job-definition';
 import { invoiceGeneration, noop, processWebhook } from './jobs';
 import { createHarness, type Harness } from './harness';
 
@@ -82,9 +82,8 @@ describe('local activities declared by a job', () => {
       defineJob({
         ...invoiceGeneration,
         name: 'local-with-table',
-        retryTables: { generateInvoice: table },
-        localActivities: ['generateInvoice'],
+        activities: { generateInvoice: { options: databaseActivity, retry: table, local: true } },
       }),
-    ).toThrow(/localActivities: "generateInvoice" has a retry table/);
+    ).toThrow(/activities.generateInvoice is local and has a retry table/);
   });
 });

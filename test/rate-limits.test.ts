@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { afterEach, afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseActivityRateLimits } from '../src/config';
-import { defineJob, forgetJob, type JobDefinition } from '../src/sandbox/job-definition';
+import { defineJob, forgetJob, type RateLimit } from '../src/sandbox/job-definition';
 import { jobs } from '../src/sandbox/jobs';
 import { rateLimitQueueName, taskQueuePrefixOf } from '../src/sandbox/queues';
 import { rateLimitsInForce, rateLimitWindowBound } from '../src/worker/rate-limits';
@@ -119,8 +119,9 @@ describe('rate limits', () => {
 describe('rate limit declarations and settings', () => {
   // Declaring a job registers it in this process: the throwaway one must not stay for the tests after it.
   afterEach(() => forgetJob('limited'));
+  /** A job whose activities carry these rate limits (and `local`, when asked). */
   const declare =
-    (rateLimits: unknown, extra: Partial<JobDefinition<any>> = {}) =>
+    (rateLimits: Record<string, unknown>, local = false) =>
     () =>
       defineJob({
         name: 'limited',
@@ -129,23 +130,27 @@ describe('rate limit declarations and settings', () => {
         queue: 'default',
         args: z.strictObject({}),
         idempotencyKey: () => 'k',
-        rateLimits: rateLimits as JobDefinition['rateLimits'],
-        ...extra,
+        activities: Object.fromEntries(
+          Object.entries(rateLimits).map(([activity, rateLimit]) => [
+            activity,
+            { options: { startToCloseTimeout: '1m' }, rateLimit: rateLimit as RateLimit, ...(local ? { local } : {}) },
+          ]),
+        ),
       });
 
   it('refuses a bad declaration, naming the field', () => {
     expect(declare({ processWebhook: { perSecond: 0 } })).toThrow(
-      'job "limited": rateLimits.processWebhook.perSecond must be a number above 0, got 0',
+      'job "limited": activities.processWebhook.rateLimit.perSecond must be a number above 0, got 0',
     );
-    expect(declare({ processWebhook: { perSecond: '5' } })).toThrow('rateLimits.processWebhook.perSecond');
+    expect(declare({ processWebhook: { perSecond: '5' } })).toThrow('activities.processWebhook.rateLimit.perSecond');
     expect(declare({ processWebhook: { perSecond: 5, burst: 2 } })).toThrow(
-      'rateLimits.processWebhook.burst cannot be set',
+      'activities.processWebhook.rateLimit.burst cannot be set',
     );
     expect(declare({ processWebhook: { perSecond: 5, perMinute: 2 } })).toThrow(
-      'rateLimits.processWebhook.perMinute is not a rate limit field',
+      'activities.processWebhook.rateLimit.perMinute is not a rate limit field',
     );
-    expect(declare({ noopLocal: { perSecond: 5 } }, { localActivities: ['noopLocal'] })).toThrow(
-      'rateLimits.noopLocal is a local activity',
+    expect(declare({ noopLocal: { perSecond: 5 } }, true)).toThrow(
+      'activities.noopLocal.rateLimit is set on a local activity',
     );
     expect(declare({ processWebhook: { perSecond: 0.5 } })).not.toThrow();
   });

@@ -1,7 +1,13 @@
-import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createGenerateReportActivities } from '../activities/generate-report';
-import { isoDate, tryParseIsoDate, databaseActivity, defineJob, recordId } from 'durable-jobs/workflow';
+import {
+  databaseActivity,
+  defineJob,
+  isoDate,
+  proxyJobActivities,
+  recordId,
+  tryParseIsoDate,
+} from 'durable-jobs/workflow';
 export const REPORT_TYPES = ['monthly_sales', 'activity_summary'] as const;
 
 const args = z
@@ -28,9 +34,10 @@ export const generateReport = defineJob({
   // Reports are per account: TenantId finds one user's runs (Web UI, `jobctl list --tenant 7`).
   tenant: ({ userId }) => String(userId),
   summary: ({ userId, reportType, startDate, endDate }) => `${reportType} for user ${userId}, ${startDate}..${endDate}`,
+  activities: { generateReport: { options: databaseActivity } },
 });
 
-const activities = proxyActivities<ReturnType<typeof createGenerateReportActivities>>(databaseActivity);
+const activities: ReturnType<typeof createGenerateReportActivities> = proxyJobActivities(generateReport);
 
 /** Dates stay ISO strings in the history; the activity parses them (src/iso-date.ts) and reads fresh data. */
 export async function generateReportWorkflow(reportArgs: GenerateReportArgs) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { createInvoiceGenerationActivities, InvoiceResult } from '../activities/invoice-generation';
-import { proxyJobActivities, databaseActivity, defineJob, recordId } from 'durable-jobs/workflow';
+import { databaseActivity, defineJob, proxyJobActivities, recordId } from 'durable-jobs/workflow';
 const args = z.strictObject({ invoiceId: recordId });
 
 /**
@@ -18,13 +18,10 @@ export const invoiceGeneration = defineJob({
   // The Web UI's summary of a run: "invoice-generation · invoice 42".
   summary: ({ invoiceId }) => `invoice ${invoiceId}`,
   // One short transaction on our own database: no round trip through the server for it.
-  localActivities: ['generateInvoice'],
+  activities: { generateInvoice: { options: databaseActivity, local: true } },
 });
 
-const { generateInvoice } = proxyJobActivities<ReturnType<typeof createInvoiceGenerationActivities>>(
-  invoiceGeneration,
-  databaseActivity,
-);
+const { generateInvoice }: ReturnType<typeof createInvoiceGenerationActivities> = proxyJobActivities(invoiceGeneration);
 
 /** One activity does guard and work in one transaction; the workflow ID already made duplicates attach to this run. */
 export async function invoiceGenerationWorkflow({ invoiceId }: z.infer<typeof args>): Promise<InvoiceResult> {

@@ -7,12 +7,11 @@ import {
   executeChild,
   isCancellation,
   patched,
-  proxyActivities,
   setHandler,
   workflowInfo,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, type ActivityOptions } from '@temporalio/common';
 import { z } from 'zod';
 import type { createLargeDataExportActivities, ExportResult, SliceRange } from '../activities/large-data-export';
 import {
@@ -23,6 +22,7 @@ import {
   computeProgress,
   PROGRESS_QUERY,
   type JobProgress,
+  proxyJobActivities,
 } from 'durable-jobs/workflow';
 type ExportActivities = ReturnType<typeof createLargeDataExportActivities>;
 
@@ -40,7 +40,31 @@ export const largeDataExport = defineJob({
   queue: 'low',
   args,
   idempotencyKey: ({ exportId }) => String(exportId),
+  activities: {
+    // Planning, bookkeeping and finalizing: database work. Finalizing reads every slice back, so it is long and
+    // heartbeats.
+    prepareExport: { options: exportDatabaseActivity() },
+    planSlices: { options: exportDatabaseActivity() },
+    recordSliceFailure: { options: exportDatabaseActivity() },
+    finalizeExport: { options: exportDatabaseActivity() },
+    markExportFailed: { options: exportDatabaseActivity() },
+    markExportCancelled: { options: exportDatabaseActivity() },
+    // A slice's activity (called by the slice child workflow): retried a few times with short backoff, then the slice
+    // is recorded as failed. A slice takes milliseconds, so a 15 s attempt timeout is generous and lets a slice whose
+    // worker died run elsewhere within seconds.
+    exportSlice: {
+      options: {
+        startToCloseTimeout: '15s',
+        retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
+      },
+    },
+  },
 });
+
+/** The options of the export's database activities (hoisted: the declaration above reads them). */
+function exportDatabaseActivity(): ActivityOptions {
+  return { ...databaseActivity, startToCloseTimeout: '10m', heartbeatTimeout: '30s' };
+}
 
 /** Children running at once: bounds load on the database and the worker, however large the export. */
 export const SLICES_IN_FLIGHT = 20;
@@ -96,23 +120,8 @@ export interface ExportState {
 
 export const progressQuery = defineQuery<JobProgress>(PROGRESS_QUERY);
 
-/**
- * Planning, bookkeeping and finalizing: database work. Finalizing reads every slice back, so it is long and heartbeats.
- */
-const activities = proxyActivities<ExportActivities>({
-  ...databaseActivity,
-  startToCloseTimeout: '10m',
-  heartbeatTimeout: '30s',
-});
-
-/**
- * A slice's activity: retried a few times with short backoff, then the slice is recorded as failed. A slice takes
- * milliseconds, so a 15 s attempt timeout is generous and lets a slice whose worker died run elsewhere within seconds.
- */
-const { exportSlice } = proxyActivities<ExportActivities>({
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
-});
+const activities: ExportActivities = proxyJobActivities(largeDataExport);
+const { exportSlice } = activities;
 
 /**
  * Fans out over the export's users in slices (children with deterministic IDs, so a continued or re-run parent never

@@ -1,14 +1,6 @@
 import { z } from 'zod';
 import type { createProcessPaymentActivities } from '../activities/process-payment';
-import {
-  proxyJobActivities,
-  defineJob,
-  recordId,
-  type JobDefinition,
-  compileRetryPolicy,
-  seconds,
-  type RetryTable,
-} from 'durable-jobs/workflow';
+import { defineJob, proxyJobActivities, recordId, seconds, type RetryTable } from 'durable-jobs/workflow';
 const args = z.strictObject({ paymentId: recordId });
 
 /** The gateway call's rules: Retry-After is honoured; a declined or invalid charge is never retried. */
@@ -23,22 +15,6 @@ const chargeRetries: RetryTable = {
   otherwise: { delayMs: (attempt) => seconds(2 ** attempt) },
 };
 
-/** The gateway's limit on charges: 25 a second per account, for every worker together (README "Rate limits"). */
-const rateLimits = { chargePayment: { perSecond: 25 } } satisfies JobDefinition['rateLimits'];
-
-/**
- * The gateway call heartbeats (keepAlive): a worker that dies mid-charge is replaced after 5 s, and a cancellation
- * reaches the call within about 4 s. Rate-limited, so no schedule-to-start timeout: a charge waits for its turn.
- */
-const { chargePayment } = proxyJobActivities<ReturnType<typeof createProcessPaymentActivities>>(
-  { rateLimits },
-  {
-    startToCloseTimeout: '30s',
-    heartbeatTimeout: '5s',
-    retry: compileRetryPolicy(chargeRetries),
-  },
-);
-
 /**
  * Charges a payment through the gateway, on the critical queue: its own workers, so no backlog elsewhere delays it.
  * The gateway call carries the payment's idempotency key, so a retried charge never charges twice.
@@ -50,11 +26,26 @@ export const processPayment = defineJob({
   queue: 'critical',
   args,
   idempotencyKey: ({ paymentId }) => String(paymentId),
-  retryTables: { chargePayment: chargeRetries },
-  rateLimits,
+  activities: {
+    /**
+     * The gateway call heartbeats (keepAlive): a worker that dies mid-charge is replaced after 5 s, and a cancellation
+     * reaches the call within about 4 s. The gateway's limit on charges: 25 a second per account, for every worker
+     * together (README "Rate limits"); so no schedule-to-start timeout: a charge waits for its turn.
+     */
+    chargePayment: {
+      options: { startToCloseTimeout: '30s', heartbeatTimeout: '5s' },
+      retry: chargeRetries,
+      rateLimit: { perSecond: 25 },
+    },
+  },
 });
 
+type PaymentActivities = ReturnType<typeof createProcessPaymentActivities>;
+const { chargePayment }: PaymentActivities = proxyJobActivities(processPayment);
+
 /** One charge; the gateway's idempotency key and the payment's status make every retry safe. */
-export async function processPaymentWorkflow({ paymentId }: z.infer<typeof args>) {
+export async function processPaymentWorkflow({
+  paymentId,
+}: z.infer<typeof args>): ReturnType<PaymentActivities['chargePayment']> {
   return await chargePayment(paymentId);
 }

@@ -1,13 +1,11 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createProcessWebhookActivities } from '../activities/process-webhook';
 import {
-  proxyJobActivities,
   databaseActivity,
   defineJob,
+  proxyJobActivities,
   recordId,
-  type JobDefinition,
-  compileRetryPolicy,
   seconds,
   type RetryTable,
 } from 'durable-jobs/workflow';
@@ -33,29 +31,6 @@ const vendorRetries: RetryTable = {
   otherwise: { delayMs: (attempt) => seconds(10 * (attempt + 1)) },
 };
 
-/**
- * The vendor's published limit: 10 requests a second per account, for every worker together. The vendor call runs on
- * its rate-limited task queue (README "Rate limits"); `JOBS_RATE_LIMITS` overrides the rate per deployment.
- */
-const rateLimits = { processWebhook: { perSecond: 10 } } satisfies JobDefinition['rateLimits'];
-
-/**
- * The vendor call heartbeats (keepAlive): a worker that dies mid-call is replaced after 5 s, not after a minute, and a
- * cancellation reaches the call within about 4 s (the SDK sends heartbeats at most every 0.8 × heartbeatTimeout).
- * Rate-limited, so no schedule-to-start or schedule-to-close timeout: a call waits for its turn as long as it takes.
- */
-const vendor = proxyJobActivities<WebhookActivities>(
-  { rateLimits },
-  {
-    startToCloseTimeout: '1m',
-    heartbeatTimeout: '5s',
-    retry: compileRetryPolicy(vendorRetries),
-  },
-);
-
-/** Recording the dead letter only touches our database: its own short policy, not the vendor's table. */
-const database = proxyActivities<WebhookActivities>(databaseActivity);
-
 export const processWebhook = defineJob({
   name: 'process-webhook',
   description:
@@ -64,22 +39,40 @@ export const processWebhook = defineJob({
   queue: 'default',
   args,
   idempotencyKey: ({ webhookPayloadId }) => String(webhookPayloadId),
-  retryTables: { processWebhook: vendorRetries },
-  rateLimits,
+  activities: {
+    /**
+     * The vendor call heartbeats (keepAlive): a worker that dies mid-call is replaced after 5 s, not after a minute,
+     * and a cancellation reaches the call within about 4 s (the SDK sends heartbeats at most every 0.8 ×
+     * heartbeatTimeout). The vendor's published limit: 10 requests a second per account, for every worker together; the
+     * call runs on its rate-limited task queue (README "Rate limits"), so no schedule-to-start or schedule-to-close
+     * timeout: a call waits for its turn as long as it takes.
+     */
+    processWebhook: {
+      options: { startToCloseTimeout: '1m', heartbeatTimeout: '5s' },
+      retry: vendorRetries,
+      rateLimit: { perSecond: 10 },
+    },
+    /** Recording the dead letter only touches our database: its own short policy, not the vendor's table. */
+    markWebhookDead: { options: databaseActivity },
+  },
 });
+
+const { processWebhook: callVendor, markWebhookDead }: WebhookActivities = proxyJobActivities(processWebhook);
 
 /**
  * Retries happen inside the one `processWebhook` activity, scheduled by the server from the vendor call's table.
  * When the table discards the payload or its attempts run out, the payload is marked dead with its last error and
  * the run fails with that error's type, so `jobctl dead` can list it and `jobctl retry` can run it again.
  */
-export async function processWebhookWorkflow({ webhookPayloadId }: z.infer<typeof args>) {
+export async function processWebhookWorkflow({
+  webhookPayloadId,
+}: z.infer<typeof args>): ReturnType<WebhookActivities['processWebhook']> {
   try {
-    return await vendor.processWebhook(webhookPayloadId);
+    return await callVendor(webhookPayloadId);
   } catch (err) {
     if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) throw err;
     const { type, message, details } = err.cause;
-    await database.markWebhookDead(webhookPayloadId, { type: type ?? 'Error', message });
+    await markWebhookDead(webhookPayloadId, { type: type ?? 'Error', message });
     throw ApplicationFailure.create({
       type: type ?? 'Error',
       message,

@@ -1,7 +1,6 @@
-import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createUpdateSearchIndexActivities } from '../activities/update-search-index';
-import { databaseActivity, defineJob, recordId } from 'durable-jobs/workflow';
+import { databaseActivity, defineJob, proxyJobActivities, recordId } from 'durable-jobs/workflow';
 
 const args = z.strictObject({ recordId, recordType: z.enum(['user', 'invoice']) });
 
@@ -13,9 +12,10 @@ export const updateSearchIndex = defineJob({
   queue: 'low',
   args,
   idempotencyKey: ({ recordType, recordId }) => `${recordType}/${recordId}`,
+  activities: { updateSearchIndex: { options: databaseActivity } },
 });
 
-const activities = proxyActivities<ReturnType<typeof createUpdateSearchIndexActivities>>(databaseActivity);
+const activities: ReturnType<typeof createUpdateSearchIndexActivities> = proxyJobActivities(updateSearchIndex);
 
 /** Reads the record when it runs, so a re-index enqueued long ago still indexes current data. */
 export async function updateSearchIndexWorkflow({ recordType, recordId }: z.infer<typeof args>) {

@@ -1,6 +1,6 @@
-import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { createHealthCheckActivities } from '../worker/health-check-activities';
+import { proxyJobActivities } from './job-activities';
 import { defineJob } from './job-definition';
 
 const args = z.strictObject({
@@ -31,15 +31,18 @@ export const healthCheck = defineJob({
   enqueueOverHttp: false, // started by its Schedule (or jobctl), never by a web caller
   // A check still running when the next minute comes makes that tick redundant: skip it.
   schedule: { every: '1m', overlap: 'skip', args: { windowMinutes: 15 } },
+  activities: {
+    /** A check that cannot finish in a minute is stale by the next tick: three quick attempts, then the next tick. */
+    evaluateAlerts: { options: { startToCloseTimeout: '1m', retry: { initialInterval: '5s', maximumAttempts: 3 } } },
+  },
 });
 
-/** A check that cannot finish in a minute is stale by the next tick: three quick attempts, then the next tick. */
-const { evaluateAlerts } = proxyActivities<ReturnType<typeof createHealthCheckActivities>>({
-  startToCloseTimeout: '1m',
-  retry: { initialInterval: '5s', maximumAttempts: 3 },
-});
+type HealthCheckActivities = ReturnType<typeof createHealthCheckActivities>;
+const { evaluateAlerts }: HealthCheckActivities = proxyJobActivities(healthCheck);
 
 /** One evaluation; the Schedule provides the "every minute", and skips a tick while one is still running. */
-export async function healthCheckWorkflow({ windowMinutes }: z.infer<typeof args>) {
+export async function healthCheckWorkflow({
+  windowMinutes,
+}: z.infer<typeof args>): ReturnType<HealthCheckActivities['evaluateAlerts']> {
   return await evaluateAlerts(windowMinutes);
 }

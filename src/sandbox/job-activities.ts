@@ -1,6 +1,7 @@
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/common';
 import { patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { JobDefinition } from './job-definition';
+import type { DeclaredJob } from './job-definition';
+import { compileRetryPolicy } from './retry-rules';
 import { rateLimitQueueName, taskQueuePrefixOf } from './queues';
 
 /**
@@ -29,39 +30,50 @@ export function localActivityOptions(options: ActivityOptions): LocalActivityOpt
 }
 
 /**
- * The workflow side of a job's activities: `proxyActivities`, except that the activities the job declares in
- * `localActivities` run as local activities (in the worker running the workflow task, no round trip through the
- * server per attempt), and those it declares in `rateLimits` are scheduled on their rate-limited task queue,
- * `<prefix>-rate-<activity>` (the prefix is the one of the queue the workflow runs on). Call it in a workflow file,
- * with the job's declaration and the activities' options; a rate-limited activity's options must not set a
- * schedule-to-start or schedule-to-close timeout, or a call waiting for its turn would time out.
+ * The workflow side of a job's activities, from its declaration (`JobDefinition.activities`): each activity is
+ * proxied with the options declared for it (its retry table compiled into the retry policy), as a local activity when
+ * declared `local` (in the worker running the workflow task, no round trip through the server per attempt), and on its
+ * rate-limited task queue, `<prefix>-rate-<activity>`, when it declares a `rateLimit` (the prefix is the one of the
+ * queue the workflow runs on). Call it once in the job's workflow file: `proxyJobActivities<Activities>(job)`. Calling
+ * an activity the job does not declare throws a TypeError naming it.
  */
 export function proxyJobActivities<A extends object>(
-  job: Pick<JobDefinition<any>, 'localActivities' | 'rateLimits'>,
-  options: ActivityOptions,
+  job: Pick<DeclaredJob<any>, 'name' | 'activities' | 'localActivities' | 'rateLimits'>,
 ): A {
-  const remote = proxyActivities<Record<string, (...args: unknown[]) => Promise<unknown>>>(options);
-  const local = proxyLocalActivities<Record<string, (...args: unknown[]) => Promise<unknown>>>(
-    localActivityOptions(options),
-  );
-  const locals = new Set<string>(job.localActivities ?? []);
-  const limited = new Set<string>(Object.keys(job.rateLimits ?? {}));
+  type Call = (...args: unknown[]) => Promise<unknown>;
+  const calls = new Map<string, Call>();
+  const optionsOf = (name: string): ActivityOptions => {
+    const declared = job.activities?.[name];
+    if (!declared) {
+      throw new TypeError(
+        `job "${job.name}" declares no activity "${name}": add it to the job's activities ({ ${name}: { options } })`,
+      );
+    }
+    return declared.retry ? { ...declared.options, retry: compileRetryPolicy(declared.retry) } : declared.options;
+  };
+  const callOf = (name: string): Call => {
+    const options = optionsOf(name);
+    const remote = proxyActivities<Record<string, Call>>(options)[name]!;
+    const local = job.localActivities.includes(name)
+      ? proxyLocalActivities<Record<string, Call>>(localActivityOptions(options))[name]!
+      : undefined;
+    const limited = name in job.rateLimits;
+    // Decided per call, in workflow context: `patched` and `workflowInfo` may only be called there.
+    return (...args: unknown[]) => {
+      if (local && patched(localActivityPatchId(name))) return local(...args);
+      if (limited && patched(rateLimitPatchId(name))) {
+        const taskQueue = rateLimitQueueName(taskQueuePrefixOf(workflowInfo().taskQueue), name);
+        return proxyActivities<Record<string, Call>>({ ...options, taskQueue })[name]!(...args);
+      }
+      return remote(...args);
+    };
+  };
   return new Proxy({} as A, {
     get(_, name) {
-      if (typeof name !== 'string') return undefined;
-      // Decided per call, in workflow context: `patched` and `workflowInfo` may only be called there.
-      return (...args: unknown[]) => {
-        if (locals.has(name) && patched(localActivityPatchId(name))) return local[name]!(...args);
-        if (limited.has(name) && patched(rateLimitPatchId(name))) {
-          const taskQueue = rateLimitQueueName(taskQueuePrefixOf(workflowInfo().taskQueue), name);
-          const rateLimited = proxyActivities<Record<string, (...args: unknown[]) => Promise<unknown>>>({
-            ...options,
-            taskQueue,
-          });
-          return rateLimited[name]!(...args);
-        }
-        return remote[name]!(...args);
-      };
+      if (typeof name !== 'string' || name === 'then') return undefined;
+      let call = calls.get(name);
+      if (!call) calls.set(name, (call = callOf(name)));
+      return call;
     },
   });
 }

@@ -41,18 +41,12 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    */
   readonly idempotencyKey: (args: Args) => string;
   /**
-   * Per-error retry rules, by the activity they govern; each table is also compiled into that activity's options where
-   * the workflow proxies it (`compileRetryPolicy`). The worker's retry interceptor applies them by activity type.
+   * Every activity the job's workflow calls, each declared once: its options (timeouts, heartbeat, retry policy), and
+   * optionally its per-error retry table, its cluster-wide rate limit and whether it runs as a local activity. The
+   * workflow proxies them all with `proxyJobActivities(job)`; the worker reads the same declaration (retry interceptor,
+   * rate-limited queues). @default none: a job whose workflow calls no activity
    */
-  readonly retryTables?: { readonly [A in ActivityType]?: RetryTable };
-  /**
-   * Activities this job runs as Temporal local activities (the workflow proxies them with `proxyJobActivities`): the
-   * worker that runs the workflow task runs the activity itself, so no task goes through the server and back. For
-   * short activities that touch only our own database: they cannot heartbeat, their retries with short backoff run
-   * inside the workflow task, and their timeout must stay short (seconds). Same options and retry policy as the remote
-   * activity; an activity with a retry table stays remote. @default none
-   */
-  readonly localActivities?: readonly ActivityType[];
+  readonly activities?: { readonly [name: string]: ActivityDeclaration };
   /**
    * Order within the job's task queue, 1 (first) to 5 (last); Temporal's `priority.priorityKey`. Enqueue can override
    * it per job. Queues separate capacity; keys only order work waiting in one queue. @default 3 (Temporal's default)
@@ -102,14 +96,6 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    */
   readonly concurrency?: ConcurrencyLimit<Args>;
   /**
-   * Cluster-wide rate limits, by the activity they govern (a call to an external service that allows so many requests
-   * a second). Each limited activity runs on its own task queue, `<prefix>-rate-<activity>`, which every worker
-   * process serving the job's queue also serves with Temporal's task queue rate limit: a call over the limit waits in
-   * that queue (it neither fails nor uses up an attempt). `JOBS_RATE_LIMITS` overrides the rate per deployment. The
-   * workflow proxies the activity with `proxyJobActivities`. See README "Rate limits". @default none: no limit
-   */
-  readonly rateLimits?: { readonly [A in ActivityType]?: RateLimit };
-  /**
    * The tenant (account, customer) a run belongs to, from the arguments, e.g. `({ accountId }) => String(accountId)`:
    * set on each run as the `TenantId` search attribute, so the Web UI, `temporal workflow list --query "TenantId =
    * '7'"` and `jobctl list|dead|stats --tenant 7` find one tenant's runs. Must return a non-empty string. See README
@@ -132,6 +118,36 @@ export interface RateLimit {
    * set (README "Rate limits"). No default: required.
    */
   readonly perSecond: number;
+}
+
+/** One activity of a job, declared once (`JobDefinition.activities`). */
+export interface ActivityDeclaration {
+  /**
+   * Its Temporal activity options: timeouts, heartbeat timeout, retry policy. With a `retry` table, leave out
+   * `retry` here: the table is compiled into it (`compileRetryPolicy`).
+   */
+  readonly options: ActivityOptions;
+  /**
+   * Per-error retry rules (the retry-strategy pattern): compiled into the options' retry policy, and applied by the
+   * worker's retry interceptor to each failed attempt (`nextRetryDelay`). @default the options' retry policy alone
+   */
+  readonly retry?: RetryTable;
+  /**
+   * Cluster-wide rate limit (a call to an external service that allows so many requests a second). The activity runs
+   * on its own task queue, `<prefix>-rate-<activity>`, which every worker process serving the job's queue also serves
+   * with Temporal's task queue rate limit: a call over the limit waits in that queue (it neither fails nor uses up an
+   * attempt). `JOBS_RATE_LIMITS` overrides the rate per deployment. The options must not set a schedule-to-start or
+   * schedule-to-close timeout, or a call waiting for its turn would time out. See README "Rate limits".
+   * @default no limit
+   */
+  readonly rateLimit?: RateLimit;
+  /**
+   * Run it as a Temporal local activity: the worker that runs the workflow task runs the activity itself, so no task
+   * goes through the server and back. For short activities that touch only our own database: they cannot heartbeat,
+   * their retries with short backoff run inside the workflow task, and their timeout must stay short (seconds). An
+   * activity with a retry table or a rate limit stays remote. @default false
+   */
+  readonly local?: boolean;
 }
 
 /** How a Schedule handles a run that is due while the previous scheduled run still runs (Temporal's overlap policy). */
@@ -179,6 +195,12 @@ export interface JobSchedule<Args extends SafeObject = SafeObject> {
 export interface DeclaredJob<Args extends SafeObject = SafeObject> extends JobDefinition<Args> {
   /** Temporal workflow type: the workflow function's name. */
   readonly workflowType: string;
+  /** The activities' retry tables, by activity (from `activities`). */
+  readonly retryTables: { readonly [activity: string]: RetryTable };
+  /** The activities declared `local` (from `activities`). */
+  readonly localActivities: readonly string[];
+  /** The activities' rate limits, by activity (from `activities`). */
+  readonly rateLimits: { readonly [activity: string]: RateLimit };
 }
 
 const JOB = Symbol.for('durable-jobs.job');
@@ -199,14 +221,16 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
   if (rate !== undefined && !(rate >= 0 && rate <= 1)) {
     throw new TypeError(`job "${definition.name}": alertFailureRate must be from 0 to 1, got ${rate}`);
   }
-  for (const activity of definition.localActivities ?? []) {
-    if (definition.retryTables?.[activity]) {
+  for (const field of ['retryTables', 'localActivities', 'rateLimits']) {
+    // A declared job spread into a new declaration carries them, derived: they are derived again below.
+    if (field in definition && !isJobDefinition(definition)) {
       throw new TypeError(
-        `job "${definition.name}": localActivities: "${activity}" has a retry table; per-error retry delays ` +
-          '(nextRetryDelay) are applied and tested for remote activities only, so keep it remote',
+        `job "${definition.name}": ${field} is declared per activity now: activities: { <activity>: { options, ` +
+          'retry, rateLimit, local } }',
       );
     }
   }
+  if (definition.activities !== undefined) validateActivities(definition);
   if (definition.expiresAfter !== undefined) {
     try {
       parseJobDuration(definition.expiresAfter, 'expiresAfter');
@@ -218,15 +242,18 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
   if (definition.fairness !== undefined) validateJobFairness(definition.name, definition.fairness);
   if (definition.debounce !== undefined) validateJobDebounce(definition.name, definition.debounce);
   if (definition.concurrency !== undefined) validateConcurrencyLimit(definition.name, definition.concurrency);
-  if (definition.rateLimits !== undefined) validateRateLimits(definition);
   for (const field of ['tenant', 'summary'] as const) {
     if (definition[field] !== undefined && typeof definition[field] !== 'function') {
       throw new TypeError(`job "${definition.name}": ${field} must be a function of the arguments returning a string`);
     }
   }
+  const activities = Object.entries(definition.activities ?? {});
   const declared: DeclaredJob<Args> = Object.freeze({
     ...definition,
     workflowType: definition.workflow.name,
+    retryTables: Object.fromEntries(activities.flatMap(([name, a]) => (a.retry ? [[name, a.retry]] : []))),
+    localActivities: activities.filter(([, a]) => a.local === true).map(([name]) => name),
+    rateLimits: Object.fromEntries(activities.flatMap(([name, a]) => (a.rateLimit ? [[name, a.rateLimit]] : []))),
     [JOB]: true,
   });
   registerJob(declared);
@@ -264,35 +291,72 @@ function registerJob(job: DeclaredJob<any>): void {
   declaredJobs[index] = job;
 }
 
-/** Checks a job's `rateLimits`; throws a TypeError naming the field. Pure. */
-export function validateRateLimits(job: Pick<JobDefinition<any>, 'name' | 'rateLimits' | 'localActivities'>): void {
+const ACTIVITY_FIELDS = new Set(['options', 'retry', 'rateLimit', 'local']);
+
+/** Checks a job's `activities`; throws a TypeError naming the field (`activities.<name>.<field>`). Pure. */
+export function validateActivities(job: Pick<JobDefinition<any>, 'name' | 'activities'>): void {
   const fail = (field: string, message: string): never => {
-    throw new TypeError(`job "${job.name}": rateLimits${field ? `.${field}` : ''} ${message}`);
+    throw new TypeError(`job "${job.name}": activities${field ? `.${field}` : ''} ${message}`);
   };
-  const limits = job.rateLimits as unknown;
-  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) {
-    return fail('', 'must be an object: { <activity>: { perSecond } }');
+  const activities = job.activities as unknown;
+  if (activities === null || typeof activities !== 'object' || Array.isArray(activities)) {
+    return fail('', 'must be an object: { <activity>: { options, retry?, rateLimit?, local? } }');
   }
-  for (const [activity, limit] of Object.entries(limits as Record<string, unknown>)) {
-    if (limit === null || typeof limit !== 'object' || Array.isArray(limit)) {
-      fail(activity, 'must be an object: { perSecond }');
+  for (const [activity, declaration] of Object.entries(activities as Record<string, unknown>)) {
+    if (declaration === null || typeof declaration !== 'object' || Array.isArray(declaration)) {
+      fail(activity, 'must be an object: { options, retry?, rateLimit?, local? }');
     }
-    for (const key of Object.keys(limit as object)) {
-      if (key === 'burst') {
+    const d = declaration as Record<string, unknown>;
+    for (const key of Object.keys(d)) {
+      if (!ACTIVITY_FIELDS.has(key))
+        fail(`${activity}.${key}`, `is not an activity field (${[...ACTIVITY_FIELDS].join(', ')})`);
+    }
+    if (d.options === null || typeof d.options !== 'object') fail(`${activity}.options`, 'must be activity options');
+    const options = d.options as ActivityOptions;
+    if (d.local !== undefined && typeof d.local !== 'boolean') fail(`${activity}.local`, 'must be true or false');
+    if (d.retry !== undefined) {
+      if (d.retry === null || typeof d.retry !== 'object' || typeof (d.retry as RetryTable).rules !== 'object') {
+        fail(`${activity}.retry`, 'must be a retry table: { maxAttempts, rules, otherwise, … }');
+      }
+      if (options.retry !== undefined) {
+        fail(`${activity}.retry`, 'and options.retry are both given: the table is compiled into the retry policy');
+      }
+      if (d.local === true) {
         fail(
-          `${activity}.burst`,
-          "cannot be set: Temporal's task queue rate limit takes a rate only; its burst is about one second's worth " +
-            '(README "Rate limits")',
+          activity,
+          'is local and has a retry table; per-error retry delays (nextRetryDelay) are applied and tested for remote ' +
+            'activities only, so keep it remote',
         );
       }
-      if (key !== 'perSecond') fail(`${activity}.${key}`, 'is not a rate limit field (perSecond)');
     }
-    const perSecond = (limit as { perSecond?: unknown }).perSecond;
-    if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
-      fail(`${activity}.perSecond`, `must be a number above 0, got ${JSON.stringify(perSecond)}`);
+    if (d.rateLimit !== undefined) validateRateLimit(job.name, activity, d.rateLimit, d.local === true, options);
+  }
+}
+
+function validateRateLimit(job: string, activity: string, limit: unknown, local: boolean, options: ActivityOptions) {
+  const fail = (field: string, message: string): never => {
+    throw new TypeError(`job "${job}": activities.${activity}.rateLimit${field ? `.${field}` : ''} ${message}`);
+  };
+  if (limit === null || typeof limit !== 'object' || Array.isArray(limit)) fail('', 'must be an object: { perSecond }');
+  for (const key of Object.keys(limit as object)) {
+    if (key === 'burst') {
+      fail(
+        'burst',
+        "cannot be set: Temporal's task queue rate limit takes a rate only; its burst is about one second's worth " +
+          '(README "Rate limits")',
+      );
     }
-    if (job.localActivities?.includes(activity as ActivityType)) {
-      fail(activity, "is a local activity: it runs in the workflow's worker, never through a task queue to limit");
+    if (key !== 'perSecond') fail(key, 'is not a rate limit field (perSecond)');
+  }
+  const perSecond = (limit as { perSecond?: unknown }).perSecond;
+  if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
+    fail('perSecond', `must be a number above 0, got ${JSON.stringify(perSecond)}`);
+  }
+  if (local)
+    fail('', "is set on a local activity: it runs in the workflow's worker, never through a task queue to limit");
+  for (const timeout of ['scheduleToStartTimeout', 'scheduleToCloseTimeout'] as const) {
+    if (options?.[timeout] !== undefined) {
+      fail('', `and options.${timeout} are both given: a call waiting for its turn would time out`);
     }
   }
 }

@@ -15,6 +15,13 @@ const args = z.strictObject({
  * Jobs limited per key, for the concurrency tests and `npm run bench -- concurrency`: one activity that holds its
  * permit for `holdMs`. Two of them, limit 1 and limit 3, with a 2 s lease so a lost permit comes back quickly.
  */
+/** The probe's activity: it heartbeats while it holds the permit. */
+const PROBE_OPTIONS = {
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '2s',
+  retry: { initialInterval: '200ms', maximumAttempts: 5 },
+} as const;
+
 export const concurrencyProbe = defineJob({
   name: 'concurrency-probe',
   description: 'Hold a per-key permit (limit 1) for a while; for tests and benchmarks.',
@@ -24,6 +31,7 @@ export const concurrencyProbe = defineJob({
   args,
   idempotencyKey: ({ id }) => id,
   concurrency: { key: ({ key }) => key, limit: 1, lease: '2s' },
+  activities: { concurrencyProbe: { options: PROBE_OPTIONS } },
 });
 
 export const concurrencyProbeThree = defineJob({
@@ -35,16 +43,11 @@ export const concurrencyProbeThree = defineJob({
   args,
   idempotencyKey: ({ id }) => id,
   concurrency: { key: ({ key }) => key, limit: 3, lease: '2s' },
+  activities: { concurrencyProbe: { options: PROBE_OPTIONS } },
 });
 
-const { concurrencyProbe: hold } = proxyJobActivities<ReturnType<typeof createConcurrencyProbeActivities>>(
-  concurrencyProbe,
-  {
-    startToCloseTimeout: '2m',
-    heartbeatTimeout: '2s',
-    retry: { initialInterval: '200ms', maximumAttempts: 5 },
-  },
-);
+const { concurrencyProbe: hold }: ReturnType<typeof createConcurrencyProbeActivities> =
+  proxyJobActivities(concurrencyProbe);
 
 /** One activity holding the permit: the concurrency interceptor acquires it before and releases it after. */
 export async function concurrencyProbeWorkflow({ id, holdMs }: z.infer<typeof args>): Promise<void> {

@@ -13,6 +13,9 @@ const args = z.strictObject({
  * Does nothing in one activity: measures the job system itself (`npm run bench -- throughput`) and smoke-tests a
  * deployment. `local: true` runs it as a local activity, so the bench measures both paths.
  */
+/** Both paths of the empty activity: short attempts, three of them. */
+const NOOP_OPTIONS = { startToCloseTimeout: '10s', retry: { initialInterval: '1s', maximumAttempts: 3 } } as const;
+
 export const noop = defineJob({
   name: 'noop',
   description: 'Run one empty activity; for benchmarks and smoke tests.',
@@ -21,13 +24,13 @@ export const noop = defineJob({
   enqueueOverHttp: false, // internal: benchmarks and smoke tests
   args,
   idempotencyKey: ({ id }) => id,
-  localActivities: ['noopLocal'],
+  activities: {
+    noop: { options: NOOP_OPTIONS },
+    noopLocal: { options: NOOP_OPTIONS, local: true },
+  },
 });
 
-const activities = proxyJobActivities<ReturnType<typeof createNoopActivities>>(noop, {
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', maximumAttempts: 3 },
-});
+const activities: ReturnType<typeof createNoopActivities> = proxyJobActivities(noop);
 
 /** One empty activity: what remains is the cost of the job system itself. */
 export async function noopWorkflow({ id, local }: z.infer<typeof args>): Promise<void> {
