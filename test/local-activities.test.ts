@@ -1,6 +1,6 @@
 import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseActivity, defineJob } from '../src/sandbox/job-definition';
+import { defineJob } from '../src/sandbox/job-definition';
 import { invoiceGeneration, noop, processWebhook } from './jobs';
 import { createHarness, type Harness } from './harness';
 
@@ -82,7 +82,7 @@ describe('local activities declared by a job', () => {
       defineJob({
         ...invoiceGeneration,
         name: 'local-with-table',
-        activities: { generateInvoice: { options: databaseActivity, retry: table, local: true } },
+        activities: { generateInvoice: { options: { startToCloseTimeout: '30s' }, retry: table, local: true } },
       }),
     ).toThrow(/activities.generateInvoice is local and has a retry table/);
   });
