@@ -99,8 +99,17 @@ export async function createTestEnvironment<Deps extends object>(
   quietTemporalRuntime(options.sdkLogLevel ?? 'ERROR');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-test-'));
   const cleanup: Array<() => Promise<unknown>> = [async () => fs.rmSync(dir, { recursive: true, force: true })];
+  /** Runs every step, the last added first, even when one throws; then throws the first error. */
   const close = async () => {
-    for (const step of cleanup.splice(0).reverse()) await step();
+    let error: unknown;
+    for (const step of cleanup.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        error ??= err;
+      }
+    }
+    if (error !== undefined) throw error;
   };
   try {
     const taskQueuePrefix = `test-${randomUUID()}`;
@@ -145,10 +154,16 @@ export async function createTestEnvironment<Deps extends object>(
     });
     cleanup.push(() => worker.close());
     const stop = new AbortController();
-    const running = worker.run(stop.signal);
+    // A worker that fails while the tests run (its runs then time out) says why when the environment is closed.
+    let failed: unknown;
+    const running = worker.run(stop.signal).catch((err: unknown) => {
+      failed = err;
+    });
     cleanup.push(async () => {
       stop.abort();
       await running;
+      if (failed !== undefined)
+        throw new Error(`the worker of the test environment failed: ${String(failed)}`, { cause: failed });
     });
 
     const result = (run: string | Pick<EnqueueResult, 'workflowId'>) =>
@@ -167,7 +182,7 @@ export async function createTestEnvironment<Deps extends object>(
       close,
     };
   } catch (err) {
-    await close();
+    await close().catch(() => undefined); // the first error is the one to see
     throw err;
   }
 }
