@@ -35,7 +35,12 @@ describe('jobctl new <job-name>', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-new-'));
     fs.cpSync(ROOT, dir, { recursive: true, filter: (src) => !SKIP.has(path.basename(src)) });
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-    jobctl = (args, env = {}) => run(process.execPath, [path.join(dir, 'bin/jobctl.js'), ...args], dir, env);
+    // The copy's jobctl runs the copy's test application (this run's JOBS_APP names this checkout's).
+    jobctl = (args, env = {}) =>
+      run(process.execPath, [path.join(dir, 'bin/jobctl.js'), ...args], dir, {
+        JOBS_APP: path.join(dir, 'test/jobs/app.ts'),
+        ...env,
+      });
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -114,6 +119,7 @@ describe('jobctl new <job-name>', () => {
 
   it('runs the new job end to end on a worker process of the copy: enqueued by name, completed once, bad arguments refused', async () => {
     const env = {
+      JOBS_APP: path.join(dir, 'test/jobs/app.ts'),
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       JOBS_TASK_QUEUE_PREFIX: `test-${randomUUID()}`,
       JOBS_SQLITE_PATH: path.join(dir, '.data/app.sqlite'),

@@ -5,6 +5,7 @@ import { addProcessCommands } from './commands/processes';
 import { addScheduleCommands } from './commands/schedules';
 import { addSetupCommands } from './commands/setup';
 import { addInstallTemporalServerCommand, addStackCommand } from './commands/stack';
+import { addInitCommand } from './init';
 import { startTracing, stopTracing } from '../instrumentation/tracing';
 import { fail } from './output';
 import { loadApplication } from '../application';
@@ -25,6 +26,7 @@ const WITHOUT_APPLICATION = new Set([
   'server',
   'fake-vendor',
   'new',
+  'init',
 ]);
 
 addJobCommands(program);
@@ -34,6 +36,7 @@ addScheduleCommands(program);
 addSetupCommands(program);
 addStackCommand(program);
 addInstallTemporalServerCommand(program);
+addInitCommand(program);
 
 // Traces (README "Traces"), when OTEL_* asks for them: started before the command runs, flushed when it ends.
 const SERVICE_NAMES: Record<string, string> = {

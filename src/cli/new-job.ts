@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isPriority, PRIORITIES, type Priority } from '../sandbox/queues';
@@ -6,7 +7,10 @@ import { isPriority, PRIORITIES, type Priority } from '../sandbox/queues';
  * `jobctl new <job-name>`, the way `rails generate sidekiq:job` works: writes a job's two files and its test from a
  * template that runs as it stands — a schema, an idempotency key, a queue, one activity that reads fresh data — and
  * adds the job's line to `workflows/index.ts` and `activities/index.ts`. Refuses a bad or taken name before writing
- * anything. The CLI then records the new workflow's first history (the replay test wants one of every workflow).
+ * anything. The templates use the library only through its entry points (`durable-jobs`, `durable-jobs/workflow`,
+ * `durable-jobs/testing`), so they fit any application: one `jobctl init` wrote, or this repository's example. Where the
+ * project records workflow histories for a replay test (`test/record-histories.ts`, as this repository does), the CLI
+ * then records the new workflow's first one.
  */
 export interface NewJobOptions {
   /** The project root (holds workflows/, activities/, test/). */
@@ -20,8 +24,11 @@ export interface NewJobResult {
   created: string[];
   /** Index files a line was added to. */
   updated: string[];
-  /** Records the job's first history for the replay test (test/record-histories.ts with the template's arguments). */
-  recordHistory: { command: string; args: string[] };
+  /**
+   * Records the job's first history for the replay test (test/record-histories.ts with the template's arguments), when
+   * the project has that script; undefined otherwise.
+   */
+  recordHistory?: { command: string; args: string[] };
 }
 
 /** Arguments the template's job runs with when its first history is recorded (the recorder seeds user 1). */
@@ -52,18 +59,44 @@ export function generateJob(name: string, options: NewJobOptions): NewJobResult 
   const contents = {
     workflow: workflowTemplate(names, queue),
     activities: activitiesTemplate(names),
-    test: testTemplate(names, queue),
+    test: testTemplate(names, applicationImport(options.root)),
   };
+  fs.mkdirSync(path.join(options.root, 'test'), { recursive: true });
   for (const [kind, file] of Object.entries(files) as Array<[keyof typeof files, string]>) {
     fs.writeFileSync(path.join(options.root, file), contents[kind], { flag: 'wx' });
   }
   for (const file of indexes) addExportLine(path.join(options.root, file), `export * from './${name}';`);
-  const recordArgs = ['test/record-histories.ts', '--job', name, '--args', JSON.stringify(TEMPLATE_EXAMPLE_ARGS)];
+  formatWithProjectPrettier(options.root, Object.values(files));
+  const recordArgs = [RECORD_HISTORIES, '--job', name, '--args', JSON.stringify(TEMPLATE_EXAMPLE_ARGS)];
   return {
     created: Object.values(files),
     updated: indexes,
-    recordHistory: { command: `npx tsx ${recordArgs.map(shellQuote).join(' ')}`, args: recordArgs },
+    ...(fs.existsSync(path.join(options.root, RECORD_HISTORIES))
+      ? { recordHistory: { command: `npx tsx ${recordArgs.map(shellQuote).join(' ')}`, args: recordArgs } }
+      : {}),
   };
+}
+
+/** The script that records workflow histories for a replay test, in projects that have one (this repository). */
+const RECORD_HISTORIES = 'test/record-histories.ts';
+
+/**
+ * How the job's test (in test/) imports the application module: the file package.json's `"durable-jobs".app` names,
+ * else app.ts or app.js at the root — the places `jobctl` looks, without --app and JOBS_APP, which belong to one run.
+ */
+function applicationImport(root: string): string {
+  let file = path.join(root, 'app.ts');
+  const packageJson = path.join(root, 'package.json');
+  const field = fs.existsSync(packageJson)
+    ? (JSON.parse(fs.readFileSync(packageJson, 'utf8')) as { 'durable-jobs'?: { app?: unknown } })['durable-jobs']?.app
+    : undefined;
+  if (typeof field === 'string') file = path.resolve(root, field);
+  else if (!fs.existsSync(file) && fs.existsSync(path.join(root, 'app.js'))) file = path.join(root, 'app.js');
+  const relative = path
+    .relative(path.join(root, 'test'), file)
+    .replace(/\\/g, '/')
+    .replace(/\.[cm]?[jt]s$/, '');
+  return relative.startsWith('.') ? relative : `./${relative}`;
 }
 
 function shellQuote(arg: string): string {
@@ -87,21 +120,46 @@ function jobNames(kebab: string): JobNames {
   return { kebab, camel: pascal[0]!.toLowerCase() + pascal.slice(1), pascal };
 }
 
-/** Appends after the last `export * from` line, so the index keeps one line per job. */
+/**
+ * Adds the line after the last job's (`export * from './…'`); in an index with none yet, before the library's lines
+ * (`export * from 'durable-jobs/health-check';` stays last), else at the end. One line per job.
+ */
 function addExportLine(file: string, line: string): void {
   const text = fs.readFileSync(file, 'utf8');
   if (text.includes(line)) return;
-  const lines = text.replace(/\n+$/, '').split('\n');
-  const last = lines.map((l) => l.startsWith('export * from ')).lastIndexOf(true);
-  lines.splice(last + 1, 0, line);
+  const lines = text.trim() === '' ? [] : text.replace(/\n+$/, '').split('\n');
+  const lastJob = lines.map((l) => /^export \* from '\.\.?\//.test(l)).lastIndexOf(true);
+  const library = lines.findIndex((l) => /^export \* from 'durable-jobs[/']/.test(l));
+  const at = lastJob !== -1 ? lastJob + 1 : library !== -1 ? library : lines.length;
+  lines.splice(at, 0, line);
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
+/**
+ * Formats the new files with the project's own Prettier and its settings, when it has one (this repository does), so
+ * they pass its format check whatever the job's name; otherwise they stay as the templates wrote them.
+ */
+function formatWithProjectPrettier(root: string, files: string[]): void {
+  let prettier: string;
+  try {
+    prettier = path.join(path.dirname(require.resolve('prettier/package.json', { paths: [root] })), 'bin/prettier.cjs');
+  } catch {
+    return;
+  }
+  if (!fs.existsSync(prettier)) return;
+  spawnSync(process.execPath, [prettier, '--write', '--log-level', 'warn', ...files], { cwd: root, stdio: 'ignore' });
+}
+
 function workflowTemplate({ kebab, camel, pascal }: JobNames, queue: Priority): string {
-  return `import { proxyActivities } from '@temporalio/workflow';
-import { z } from 'zod';
-import type { create${pascal}Activities } from '../activities/${kebab}';
-import { databaseActivity, defineJob, recordId } from 'durable-jobs/workflow';
+  const call = `const activities = proxyJobActivities<ReturnType<typeof create${pascal}Activities>>(`;
+  // On one line when it fits in 120 columns, as Prettier would write it.
+  const proxy =
+    call.length + camel.length + 20 <= 120
+      ? `${call}${camel}, databaseActivity);`
+      : `${call}\n  ${camel},\n  databaseActivity,\n);`;
+  return `import { z } from 'zod';
+import type { create${pascal}Activities, ${pascal}Result } from '../activities/${kebab}';
+import { databaseActivity, defineJob, proxyJobActivities, recordId } from 'durable-jobs/workflow';
 
 /** Safe arguments: ids and small plain values; the activity reads fresh data when it runs. */
 const args = z.strictObject({ userId: recordId });
@@ -118,21 +176,26 @@ export const ${camel} = defineJob({
 });
 
 // Database work: short attempts, backoff from 1 s, a missing record is never retried. For a call to an external
-// service, give it its own options and a retry table here (see workflows/process-webhook.ts).
-const activities = proxyActivities<ReturnType<typeof create${pascal}Activities>>(databaseActivity);
+// service, give it its own options and a retry table here.
+${proxy}
 
-export async function ${camel}Workflow({ userId }: z.infer<typeof args>) {
+export async function ${camel}Workflow({ userId }: z.infer<typeof args>): Promise<${pascal}Result> {
   return await activities.${camel}(userId);
 }
 `;
 }
 
 function activitiesTemplate({ camel, pascal }: JobNames): string {
-  return `import type { Database } from './services/schema';
-import { recordNotFound } from 'durable-jobs';
+  return `import { recordNotFound, type ActivityContext } from 'durable-jobs';
 
 export interface ${pascal}Deps {
-  db: Database;
+  /** The application database (Kysely). */
+  db: ActivityContext['db'];
+}
+
+export interface ${pascal}Result {
+  userId: number;
+  email: string;
 }
 
 export function create${pascal}Activities({ db }: ${pascal}Deps) {
@@ -141,7 +204,7 @@ export function create${pascal}Activities({ db }: ${pascal}Deps) {
      * Reads the user fresh (it may have changed since enqueue). TODO: do the work; check state first and pass an
      * idempotency key to external services, so a retried attempt never does the work twice.
      */
-    async ${camel}(userId: number): Promise<{ userId: number; email: string }> {
+    async ${camel}(userId: number): Promise<${pascal}Result> {
       const user = await db.selectFrom('users').select(['id', 'email']).where('id', '=', userId).executeTakeFirst();
       if (!user) throw recordNotFound('user', userId);
       return { userId: user.id, email: user.email };
@@ -151,33 +214,38 @@ export function create${pascal}Activities({ db }: ${pascal}Deps) {
 `;
 }
 
-function testTemplate({ kebab, camel }: JobNames, queue: Priority): string {
+function testTemplate({ kebab, camel }: JobNames, app: string): string {
   return `import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidJobArgumentsError } from 'durable-jobs';
-import { ${camel} } from './jobs';
-import { createHarness, type Harness } from './harness';
+import { createTestEnvironment, type TestEnvironment } from 'durable-jobs/testing';
+import app from '${app}';
+import { ${camel} } from '../workflows/${kebab}';
 
 describe('${kebab}', () => {
-  let h: Harness;
+  // Its own Temporal server (in memory), database and worker of the application.
+  let t: TestEnvironment;
 
   beforeAll(async () => {
-    h = await createHarness();
-    await h.startWorkers(['${queue}']);
+    t = await createTestEnvironment({ application: app });
   });
-  afterAll(() => h?.close());
+  afterAll(() => t?.close());
 
   it('runs once per user, reading the user when it runs', async () => {
-    const [userId] = await h.createUsers(1, '2026-01-01');
-    const first = await h.client.enqueue(${camel}, { userId: userId! });
-    const again = await h.client.enqueue(${camel}, { userId: userId! });
-    expect(again).toMatchObject({ workflowId: first.workflowId, duplicate: true });
-    const result = await h.env.client.workflow.getHandle(first.workflowId).result();
-    expect(result).toEqual({ userId, email: \`user\${userId}@example.com\` });
-    expect(h.calls.get('${camel}')).toBe(1);
+    await t.database.db
+      .insertInto('users')
+      .values({ id: 1, email: 'user1@example.com', name: 'User 1', created_at: new Date().toISOString() })
+      .execute();
+    const result = await t.run(${camel}, { userId: 1 });
+    expect(result).toEqual({ userId: 1, email: 'user1@example.com' });
+    const again = await t.client.enqueue(${camel}, { userId: 1 });
+    expect(again).toMatchObject({ workflowId: '${kebab}/1', duplicate: true });
+    expect(t.calls.get('${camel}')).toBe(1);
+    // TODO: once the activity does its work, check that running it again does it once: checkIdempotentActivity
+    // from durable-jobs/testing, with a function that counts its effects.
   });
 
   it('refuses bad arguments at enqueue, naming the field', async () => {
-    await expect(h.client.enqueue(${camel}, { userId: -1 })).rejects.toBeInstanceOf(InvalidJobArgumentsError);
+    await expect(t.client.enqueue(${camel}, { userId: -1 })).rejects.toBeInstanceOf(InvalidJobArgumentsError);
   });
 });
 `;

@@ -61,7 +61,7 @@ export function addSetupCommands(program: Command): void {
     .command('new')
     .description(
       'add a job: writes workflows/<job>.ts, activities/<job>.ts and test/<job>.test.ts, lists it in both indexes ' +
-        'and records its first history for the replay test',
+        'and records its first history for the replay test (where the project has test/record-histories.ts)',
     )
     .argument('<job-name>', 'kebab-case, e.g. sync-crm-contact')
     .addOption(new Option('--queue <queue>', 'priority queue it runs on').choices(PRIORITIES).default('default'))
@@ -71,7 +71,7 @@ export function addSetupCommands(program: Command): void {
       const { created, updated, recordHistory } = generateJob(name, { root, queue: opts.queue });
       const lines = [...created.map((f) => `created  ${f}`), ...updated.map((f) => `updated  ${f}`)];
       process.stdout.write(`${lines.join('\n')}\n`);
-      if (opts.record) {
+      if (opts.record && recordHistory) {
         process.stderr.write('Recording its first history for the replay test (a dev server, a worker, one run)…\n');
         const recorded = spawnSync(process.execPath, ['-r', 'tsx/cjs', ...recordHistory.args], {
           cwd: root,
@@ -83,10 +83,9 @@ export function addSetupCommands(program: Command): void {
           );
         }
       }
-      const next = opts.record ? '' : `, record its first history (${recordHistory.command})`;
-      process.stdout.write(
-        `\nNext: fill in the TODOs${next}, then npm test. After changing the workflow, record again.\n`,
-      );
+      const next = opts.record || !recordHistory ? '' : `, record its first history (${recordHistory.command})`;
+      const again = recordHistory ? ' After changing the workflow, record again.' : '';
+      process.stdout.write(`\nNext: fill in the TODOs${next}, then npm test.${again}\n`);
     });
 
   program
