@@ -8,6 +8,7 @@ import { migrations } from './activities/services/migrations';
 import type { Database } from './activities/services/schema';
 import { seedDemoData } from './activities/services/seed';
 import { PaymentGatewayClient, VendorClient } from './activities/services/vendor-client';
+import './workflows'; // declares the jobs in every process that loads the application (CLI, worker, tests)
 
 type Modules = typeof activityModules;
 /** The `create<Job>Activities` factories `activities/index.ts` exports. */

@@ -98,6 +98,7 @@ export default defineConfig({
 const APP = `import path from 'node:path';
 import { defineApplication, type ActivityContext } from 'durable-jobs';
 import * as activityModules from './activities';
+import './workflows'; // declares the jobs in every process that loads the application (CLI, worker, tests)
 
 /**
  * Every job's activities: each \`activities/<job>.ts\` exports \`create<Job>Activities(deps)\`, listed in

@@ -4,6 +4,7 @@ import type { HealthCheckDeps } from '../../src/worker/health-check-activities';
 import app, { type ActivityDeps } from '../../app';
 import { createConcurrencyProbeActivities, type ConcurrencyProbeDeps } from './concurrency-probe-activities';
 import { createNoopActivities, type NoopDeps } from './noop-activities';
+import '.'; // declares the test application's jobs
 
 /** What the test application's activities may be handed: the example application's services and the probes' hooks. */
 export type TestActivityDeps = ActivityDeps & NoopDeps & ConcurrencyProbeDeps & Omit<HealthCheckDeps, 'db'>;
