@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startJobctlWorker, type JobctlProcess } from './jobctl';
+import { jobctlNodeArgs, startJobctlWorker, type JobctlProcess } from './jobctl';
 
 const ROOT = path.resolve(__dirname, '..');
 /** What a copy of the project needs to be a project; node_modules is linked, not copied. */
@@ -35,7 +35,7 @@ describe('jobctl new <job-name>', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-jobs-new-'));
     fs.cpSync(ROOT, dir, { recursive: true, filter: (src) => !SKIP.has(path.basename(src)) });
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-    jobctl = (args, env = {}) => run(process.execPath, [path.join(dir, 'bin/jobctl.js'), ...args], dir, env);
+    jobctl = (args, env = {}) => run(process.execPath, [...jobctlNodeArgs(dir), ...args], dir, env);
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -127,7 +127,7 @@ describe('jobctl new <job-name>', () => {
 
     let worker: JobctlProcess | undefined;
     try {
-      worker = await startJobctlWorker('high', env, path.join(dir, 'bin/jobctl.js'));
+      worker = await startJobctlWorker('high', env, dir);
       const done = await jobctl(['enqueue', 'sync-crm-contact', '{"userId":2}', '--wait', '--json'], env);
       expect(done.code).toBe(0);
       expect(JSON.parse(done.stdout)).toMatchObject({
