@@ -14,6 +14,7 @@ import { cliTypeName, SEARCH_ATTRIBUTES } from '../sandbox/search-attributes';
 import { resolveTemporalCli } from '../temporal-cli';
 import { FakeVendor } from '../testing/fake-vendor';
 import { bundleWorkflows } from '../worker/workers';
+import { APP_DATABASE } from './app-database';
 import { resolveStackBinaries, TEMPORAL_SERVER_VERSION, type ResolvedBinaries } from './binaries';
 import { ensureDatabases, startLocalPostgres, tail, withDatabase, type RunningPostgres } from './postgres';
 import { ManagedProcess } from './processes';
@@ -27,8 +28,7 @@ import {
 
 const run = promisify(execFile);
 
-/** The app's business database on the stack's PostgreSQL (docker/create-app-database.sql creates it for compose). */
-export const APP_DATABASE = 'jobs';
+export { APP_DATABASE };
 
 export interface StackOptions {
   /** Where everything lives: PostgreSQL's data, the rendered config, logs, the workflow bundle. @default '.data/stack' */
