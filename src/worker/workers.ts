@@ -96,7 +96,6 @@ export function rateLimitedQueues(
   });
 }
 
-
 /** `.ts` when the library runs from its sources (tests, `npm start` here), `.js` from the compiled build. */
 const EXT = path.extname(__filename);
 const sandboxModule = (name: string) => path.resolve(__dirname, '../sandbox', name + EXT);
