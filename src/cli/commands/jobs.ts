@@ -83,7 +83,8 @@ export function addJobCommands(program: Command): void {
         } catch (err) {
           throw new Error(`arguments for "${name}" are not valid JSON: ${(err as Error).message}`);
         }
-        const args = lazy.validateArguments().validateJobArguments(job, parsed); // before connecting: bad input never needs a server
+        // Before connecting: bad input never needs a server.
+        const args = lazy.validateArguments().validateJobArguments(job, parsed);
         const client = await lazy.client().JobClient.connect();
         try {
           const result = await client.enqueue(job, args, {
@@ -151,9 +152,8 @@ export function addJobCommands(program: Command): void {
     .action(async (workflowId: string, opts: { interval: number; json?: boolean }) => {
       const client = await lazy.client().JobClient.connect();
       try {
-        process.exitCode = await lazy
-          .watch()
-          .watchFromCli(client, workflowId, { intervalMs: opts.interval, json: opts.json });
+        const { watchFromCli } = lazy.watch();
+        process.exitCode = await watchFromCli(client, workflowId, { intervalMs: opts.interval, json: opts.json });
       } finally {
         await client.close();
       }

@@ -25,13 +25,11 @@ export function addProcessCommands(program: Command): void {
     .action(async (opts: { queues?: string[]; concurrency: number; metricsPort?: number }) => {
       const queues = parseQueueSpec(opts.queues, opts.concurrency);
       const settings = lazy.config().readSettings();
-      const logger = lazy
-        .logger()
-        .createJobLogger({ level: process.env.JOBS_LOG_LEVEL === undefined ? 'info' : settings.logLevel });
+      const { createJobLogger } = lazy.logger();
+      const { startWorkerProcess } = lazy.workerProcess();
+      const logger = createJobLogger({ level: process.env.JOBS_LOG_LEVEL === undefined ? 'info' : settings.logLevel });
       // Waits for the server (with backoff) before anything else, so a worker can start before its server.
-      const worker = await lazy
-        .workerProcess()
-        .startWorkerProcess({ settings, queues, logger, metricsPort: opts.metricsPort });
+      const worker = await startWorkerProcess({ settings, queues, logger, metricsPort: opts.metricsPort });
       try {
         const encryption = settings.encryption
           ? `; payloads encrypted with key "${settings.encryption.active.id}"`
