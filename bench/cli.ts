@@ -79,6 +79,7 @@ async function runCli(options: CliOptions & { address?: string }): Promise<Scena
       JOBS_SQLITE_PATH: path.join(tempDir, 'app.sqlite'),
     };
     delete env.JOBS_APP; // --app says which application each variant runs
+    // Without tracing, which would load the OpenTelemetry SDK into every run.
     for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
 
     // A fresh idempotency key (invoice id) per run: every enqueue starts a workflow, none attaches to an earlier one.
