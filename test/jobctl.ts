@@ -52,6 +52,7 @@ export function spawnJobctl(
   options: { detached?: boolean; root?: string } = {},
 ): JobctlProcess {
   const child = spawn(process.execPath, [...jobctlNodeArgs(options.root), ...args], {
+    cwd: options.root, // another copy runs in its folder, as its own tsconfig.json (for tsx) is found from there
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,

@@ -118,6 +118,8 @@ describe('jobctl new <job-name>', () => {
       JOBS_TASK_QUEUE_PREFIX: `test-${randomUUID()}`,
       JOBS_SQLITE_PATH: path.join(dir, '.data/app.sqlite'),
       JOBS_MAIL_OUTBOX_DIR: path.join(dir, '.data/outbox'),
+      // The copy's test application (the suite's JOBS_APP is this repository's), which has the new job.
+      JOBS_APP: path.join(dir, 'test/jobs/app.ts'),
     };
     expect(await jobctl(['seed', '--count', '3'], env)).toMatchObject({ code: 0 });
     const listed = await jobctl(['jobs', '--json'], env);
