@@ -52,7 +52,16 @@ const workflowImports = {
 
 export default defineConfig(
   {
-    ignores: ['.data/', 'coverage/', 'test/.artifacts/', 'test/histories/', '.stryker-tmp/', 'reports/'],
+    ignores: [
+      '.data/',
+      'coverage/',
+      'test/.artifacts/',
+      'test/histories/',
+      '.stryker-tmp/',
+      'reports/',
+      'dist/',
+      'build/',
+    ],
   },
   js.configs.recommended,
   tseslint.configs.recommended,
@@ -82,9 +91,12 @@ export default defineConfig(
     extends: [tseslint.configs.disableTypeChecked],
   },
   {
-    // bin/jobctl.js is CommonJS on purpose: it registers tsx's require hook before loading the TypeScript CLI.
+    // bin/jobctl.js is CommonJS on purpose: it loads the compiled CLI (dist/), or says that there is none.
     files: ['bin/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

@@ -328,7 +328,12 @@ export function serverConfigEntry(entry: string, previous: Record<string, unknow
   return { ...previous, [entry.slice(0, at)]: value };
 }
 
-const JOBCTL = path.resolve(__dirname, '../../bin/jobctl.js');
+/** Node's arguments that run jobctl from this repository's TypeScript sources through tsx (no build needed). */
+export const JOBCTL_NODE_ARGS = [
+  '--require',
+  require.resolve('tsx/cjs'),
+  path.resolve(__dirname, '../src/cli/jobctl.ts'),
+];
 
 /**
  * A `jobctl worker` process (the command users deploy) on the run's server and database, serving `queues` (e.g.
@@ -340,7 +345,7 @@ export async function startWorkerChild(
   queues: string,
   bundleFile: string,
 ) {
-  const child: ChildProcess = spawn(process.execPath, [JOBCTL, 'worker', '--queues', queues], {
+  const child: ChildProcess = spawn(process.execPath, [...JOBCTL_NODE_ARGS, 'worker', '--queues', queues], {
     stdio: ['ignore', 'ignore', 'pipe'], // job log lines (stdout) would only cost the terminal
     env: {
       ...process.env,

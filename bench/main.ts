@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { positiveInt, runScenario, serverConfigEntry, type Scenario } from './harness';
 import { latency } from './latency';
 import { batch } from './batch';
+import { cli } from './cli';
 import { concurrency } from './concurrency';
 import { priority } from './priority';
 import { scaling } from './scaling';
@@ -10,7 +11,7 @@ import { soak } from './soak';
 import { throughput } from './throughput';
 
 /** Every scenario is a subcommand with the common options; add new ones here. */
-const scenarios: ReadonlyArray<Scenario<any>> = [throughput, latency, batch, priority, scaling, concurrency, soak];
+const scenarios: ReadonlyArray<Scenario<any>> = [throughput, latency, batch, priority, scaling, concurrency, soak, cli];
 
 // jobctl processes a benchmark spawns run the test application: the example's jobs and noop, the probes (test/jobs).
 process.env.JOBS_APP ??= path.resolve(__dirname, '../test/jobs/app.ts');

@@ -20,7 +20,7 @@ import { startStack, type Stack } from '../src/stack/stack';
 import { FakeVendor, type FaultKind, type VendorRequest } from '../src/testing/fake-vendor';
 import { bundleWorkflows } from '../src/worker/workers';
 import { testApp } from '../test/jobs/app';
-import { positiveInt, type Scenario, type ScenarioOutcome } from './harness';
+import { JOBCTL_NODE_ARGS, positiveInt, type Scenario, type ScenarioOutcome } from './harness';
 
 export interface SoakOptions {
   /** Length of the load phase, in minutes (fractions allowed). @default 2 */
@@ -75,7 +75,6 @@ const FAULT_ERROR_TYPE: Record<FaultKind, string | undefined> = {
   reset: 'ConnectionFailed',
 };
 const EXPORT_SLICE = 250;
-const JOBCTL = path.resolve(__dirname, '../../bin/jobctl.js');
 
 interface JobRecord {
   kind: Kind;
@@ -220,7 +219,7 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
       const worker = new ManagedProcess({
         name,
         command: process.execPath,
-        args: [JOBCTL, 'worker'],
+        args: [...JOBCTL_NODE_ARGS, 'worker'],
         env: workerEnv,
         logFile: path.join(stack!.logDir, `${name}.log`),
         stopSignal: 'SIGINT',

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../src/dev-server';
 import { invoiceGeneration, processPayment } from './jobs';
 import { capturedLogLines, createHarness, eventually, type Harness } from './harness';
-import { jobctl } from './jobctl';
+import { jobctl, jobctlNodeArgs } from './jobctl';
 
 describe('job logs', () => {
   let h: Harness;
@@ -96,7 +96,7 @@ describe('worker metrics endpoint', () => {
     expect((await jobctl(['seed', '--count', '3'], env)).code).toBe(0);
     const worker = spawn(
       process.execPath,
-      [path.resolve(__dirname, '../bin/jobctl.js'), 'worker', '--queues', 'default:2', '--metrics-port', String(port)],
+      [...jobctlNodeArgs(), 'worker', '--queues', 'default:2', '--metrics-port', String(port)],
       {
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],

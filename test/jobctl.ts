@@ -1,7 +1,15 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
-const JOBCTL = path.resolve(__dirname, '../bin/jobctl.js');
+const ROOT = path.resolve(__dirname, '..');
+
+/**
+ * Node's arguments that run jobctl from a project's TypeScript sources through tsx, as `npm run jobctl` does: tests
+ * need no build (bin/jobctl.js runs the compiled one, dist/). `root`: another copy of the project.
+ */
+export function jobctlNodeArgs(root = ROOT): string[] {
+  return ['--require', require.resolve('tsx/cjs'), path.join(root, 'src/cli/jobctl.ts')];
+}
 
 export interface JobctlRun {
   code: number;
@@ -14,7 +22,7 @@ export function jobctl(args: string[], env: Record<string, string>): Promise<Job
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [JOBCTL, ...args],
+      [...jobctlNodeArgs(), ...args],
       { env: { ...process.env, ...env }, timeout: 60_000 },
       (err, stdout, stderr) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
@@ -34,13 +42,17 @@ export interface JobctlProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Spawns jobctl with the environment plus `env`; `detached` gives it its own process group, as a shell job has. */
+/**
+ * Spawns jobctl with the environment plus `env`; `detached` gives it its own process group, as a shell job has;
+ * `root` runs the jobctl of another copy of the project.
+ */
 export function spawnJobctl(
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { detached?: boolean; jobctl?: string } = {},
+  options: { detached?: boolean; root?: string } = {},
 ): JobctlProcess {
-  const child = spawn(process.execPath, [options.jobctl ?? JOBCTL, ...args], {
+  const child = spawn(process.execPath, [...jobctlNodeArgs(options.root), ...args], {
+    cwd: options.root, // another copy runs in its folder, as its own tsconfig.json (for tsx) is found from there
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
@@ -60,13 +72,9 @@ export function spawnJobctl(
   };
 }
 
-/** `jobctl worker --queues <queues>` (of another copy of the project with `jobctl`), once it says it is serving. */
-export async function startJobctlWorker(
-  queues: string,
-  env: NodeJS.ProcessEnv,
-  jobctl = JOBCTL,
-): Promise<JobctlProcess> {
-  const worker = spawnJobctl(['worker', '--queues', queues], env, { jobctl });
+/** `jobctl worker --queues <queues>` (of another copy of the project at `root`), once it says it is serving. */
+export async function startJobctlWorker(queues: string, env: NodeJS.ProcessEnv, root = ROOT): Promise<JobctlProcess> {
+  const worker = spawnJobctl(['worker', '--queues', queues], env, { root });
   const deadline = Date.now() + 60_000;
   while (!worker.output().includes('serving')) {
     if (worker.child.exitCode !== null) throw new Error(`jobctl worker exited before serving:\n${worker.output()}`);

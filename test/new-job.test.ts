@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startJobctlWorker, type JobctlProcess } from './jobctl';
+import { jobctlNodeArgs, startJobctlWorker, type JobctlProcess } from './jobctl';
 
 const ROOT = path.resolve(__dirname, '..');
 /** What a copy of the project needs to be a project; node_modules is linked, not copied. */
@@ -37,7 +37,7 @@ describe('jobctl new <job-name>', () => {
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
     // The copy's jobctl runs the copy's test application (this run's JOBS_APP names this checkout's).
     jobctl = (args, env = {}) =>
-      run(process.execPath, [path.join(dir, 'bin/jobctl.js'), ...args], dir, {
+      run(process.execPath, [...jobctlNodeArgs(dir), ...args], dir, {
         JOBS_APP: path.join(dir, 'test/jobs/app.ts'),
         ...env,
       });
@@ -119,11 +119,12 @@ describe('jobctl new <job-name>', () => {
 
   it('runs the new job end to end on a worker process of the copy: enqueued by name, completed once, bad arguments refused', async () => {
     const env = {
-      JOBS_APP: path.join(dir, 'test/jobs/app.ts'),
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       JOBS_TASK_QUEUE_PREFIX: `test-${randomUUID()}`,
       JOBS_SQLITE_PATH: path.join(dir, '.data/app.sqlite'),
       JOBS_MAIL_OUTBOX_DIR: path.join(dir, '.data/outbox'),
+      // The copy's test application (the suite's JOBS_APP is this repository's), which has the new job.
+      JOBS_APP: path.join(dir, 'test/jobs/app.ts'),
     };
     expect(await jobctl(['seed', '--count', '3'], env)).toMatchObject({ code: 0 });
     const listed = await jobctl(['jobs', '--json'], env);
@@ -133,7 +134,7 @@ describe('jobctl new <job-name>', () => {
 
     let worker: JobctlProcess | undefined;
     try {
-      worker = await startJobctlWorker('high', env, path.join(dir, 'bin/jobctl.js'));
+      worker = await startJobctlWorker('high', env, dir);
       const done = await jobctl(['enqueue', 'sync-crm-contact', '{"userId":2}', '--wait', '--json'], env);
       expect(done.code).toBe(0);
       expect(JSON.parse(done.stdout)).toMatchObject({

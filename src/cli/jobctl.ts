@@ -6,9 +6,9 @@ import { addScheduleCommands } from './commands/schedules';
 import { addSetupCommands } from './commands/setup';
 import { addInstallTemporalServerCommand, addStackCommand } from './commands/stack';
 import { addInitCommand } from './init';
-import { startTracing, stopTracing } from '../instrumentation/tracing';
 import { fail } from './output';
 import { loadApplication } from '../application';
+import { lazy } from './lazy';
 
 const program = new Command('jobctl')
   .description('Start, inspect and run durable background jobs on Temporal.')
@@ -38,16 +38,21 @@ addStackCommand(program);
 addInstallTemporalServerCommand(program);
 addInitCommand(program);
 
-// Traces (README "Traces"), when OTEL_* asks for them: started before the command runs, flushed when it ends.
+// Traces (README "Traces"), when OTEL_* asks for them: started before the command runs, flushed when it ends. The
+// tracing module (and through it the OpenTelemetry SDK) is only loaded when some OTEL_* variable is set.
 const SERVICE_NAMES: Record<string, string> = {
   worker: 'durable-jobs-worker',
   http: 'durable-jobs-http',
   dev: 'durable-jobs-dev',
 };
+const tracing = Object.keys(process.env).some((name) => name.startsWith('OTEL_')) ? lazy.tracing() : undefined;
 program.hook('preAction', (_program, command) => {
-  startTracing({ serviceName: SERVICE_NAMES[command.name()] ?? 'jobctl' });
+  tracing?.startTracing({ serviceName: SERVICE_NAMES[command.name()] ?? 'jobctl' });
   // The application's jobs: what enqueue, list, the worker, the HTTP service and the rest know (README "Layout").
   if (!WITHOUT_APPLICATION.has(command.name())) loadApplication(program.opts<{ app?: string }>().app);
 });
 
-program.parseAsync(process.argv).finally(stopTracing).catch(fail);
+program
+  .parseAsync(process.argv)
+  .finally(() => tracing?.stopTracing())
+  .catch(fail);

@@ -1,10 +1,13 @@
 import { InvalidArgumentError } from 'commander';
-import { JOB_STATUSES, type JobStatus } from '../client/client';
+import type { JobStatus } from '../client/client';
 import type { PriorityKey } from '../sandbox/job-definition';
 import { checkFairnessKey, checkFairnessWeight, InvalidFairnessError } from '../sandbox/fairness';
-import { InvalidJobTimingError, jobTiming, parseJobDuration } from '../sandbox/job-timing';
+import { lazy } from './lazy';
 
-/** Commander option parsers: each throws InvalidArgumentError, which commander prints as one line naming the option. */
+/**
+ * Commander option parsers: each throws InvalidArgumentError, which commander prints as one line naming the option.
+ * What a parser checks with is loaded when it runs (`lazy`): defining the options loads nothing more.
+ */
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
@@ -30,6 +33,7 @@ export function parsePort(value: string): number {
 }
 
 export function parseStatus(value: string): JobStatus {
+  const { JOB_STATUSES } = lazy.client();
   const match = JOB_STATUSES.find((s) => s.toLowerCase() === value.toLowerCase());
   if (!match) throw new InvalidArgumentError(`must be one of ${JOB_STATUSES.join(', ')}`);
   return match;
@@ -39,7 +43,7 @@ export function parseStatus(value: string): JobStatus {
 export function parseDurationOption(field: 'delay' | 'expiresAfter') {
   return (value: string): number => {
     try {
-      return parseJobDuration(value, field, { allowZero: field === 'delay' });
+      return lazy.jobTiming().parseJobDuration(value, field, { allowZero: field === 'delay' });
     } catch (err) {
       throw new InvalidArgumentError(withoutField(err, field));
     }
@@ -68,7 +72,7 @@ function fairnessOption<T>(check: () => T): T {
 /** `--at`: an ISO 8601 time with a zone, not more than a second in the past (as `EnqueueOptions.runAt` takes). */
 export function parseRunAtOption(value: string): string {
   try {
-    jobTiming({ runAt: value }, undefined, Date.now());
+    lazy.jobTiming().jobTiming({ runAt: value }, undefined, Date.now());
   } catch (err) {
     throw new InvalidArgumentError(withoutField(err, 'runAt'));
   }
@@ -77,6 +81,6 @@ export function parseRunAtOption(value: string): string {
 
 /** An `InvalidJobTimingError`'s message without its field name, which commander replaces with the option's. */
 function withoutField(err: unknown, field: string): string {
-  if (!(err instanceof InvalidJobTimingError)) throw err;
+  if (!(err instanceof lazy.jobTiming().InvalidJobTimingError)) throw err;
   return err.message.startsWith(`${field} `) ? err.message.slice(field.length + 1) : err.message;
 }

@@ -1,10 +1,9 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import pretty, { type MessageFormatFunc } from 'pino-pretty';
 
-/** How a process writes its log: JSON lines for log pipelines, or one short coloured line per event for people. */
-export type LogFormat = 'json' | 'pretty';
+import type { LogFormat } from './log-format';
 
-export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+export { LOG_FORMATS, type LogFormat } from './log-format';
 
 /**
  * The structured log of a worker: one JSON object per line on stdout (pino), ready for any log pipeline.

@@ -14,6 +14,7 @@ import { cliTypeName, SEARCH_ATTRIBUTES } from '../sandbox/search-attributes';
 import { resolveTemporalCli } from '../temporal-cli';
 import { FakeVendor } from '../testing/fake-vendor';
 import { bundleWorkflows } from '../worker/workers';
+import { APP_DATABASE } from './app-database';
 import { resolveStackBinaries, TEMPORAL_SERVER_VERSION, type ResolvedBinaries } from './binaries';
 import { ensureDatabases, startLocalPostgres, tail, withDatabase, type RunningPostgres } from './postgres';
 import { ManagedProcess } from './processes';
@@ -27,8 +28,7 @@ import {
 
 const run = promisify(execFile);
 
-/** The app's business database on the stack's PostgreSQL (docker/create-app-database.sql creates it for compose). */
-export const APP_DATABASE = 'jobs';
+export { APP_DATABASE };
 
 export interface StackOptions {
   /** Where everything lives: PostgreSQL's data, the rendered config, logs, the workflow bundle. @default '.data/stack' */
@@ -90,7 +90,14 @@ interface Part {
   pid?: () => number | undefined;
 }
 
-const JOBCTL = path.resolve(__dirname, '../../bin/jobctl.js');
+/**
+ * Node's arguments that run jobctl the way this process runs the library: the compiled CLI beside this file (dist/),
+ * or the TypeScript sources through tsx (tests, `npm run stack` in this repository).
+ */
+const JOBCTL_NODE_ARGS =
+  path.extname(__filename) === '.ts'
+    ? ['--require', require.resolve('tsx/cjs'), path.resolve(__dirname, '../cli/jobctl.ts')]
+    : [path.resolve(__dirname, '../cli/jobctl.js')];
 
 /**
  * `jobctl stack`: a Temporal server on PostgreSQL as four processes (history, matching, frontend, worker) with the
@@ -297,7 +304,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         const worker = new ManagedProcess({
           name: `worker-${i}`,
           command: process.execPath,
-          args: [JOBCTL, 'worker'],
+          args: [...JOBCTL_NODE_ARGS, 'worker'],
           env: workerEnv,
           logFile: path.join(logDir, `worker-${i}.log`),
           stopSignal: 'SIGINT',

@@ -27,23 +27,13 @@ import {
 } from '../instrumentation/tracing';
 import type { Logger } from 'pino';
 import { jobs } from '../sandbox/jobs';
-import {
-  isPriority,
-  isRateLimitQueue,
-  PRIORITIES,
-  rateLimitQueueName,
-  taskQueueName,
-  type Priority,
-} from '../sandbox/queues';
+import { isRateLimitQueue, rateLimitQueueName, taskQueueName } from '../sandbox/queues';
 import { rateLimitsInForce, type ActivityRateLimit } from './rate-limits';
+import type { QueueCapacity } from './queue-spec';
+
+export { DEFAULT_CONCURRENCY, parseQueueSpec, type QueueCapacity } from './queue-spec';
 
 /** One priority group served by this process, with its own concurrency. */
-export interface QueueCapacity {
-  queue: Priority;
-  /** Activities (and workflow tasks) this process runs at once for the queue. */
-  concurrency: number;
-}
-
 export interface WorkerRunnerOptions {
   connection: NativeConnection;
   namespace: string;
@@ -82,8 +72,6 @@ export interface WorkerRunnerOptions {
   rateLimits?: Readonly<Record<string, number>>;
 }
 
-export const DEFAULT_CONCURRENCY = 10;
-
 /** A rate-limited activity queue a process serves, with the rate it asks Temporal for and its slots. */
 export interface RateLimitedQueue extends ActivityRateLimit {
   taskQueue: string;
@@ -105,31 +93,6 @@ export function rateLimitedQueues(
     if (served.length === 0) return [];
     const concurrency = Math.max(...served.map((q) => q.concurrency));
     return [{ ...limit, taskQueue: rateLimitQueueName(prefix, limit.activity), concurrency }];
-  });
-}
-
-/**
- * Parses `critical:5,default:3,low:1` (or `critical default`, with `defaultConcurrency`) into queue capacities.
- * Throws a TypeError naming the bad part.
- */
-export function parseQueueSpec(
-  spec: string | string[] | undefined,
-  defaultConcurrency = DEFAULT_CONCURRENCY,
-): QueueCapacity[] {
-  const parts = (Array.isArray(spec) ? spec : spec ? [spec] : [...PRIORITIES])
-    .flatMap((s) => s.split(','))
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const seen = new Set<string>();
-  return parts.map((part) => {
-    const [name, count] = part.split(':');
-    if (!name || !isPriority(name)) throw new TypeError(`queue "${name}" must be one of ${PRIORITIES.join(', ')}`);
-    if (seen.has(name)) throw new TypeError(`queue "${name}" is listed twice`);
-    seen.add(name);
-    const concurrency = count === undefined ? defaultConcurrency : Number(count);
-    if (!Number.isInteger(concurrency) || concurrency < 1)
-      throw new TypeError(`concurrency of queue "${name}" must be a positive integer, got "${count}"`);
-    return { queue: name, concurrency };
   });
 }
 

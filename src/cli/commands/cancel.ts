@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { JobClient, type CancellableStatus, type CancelResult } from '../../client/client';
-import { findJobOrThrow, jobs } from '../../sandbox/jobs';
+import type { CancellableStatus, CancelResult, JobClient } from '../../client/client';
+import { lazy } from '../lazy';
 import { fields, print } from '../output';
 
 function parseCancellableStatus(value: string): CancellableStatus {
@@ -27,7 +27,7 @@ export function addCancelCommand(program: Command): void {
         'One by workflow ID, or every open run of a job with --job (asks first; --yes skips)',
     )
     .argument('[workflowId]', 'the job run to cancel, e.g. process-webhook/42')
-    .option('--job <name>', `bulk: every open run of this job (${jobs.map((j) => j.name).join(', ')})`)
+    .option('--job <name>', 'bulk: every open run of this job (`jobctl jobs` lists them)')
     .addOption(
       new Option(
         '--status <status>',
@@ -54,8 +54,8 @@ export function addCancelCommand(program: Command): void {
       if (!workflowId && opts.job === undefined)
         throw new Error('give a workflow ID, or select the runs to cancel with --job <name> [--status]');
       if (opts.status !== undefined && opts.job === undefined) throw new Error('--status needs --job');
-      if (opts.job) findJobOrThrow(opts.job); // an unknown job is an error before connecting
-      const client = await JobClient.connect();
+      if (opts.job) lazy.jobs().findJobOrThrow(opts.job); // an unknown job is an error before connecting
+      const client = await lazy.client().JobClient.connect();
       try {
         if (workflowId) await cancelOne(client, workflowId, opts);
         else await cancelBulk(client, opts as CancelOptions & { job: string });

@@ -1,14 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { JobClient, type JobStatus, type RetryResult } from '../../client/client';
-import { readSettings } from '../../config';
+import type { JobStatus, RetryResult } from '../../client/client';
 import { formatDuration, formatPercent } from '../../format';
-import { jobControls } from '../../job-controls';
 import type { PriorityKey } from '../../sandbox/job-definition';
-import { findJobOrThrow, jobs } from '../../sandbox/jobs';
 import { taskQueueName } from '../../sandbox/queues';
-import { describeJobSchedule } from '../../client/schedules';
-import { jobStats, parseSince } from '../../client/stats';
-import { validateJobArguments } from '../../sandbox/validate-arguments';
+import { lazy } from '../lazy';
 import { fields, print, table } from '../output';
 import {
   parseDurationOption,
@@ -20,7 +15,6 @@ import {
   parseStatus,
 } from '../parsers';
 import { formatStatus } from '../status-text';
-import { watchFromCli } from '../watch';
 
 /** Commands on jobs and their runs: enqueue, status, watch, list, stats, dead, retry, jobs. */
 export function addJobCommands(program: Command): void {
@@ -31,7 +25,7 @@ export function addJobCommands(program: Command): void {
         'also one still waiting out its delay. A job that declares debounce collapses enqueues of one debounce key ' +
         'into one run with the last arguments (prints the debounce workflow ID)',
     )
-    .argument('<job>', `job name (${jobs.map((j) => j.name).join(', ')})`)
+    .argument('<job>', 'job name (`jobctl jobs` lists them)')
     .argument('[args]', 'arguments as a JSON object', '{}')
     .option(
       '--priority-key <1-5>',
@@ -82,15 +76,16 @@ export function addJobCommands(program: Command): void {
           fairnessWeight?: number;
         },
       ) => {
-        const job = findJobOrThrow(name);
+        const job = lazy.jobs().findJobOrThrow(name);
         let parsed: unknown;
         try {
           parsed = JSON.parse(rawArgs);
         } catch (err) {
           throw new Error(`arguments for "${name}" are not valid JSON: ${(err as Error).message}`);
         }
-        const args = validateJobArguments(job, parsed); // before connecting: bad input never needs a server
-        const client = await JobClient.connect();
+        // Before connecting: bad input never needs a server.
+        const args = lazy.validateArguments().validateJobArguments(job, parsed);
+        const client = await lazy.client().JobClient.connect();
         try {
           const result = await client.enqueue(job, args, {
             priorityKey: opts.priorityKey,
@@ -118,7 +113,7 @@ export function addJobCommands(program: Command): void {
             );
           }
           if (opts.wait) {
-            process.exitCode = await watchFromCli(client, result.workflowId, {
+            process.exitCode = await lazy.watch().watchFromCli(client, result.workflowId, {
               intervalMs: opts.interval,
               json: opts.json,
               extraJson: { duplicate: result.duplicate },
@@ -136,7 +131,7 @@ export function addJobCommands(program: Command): void {
     .argument('<workflowId>', 'e.g. invoice-generation/42')
     .option('--json', 'print one JSON object')
     .action(async (workflowId: string, opts: { json?: boolean }) => {
-      const client = await JobClient.connect();
+      const client = await lazy.client().JobClient.connect();
       try {
         const s = await client.status(workflowId);
         print(!!opts.json, s, () => formatStatus(s));
@@ -155,8 +150,9 @@ export function addJobCommands(program: Command): void {
     .option('--interval <ms>', 'poll every this many ms', parsePositiveInt, 1000)
     .option('--json', 'print only the final status, as one JSON object')
     .action(async (workflowId: string, opts: { interval: number; json?: boolean }) => {
-      const client = await JobClient.connect();
+      const client = await lazy.client().JobClient.connect();
       try {
+        const { watchFromCli } = lazy.watch();
         process.exitCode = await watchFromCli(client, workflowId, { intervalMs: opts.interval, json: opts.json });
       } finally {
         await client.close();
@@ -177,8 +173,8 @@ export function addJobCommands(program: Command): void {
     .option('--tenant <id>', "only this tenant's runs (TenantId; jobs that declare tenant, runs started since they do)")
     .option('--json', 'print one JSON array')
     .action(async (opts: { job?: string; status?: JobStatus; limit: number; tenant?: string; json?: boolean }) => {
-      if (opts.job) findJobOrThrow(opts.job); // an unknown job is an error before connecting
-      const client = await JobClient.connect();
+      if (opts.job) lazy.jobs().findJobOrThrow(opts.job); // an unknown job is an error before connecting
+      const client = await lazy.client().JobClient.connect();
       try {
         const runs = await client.list({ job: opts.job, status: opts.status, limit: opts.limit, tenant: opts.tenant });
         print(!!opts.json, runs, () =>
@@ -206,7 +202,7 @@ export function addJobCommands(program: Command): void {
       new Option('--since <duration>', 'runs that closed in this last period: 90s, 30m, 1h, 2d')
         .argParser((value: string) => {
           try {
-            return { text: value, ms: parseSince(value) };
+            return { text: value, ms: lazy.stats().parseSince(value) };
           } catch (err) {
             throw new InvalidArgumentError((err as Error).message.replace(/^--since /, ''));
           }
@@ -217,11 +213,11 @@ export function addJobCommands(program: Command): void {
     .option('--tenant <id>', "only this tenant's runs (TenantId; jobs that declare tenant, runs started since they do)")
     .option('--json', 'print one JSON array')
     .action(async (opts: { since: { text: string; ms: number }; job?: string; tenant?: string; json?: boolean }) => {
-      if (opts.job) findJobOrThrow(opts.job); // an unknown job is an error before connecting
-      const client = await JobClient.connect();
+      if (opts.job) lazy.jobs().findJobOrThrow(opts.job); // an unknown job is an error before connecting
+      const client = await lazy.client().JobClient.connect();
       try {
         const now = new Date();
-        const rows = await jobStats(client, {
+        const rows = await lazy.stats().jobStats(client, {
           since: new Date(now.getTime() - opts.since.ms),
           job: opts.job,
           tenant: opts.tenant,
@@ -255,8 +251,8 @@ export function addJobCommands(program: Command): void {
     .option('--tenant <id>', "only this tenant's runs (TenantId; jobs that declare tenant, runs started since they do)")
     .option('--json', 'print one JSON array')
     .action(async (opts: { job?: string; error?: string; limit: number; tenant?: string; json?: boolean }) => {
-      if (opts.job) findJobOrThrow(opts.job); // an unknown job is an error before connecting
-      const client = await JobClient.connect();
+      if (opts.job) lazy.jobs().findJobOrThrow(opts.job); // an unknown job is an error before connecting
+      const client = await lazy.client().JobClient.connect();
       try {
         const dead = await client.deadLetters({
           job: opts.job,
@@ -293,8 +289,8 @@ export function addJobCommands(program: Command): void {
         if (workflowId && bulk) throw new Error('give either a workflow ID or --job/--error/--all, not both');
         if (!workflowId && !bulk)
           throw new Error('give a workflow ID, or select dead jobs with --job, --error or --all');
-        if (opts.job) findJobOrThrow(opts.job); // an unknown job is an error before connecting
-        const client = await JobClient.connect();
+        if (opts.job) lazy.jobs().findJobOrThrow(opts.job); // an unknown job is an error before connecting
+        const client = await lazy.client().JobClient.connect();
         try {
           const targets = workflowId
             ? [workflowId]
@@ -328,9 +324,11 @@ export function addJobCommands(program: Command): void {
     )
     .option('--json', 'print one JSON array')
     .action((opts: { json?: boolean }) => {
-      const settings = readSettings();
+      const settings = lazy.config().readSettings();
       const prefix = settings.taskQueuePrefix;
-      const rows = jobs.map((j) => ({
+      const { describeJobSchedule } = lazy.schedules();
+      const { jobControls } = lazy.jobControls();
+      const rows = lazy.jobs().jobs.map((j) => ({
         name: j.name,
         queue: taskQueueName(prefix, j.queue),
         enqueueOverHttp: j.enqueueOverHttp !== false,

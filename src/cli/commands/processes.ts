@@ -1,15 +1,9 @@
 import { Command, Option } from 'commander';
-import { JobClient } from '../../client/client';
-import { readSettings } from '../../config';
-import { startDevServer } from '../../dev-server';
-import { codecEndpointOptions } from '../../http/codec';
-import { buildHttpService } from '../../http/server';
-import { httpAccess, listenUrl } from '../../http/tokens';
-import { createJobLogger, LOG_FORMATS } from '../../instrumentation/logger';
-import { FakeVendor, type FaultKind } from '../../testing/fake-vendor';
-import { DEFAULT_CONCURRENCY, parseQueueSpec } from '../../worker/workers';
-import { startWorkerProcess } from '../../worker/worker-process';
-import { runDev } from '../dev';
+import type { DevOptions } from '../dev';
+import { LOG_FORMATS } from '../../instrumentation/log-format';
+import type { FaultKind } from '../../testing/fake-vendor';
+import { DEFAULT_CONCURRENCY, parseQueueSpec } from '../../worker/queue-spec';
+import { lazy } from '../lazy';
 import { parseFraction, parsePort, parsePositiveInt } from '../parsers';
 import { untilSignal } from '../signals';
 
@@ -30,7 +24,9 @@ export function addProcessCommands(program: Command): void {
     )
     .action(async (opts: { queues?: string[]; concurrency: number; metricsPort?: number }) => {
       const queues = parseQueueSpec(opts.queues, opts.concurrency);
-      const settings = readSettings();
+      const settings = lazy.config().readSettings();
+      const { createJobLogger } = lazy.logger();
+      const { startWorkerProcess } = lazy.workerProcess();
       const logger = createJobLogger({ level: process.env.JOBS_LOG_LEVEL === undefined ? 'info' : settings.logLevel });
       // Waits for the server (with backoff) before anything else, so a worker can start before its server.
       const worker = await startWorkerProcess({ settings, queues, logger, metricsPort: opts.metricsPort });
@@ -70,7 +66,7 @@ export function addProcessCommands(program: Command): void {
         headless?: boolean;
         uiCodecEndpoint?: string;
       }) => {
-        const server = await startDevServer({
+        const server = await lazy.devServer().startDevServer({
           port: opts.port,
           uiPort: opts.uiPort,
           dbFilename: opts.dbFilename,
@@ -104,7 +100,7 @@ export function addProcessCommands(program: Command): void {
         'job events as one short coloured line each (pretty) or JSON lines (json) [default: pretty on a terminal]',
       ).choices(LOG_FORMATS),
     )
-    .action(runDev);
+    .action((opts: DevOptions) => lazy.dev().runDev(opts));
 
   program
     .command('fake-vendor')
@@ -123,7 +119,7 @@ export function addProcessCommands(program: Command): void {
       '/v1/process',
     )
     .action(async (opts: { port: number; faultRate: number; seed: number; path: string }) => {
-      const vendor = new FakeVendor({ path: opts.path });
+      const vendor = new (lazy.fakeVendor().FakeVendor)({ path: opts.path });
       const url = await vendor.start(opts.port, '0.0.0.0');
       if (opts.faultRate > 0) {
         const each = opts.faultRate / 5;
@@ -155,16 +151,17 @@ export function addProcessCommands(program: Command): void {
     .option('--host <host>', 'interface to listen on; beyond loopback it needs JOBS_API_TOKENS', '127.0.0.1')
     .option('--insecure-no-auth', 'serve beyond loopback without API tokens (anyone who reaches it can enqueue)')
     .action(async (opts: { port: number; host: string; insecureNoAuth?: boolean }) => {
-      const settings = readSettings();
+      const settings = lazy.config().readSettings();
+      const { httpAccess, listenUrl } = lazy.httpTokens();
       const access = httpAccess(settings.apiTokens, opts.host, opts.insecureNoAuth);
-      const client = await JobClient.connect(settings);
-      const codec = codecEndpointOptions(settings);
+      const client = await lazy.client().JobClient.connect(settings);
+      const codec = lazy.httpCodec().codecEndpointOptions(settings);
       if (settings.encryption && !codec)
         process.stderr.write(
           'jobctl http: payloads are encrypted but JOBS_CODEC_TOKEN is not set, ' +
             "so /codec (the Web UI's decoder) is off.\n",
         );
-      const app = buildHttpService(client, {
+      const app = lazy.httpServer().buildHttpService(client, {
         logger: true,
         codec,
         tokens: access.tokens,

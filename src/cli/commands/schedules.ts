@@ -1,16 +1,7 @@
 import type { Command } from 'commander';
-import { JobClient } from '../../client/client';
-import { findJobOrThrow } from '../../sandbox/jobs';
-import {
-  deleteSchedule,
-  listSchedules,
-  pauseSchedule,
-  syncSchedules,
-  triggerSchedule,
-  unpauseSchedule,
-  ScheduleMissingError,
-  type SyncReport,
-} from '../../client/schedules';
+import type { JobClient } from '../../client/client';
+import type { SyncReport } from '../../client/schedules';
+import { lazy } from '../lazy';
 import { print, table } from '../output';
 
 /** One line per change, then a count of the unchanged: what `schedules sync` and `dev` print. */
@@ -25,7 +16,7 @@ export function formatSyncReport(report: SyncReport): string {
 }
 
 async function withClient<T>(fn: (client: JobClient) => Promise<T>): Promise<T> {
-  const client = await JobClient.connect();
+  const client = await lazy.client().JobClient.connect();
   try {
     return await fn(client);
   } finally {
@@ -46,7 +37,7 @@ export function addScheduleCommands(program: Command): void {
     .description("each declared schedule with its Schedule's state, next and last run; then owned ones no job declares")
     .option('--json', 'print one JSON array')
     .action(async (opts: { json?: boolean }) => {
-      const rows = await withClient((client) => listSchedules(client));
+      const rows = await withClient((client) => lazy.schedules().listSchedules(client));
       print(!!opts.json, rows, () =>
         rows.length === 0
           ? 'No job declares a schedule.'
@@ -65,7 +56,7 @@ export function addScheduleCommands(program: Command): void {
     )
     .option('--json', 'print {created, updated, deleted, unchanged} as one JSON object')
     .action(async (opts: { json?: boolean }) => {
-      const report = await withClient((client) => syncSchedules(client));
+      const report = await withClient((client) => lazy.schedules().syncSchedules(client));
       print(!!opts.json, report, () => formatSyncReport(report));
     });
 
@@ -83,7 +74,8 @@ export function addScheduleCommands(program: Command): void {
       .action(async (job: string) => {
         if (options.declared) {
           // Before connecting: an unknown job, or one without a schedule, never needs a server to be refused.
-          if (!findJobOrThrow(job).schedule) throw new ScheduleMissingError(`job "${job}" declares no schedule`);
+          if (!lazy.jobs().findJobOrThrow(job).schedule)
+            throw new (lazy.schedules().ScheduleMissingError)(`job "${job}" declares no schedule`);
         }
         const scheduleId = await withClient((client) => run(client, job));
         process.stdout.write(`${done} ${scheduleId}\n`);
@@ -93,20 +85,22 @@ export function addScheduleCommands(program: Command): void {
     'pause',
     'paused',
     "pause a job's Schedule: no run starts until it is unpaused (sync keeps the pause)",
-    pauseSchedule,
+    (client, job) => lazy.schedules().pauseSchedule(client, job),
   );
-  onJob('unpause', 'unpaused', "unpause a job's Schedule", unpauseSchedule);
+  onJob('unpause', 'unpaused', "unpause a job's Schedule", (client, job) =>
+    lazy.schedules().unpauseSchedule(client, job),
+  );
   onJob(
     'trigger',
     'triggered',
     "start one run of a job's Schedule now, with its declared arguments (under its overlap policy)",
-    triggerSchedule,
+    (client, job) => lazy.schedules().triggerSchedule(client, job),
   );
   onJob(
     'delete',
     'deleted',
     "delete a job's Schedule (runs it started go on); a job that still declares one gets it back at the next sync",
-    deleteSchedule,
+    (client, job) => lazy.schedules().deleteSchedule(client, job),
     { declared: false },
   );
 }

@@ -3,13 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { loadApplication } from '../../application';
-import { openDatabase } from '../../db/database';
-import { readSettings } from '../../config';
-import { Keyring } from '../../encryption';
-import { createApiToken } from '../../http/tokens';
 import { PRIORITIES, type Priority } from '../../sandbox/queues';
 import { resolveTemporalCli } from '../../temporal-cli';
-import { bundleWorkflows } from '../../worker/workers';
+import { lazy } from '../lazy';
 import { generateJob } from '../new-job';
 import { print } from '../output';
 import { parsePositiveInt } from '../parsers';
@@ -23,8 +19,8 @@ export function addSetupCommands(program: Command): void {
     .action(async (opts: { count: number }) => {
       const app = loadApplication();
       if (!app.seed) throw new Error('this application has no demo data (its app.ts declares no seed)');
-      const settings = readSettings();
-      const database = await openDatabase({ ...settings, migrations: app.migrations });
+      const settings = lazy.config().readSettings();
+      const database = await lazy.database().openDatabase({ ...settings, migrations: app.migrations });
       try {
         const seeded = await app.seed(database.db, opts.count);
         process.stderr.write(
@@ -47,7 +43,7 @@ export function addSetupCommands(program: Command): void {
     )
     .action(async (opts: { out: string; tracing: boolean }) => {
       // With tracing by default: the image's bundle is built before anyone knows whether its workers will trace.
-      const { code } = await bundleWorkflows({ tracing: opts.tracing });
+      const { code } = await lazy.workers().bundleWorkflows({ tracing: opts.tracing });
       const file = path.resolve(opts.out);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, code);
@@ -93,7 +89,7 @@ export function addSetupCommands(program: Command): void {
     .description('print a new AES-256 key as id:base64 for JOBS_ENCRYPTION_KEYS (put it first to rotate)')
     .argument('[id]', 'key id stored with every payload it encrypts', `key-${new Date().toISOString().slice(0, 10)}`)
     .action((id: string) => {
-      process.stdout.write(`${Keyring.generate(id)}\n`);
+      process.stdout.write(`${lazy.encryption().Keyring.generate(id)}\n`);
     });
 
   program
@@ -109,7 +105,7 @@ export function addSetupCommands(program: Command): void {
     )
     .option('--json', 'print {id, token, entry} as JSON')
     .action((id: string, opts: { scopes: string; json?: boolean }) => {
-      const { token, entry } = createApiToken(id, opts.scopes);
+      const { token, entry } = lazy.httpTokens().createApiToken(id, opts.scopes);
       print(opts.json === true, { id, token, entry }, () =>
         [
           `API token "${id}" (shown once; the caller sends "Authorization: Bearer <token>"):`,

@@ -1,10 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { APP_DATABASE } from '../../stack/app-database';
 import { resolveStackBinaries, TEMPORAL_SERVER_VERSION } from '../../stack/binaries';
-import { findPostgresBinDir } from '../../stack/postgres';
-import { SEARCH_ATTRIBUTES } from '../../sandbox/search-attributes';
-import { APP_DATABASE, startStack, type Stack } from '../../stack/stack';
-import { servicePorts, TEMPORAL_SERVICES } from '../../stack/server-config';
+import type { Stack } from '../../stack/stack';
+import { lazy } from '../lazy';
 import { fields } from '../output';
 import { parsePort } from '../parsers';
 
@@ -56,7 +55,7 @@ export function addStackCommand(program: Command): void {
         process.on('SIGTERM', onSignal);
         const started: { stack?: Stack } = {};
         process.once('exit', () => started.stack?.killNow());
-        const stack = await startStack({
+        const stack = await lazy.stack().startStack({
           dataDir: opts.dataDir,
           port: opts.port,
           postgresPort: opts.postgresPort,
@@ -73,6 +72,8 @@ export function addStackCommand(program: Command): void {
           await stack.stop();
           return;
         }
+        const { servicePorts, TEMPORAL_SERVICES } = lazy.serverConfig();
+        const { SEARCH_ATTRIBUTES } = lazy.searchAttributes();
         const ports = servicePorts(opts.port);
         const relative = path.relative(process.cwd(), stack.logDir);
         const logs = relative.startsWith('..') ? stack.logDir : relative;
@@ -144,7 +145,7 @@ export function addInstallTemporalServerCommand(program: Command): void {
         fields([
           ['temporal-server', `${binaries.server.path} (${binaries.server.source})`],
           ['temporal-sql-tool', `${binaries.sqlTool.path} (${binaries.sqlTool.source})`],
-          ['PostgreSQL', findPostgresBinDir()],
+          ['PostgreSQL', lazy.postgres().findPostgresBinDir()],
         ]) + '\n',
       );
     });
