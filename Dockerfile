@@ -8,7 +8,8 @@ WORKDIR /app
 # better-sqlite3's native module is compiled here (when no prebuilt binary fits): Python, make and a C++ compiler.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# Dependencies only: the package's own `prepare` (its build) waits for the sources below.
+RUN npm ci --no-audit --no-fund --ignore-scripts && npm rebuild
 # The sources (.dockerignore keeps node_modules, earlier builds, tests and their recorded histories out).
 COPY . .
 # dist/: the library (CommonJS + .d.ts); build/: the example application, whose require('durable-jobs') resolves to dist/.
