@@ -207,13 +207,13 @@ export const sendGreeting = defineJob({
   args,
   // Two enqueues with the same key are one job: the workflow ID is 'send-greeting/<userId>'.
   idempotencyKey: ({ userId }) => String(userId),
+  activities: {
+    // Database work: short attempts, backoff from 1 s, a missing user is never retried.
+    recordGreeting: { options: databaseActivity },
+  },
 });
 
-// Database work: short attempts, backoff from 1 s, a missing user is never retried.
-const { recordGreeting } = proxyJobActivities<ReturnType<typeof createSendGreetingActivities>>(
-  sendGreeting,
-  databaseActivity,
-);
+const { recordGreeting }: ReturnType<typeof createSendGreetingActivities> = proxyJobActivities(sendGreeting);
 
 export async function sendGreetingWorkflow({ userId }: z.infer<typeof args>): Promise<GreetingResult> {
   return await recordGreeting(userId);

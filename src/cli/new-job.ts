@@ -151,12 +151,6 @@ function formatWithProjectPrettier(root: string, files: string[]): void {
 }
 
 function workflowTemplate({ kebab, camel, pascal }: JobNames, queue: Priority): string {
-  const call = `const activities = proxyJobActivities<ReturnType<typeof create${pascal}Activities>>(`;
-  // On one line when it fits in 120 columns, as Prettier would write it.
-  const proxy =
-    call.length + camel.length + 20 <= 120
-      ? `${call}${camel}, databaseActivity);`
-      : `${call}\n  ${camel},\n  databaseActivity,\n);`;
   return `import { z } from 'zod';
 import type { create${pascal}Activities, ${pascal}Result } from '../activities/${kebab}';
 import { databaseActivity, defineJob, proxyJobActivities, recordId } from 'durable-jobs/workflow';
@@ -173,11 +167,15 @@ export const ${camel} = defineJob({
   args,
   // Two enqueues with the same key are one job: the workflow ID is '${kebab}/<key>'.
   idempotencyKey: ({ userId }) => String(userId),
+  activities: {
+    // Database work: short attempts, backoff from 1 s, a missing record is never retried. For a call to an external
+    // service, give it its own options, a retry table (retry) and a rate limit (rateLimit) here.
+    ${camel}: { options: databaseActivity },
+  },
 });
 
-// Database work: short attempts, backoff from 1 s, a missing record is never retried. For a call to an external
-// service, give it its own options and a retry table here.
-${proxy}
+type Activities = ReturnType<typeof create${pascal}Activities>;
+const activities: Activities = proxyJobActivities(${camel});
 
 export async function ${camel}Workflow({ userId }: z.infer<typeof args>): Promise<${pascal}Result> {
   return await activities.${camel}(userId);
