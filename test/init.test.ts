@@ -1,30 +1,16 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobctlNodeArgs, runCommand as run } from './jobctl';
 
 const ROOT = path.resolve(__dirname, '..');
-const JOBCTL = path.join(ROOT, 'bin/jobctl.js');
 const library = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   version: string;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
   allowScripts: Record<string, boolean>;
 };
-
-function run(
-  cmd: string,
-  args: string[],
-  cwd: string,
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, env: { ...process.env, ...env }, timeout: 180_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 const FILES = [
   'package.json',
@@ -56,7 +42,7 @@ describe('jobctl init <dir>', () => {
   afterAll(() => fs.rmSync(parent, { recursive: true, force: true }));
 
   it('writes the application into a new directory and prints what it wrote and what to run next', async () => {
-    const init = await run(process.execPath, [JOBCTL, 'init', 'My Jobs'], parent);
+    const init = await run(process.execPath, [...jobctlNodeArgs(), 'init', 'My Jobs'], parent);
     expect(init, init.stderr).toMatchObject({ code: 0, stderr: '' });
     for (const file of FILES) {
       expect(init.stdout).toContain(`created  ${path.join('My Jobs', file)}\n`);
@@ -94,7 +80,7 @@ describe('jobctl init <dir>', () => {
     const dir = path.join(parent, 'from-tarball');
     const init = await run(
       process.execPath,
-      [JOBCTL, 'init', dir, '--durable-jobs', 'file:../durable-jobs.tgz'],
+      [...jobctlNodeArgs(), 'init', dir, '--durable-jobs', 'file:../durable-jobs.tgz'],
       parent,
     );
     expect(init.code, init.stderr).toBe(0);
@@ -107,7 +93,7 @@ describe('jobctl init <dir>', () => {
     const dir = path.join(parent, 'taken');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
-    const init = await run(process.execPath, [JOBCTL, 'init', dir], parent);
+    const init = await run(process.execPath, [...jobctlNodeArgs(), 'init', dir], parent);
     expect(init).toMatchObject({ code: 1, stdout: '' });
     expect(init.stderr).toBe(
       `jobctl: ${dir} is not empty (notes.txt): jobctl init writes a new application into a new or empty directory\n`,
@@ -116,7 +102,7 @@ describe('jobctl init <dir>', () => {
   });
 
   it('takes a job from `jobctl new` (no history to record there), type-checks, and its tests pass', async () => {
-    const added = await run(process.execPath, [JOBCTL, 'new', 'sync-crm-contact'], app);
+    const added = await run(process.execPath, [...jobctlNodeArgs(), 'new', 'sync-crm-contact'], app);
     expect(added).toMatchObject({ code: 0, stderr: '' });
     expect(added.stdout).toBe(
       [

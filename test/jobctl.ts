@@ -11,6 +11,21 @@ export function jobctlNodeArgs(root = ROOT): string[] {
   return ['--require', require.resolve('tsx/cjs'), path.join(root, 'src/cli/jobctl.ts')];
 }
 
+/** Runs a command in `cwd` with this process's environment plus `env`; resolves with its exit code and output. */
+export function runCommand(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 180_000,
+): Promise<JobctlRun> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
 export interface JobctlRun {
   code: number;
   stdout: string;

@@ -1,27 +1,13 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { jobctlNodeArgs, startJobctlWorker, type JobctlProcess } from './jobctl';
+import { jobctlNodeArgs, runCommand as run, startJobctlWorker, type JobctlProcess } from './jobctl';
 
 const ROOT = path.resolve(__dirname, '..');
 /** What a copy of the project needs to be a project; node_modules is linked, not copied. */
 const SKIP = new Set(['node_modules', '.git', '.data', '.artifacts']);
-
-function run(
-  cmd: string,
-  args: string[],
-  cwd: string,
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 /**
  * `jobctl new` in a temporary copy of the project, as a user would run it in theirs: the job it writes typechecks and
