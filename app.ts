@@ -4,6 +4,7 @@ import { FakeVendor } from 'durable-jobs/testing';
 import type { Kysely } from 'kysely';
 import * as activityModules from './activities';
 import { FileOutboxTransport } from './activities/services/mail';
+import { readServiceSettings, type ServiceSettings } from './activities/services/settings';
 import { migrations } from './activities/services/migrations';
 import type { Database } from './activities/services/schema';
 import { seedDemoData } from './activities/services/seed';
@@ -15,8 +16,11 @@ type Modules = typeof activityModules;
 type Factory = Modules[keyof Modules & `create${string}Activities`];
 type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
-/** What all activities need together: every factory's deps. */
-export type ActivityDeps = Intersection<Parameters<Factory>[0]>;
+/**
+ * What all activities need together: every factory's deps; and `services`, settings that replace what the
+ * environment says (a test's fakes).
+ */
+export type ActivityDeps = Intersection<Parameters<Factory>[0]> & { services?: Partial<ServiceSettings> };
 /** Every activity of this application, by name. */
 export type Activities = Intersection<ReturnType<Factory>>;
 
@@ -41,26 +45,28 @@ export function createActivities(deps: ActivityDeps): Activities {
 export default defineApplication<ActivityDeps>({
   workflowsPath: path.join(__dirname, 'workflows'),
   migrations,
-  activities: ({ db, settings, ...overrides }) =>
-    createActivities({
+  activities: ({ db, services, ...overrides }) => {
+    const s = { ...readServiceSettings(), ...services };
+    return createActivities({
       db: db as Database,
-      mail: new FileOutboxTransport(settings.mailOutboxDir),
-      vendor: new VendorClient({ baseUrl: settings.vendorApiUrl, timeoutMs: settings.vendorTimeoutMs }),
-      gateway: new PaymentGatewayClient({ baseUrl: settings.paymentGatewayUrl, timeoutMs: settings.vendorTimeoutMs }),
+      mail: new FileOutboxTransport(s.mailOutboxDir),
+      vendor: new VendorClient({ baseUrl: s.vendorApiUrl, timeoutMs: s.vendorTimeoutMs }),
+      gateway: new PaymentGatewayClient({ baseUrl: s.paymentGatewayUrl, timeoutMs: s.vendorTimeoutMs }),
       ...overrides,
-    }),
+    });
+  },
   seed: async (db: Kysely<any>, count?: number) => {
     const seeded = await seedDemoData(db as Database, count);
     return seeded.users ? `${seeded.users} demo users, invoices and webhook payloads` : undefined;
   },
   /** Local fakes of the vendor API (:4010) and the payment gateway (:4020), unless their URLs are set. */
-  dev: async () => {
+  dev: async ({ anyPort }) => {
     const vendor = process.env.VENDOR_API_URL ? undefined : new FakeVendor();
-    const vendorUrl = vendor ? await vendor.start(4010) : process.env.VENDOR_API_URL!;
+    const vendorUrl = vendor ? await vendor.start(anyPort ? 0 : 4010) : process.env.VENDOR_API_URL!;
     const gateway = process.env.PAYMENT_GATEWAY_URL ? undefined : new FakeVendor({ path: '/v1/charges' });
-    const gatewayUrl = gateway ? await gateway.start(4020) : process.env.PAYMENT_GATEWAY_URL!;
+    const gatewayUrl = gateway ? await gateway.start(anyPort ? 0 : 4020) : process.env.PAYMENT_GATEWAY_URL!;
     return {
-      settings: { vendorApiUrl: vendorUrl, paymentGatewayUrl: gatewayUrl },
+      env: { VENDOR_API_URL: vendorUrl, PAYMENT_GATEWAY_URL: gatewayUrl },
       banner: [
         ['Vendor API', `${vendorUrl}${vendor ? ' (local fake; inject faults with POST /_faults)' : ''}`],
         ['Payment gateway', `${gatewayUrl}${gateway ? ' (local fake)' : ''}`],

@@ -142,8 +142,10 @@ export async function runScenario<Options>(
       taskQueuePrefix: `bench-${runId}`,
       databaseUrl: undefined,
       sqlitePath: path.join(tempDir, 'app.sqlite'),
-      mailOutboxDir: path.join(tempDir, 'outbox'),
     };
+    // The example application's services read their settings from the environment (activities/services/settings.ts),
+    // here and in the worker processes a scenario spawns.
+    process.env.JOBS_MAIL_OUTBOX_DIR = path.join(tempDir, 'outbox');
     if (options.address) {
       settings = { ...settings, temporalAddress: options.address };
     } else {
@@ -168,7 +170,8 @@ export async function runScenario<Options>(
     // Local fakes of the external services, so jobs that call them run as they would against the real ones.
     const vendor = new FakeVendor();
     const gateway = new FakeVendor({ path: '/v1/charges' });
-    settings = { ...settings, vendorApiUrl: await vendor.start(), paymentGatewayUrl: await gateway.start() };
+    process.env.VENDOR_API_URL = await vendor.start();
+    process.env.PAYMENT_GATEWAY_URL = await gateway.start();
     cleanups.push(
       () => vendor.stop(),
       () => gateway.stop(),
@@ -340,7 +343,7 @@ export const JOBCTL_NODE_ARGS = [
  * `default:10`) under the task queue `prefix`, with the workflow bundle from `bundleFile`; resolves once it serves.
  */
 export async function startWorkerChild(
-  settings: { temporalAddress: string; temporalNamespace: string; sqlitePath: string; mailOutboxDir: string },
+  settings: { temporalAddress: string; temporalNamespace: string; sqlitePath: string },
   prefix: string,
   queues: string,
   bundleFile: string,
@@ -353,7 +356,6 @@ export async function startWorkerChild(
       TEMPORAL_NAMESPACE: settings.temporalNamespace,
       JOBS_TASK_QUEUE_PREFIX: prefix,
       JOBS_SQLITE_PATH: settings.sqlitePath,
-      JOBS_MAIL_OUTBOX_DIR: settings.mailOutboxDir,
       JOBS_WORKFLOW_BUNDLE: bundleFile,
     },
   });

@@ -34,11 +34,11 @@ export interface Application<Deps extends object = any> {
    */
   readonly seed?: (db: Kysely<any>, count?: number) => Promise<string | undefined>;
   /**
-   * What `jobctl dev` (`npm start`) starts next to the Temporal dev server for this application — local fakes of the
-   * external services it calls — with the settings that point the worker at them and lines for the banner.
+   * What `jobctl dev` (`npm start`) and `jobctl stack` start next to Temporal for this application — local fakes of
+   * the external services it calls — with the environment that points its workers at them and lines for the banner.
    * @default nothing
    */
-  readonly dev?: () => Promise<DevServices>;
+  readonly dev?: (options: DevOptions) => Promise<DevServices>;
 }
 
 /** What every activity factory is handed. */
@@ -48,10 +48,18 @@ export interface ActivityContext {
   readonly settings: Settings;
 }
 
+/** How `Application.dev` is asked to start its services. */
+export interface DevOptions {
+  /**
+   * Any free port rather than the fixed ones `npm start` documents: `jobctl stack`, which may run beside a `jobctl dev`.
+   */
+  readonly anyPort: boolean;
+}
+
 /** Dev-time services of an application (`Application.dev`). */
 export interface DevServices {
-  /** Settings that point the dev worker at the services (e.g. `{ vendorApiUrl }`). */
-  readonly settings?: Partial<Settings>;
+  /** Environment variables that point the application's workers at the services (e.g. `{ VENDOR_API_URL }`). */
+  readonly env?: Readonly<Record<string, string>>;
   /** `[label, value]` lines for the dev banner. */
   readonly banner?: ReadonlyArray<readonly [string, string]>;
   /** Commands to try, printed under the banner. */

@@ -25,14 +25,6 @@ export interface Settings {
   databaseUrl?: string;
   /** SQLite file for the business database. @default './.data/app.sqlite' (`JOBS_SQLITE_PATH`) */
   sqlitePath: string;
-  /** Directory the file mail transport writes messages to. @default './.data/outbox' (`JOBS_MAIL_OUTBOX_DIR`) */
-  mailOutboxDir: string;
-  /** Base URL of the webhook vendor's API. @default 'http://127.0.0.1:4010', the local fake (`VENDOR_API_URL`) */
-  vendorApiUrl: string;
-  /** Base URL of the payment gateway. @default 'http://127.0.0.1:4020', the local fake (`PAYMENT_GATEWAY_URL`) */
-  paymentGatewayUrl: string;
-  /** Timeout of one vendor API or payment gateway call. @default 5000 ms (`VENDOR_API_TIMEOUT_MS`) */
-  vendorTimeoutMs: number;
   /** Where failure-rate alerts are POSTed as JSON; alerts only go to the log when unset. (`ALERT_WEBHOOK_URL`) */
   alertWebhookUrl?: string;
   /** Level of the Temporal worker runtime's own log lines. @default 'WARN' (`JOBS_LOG_LEVEL`) */
@@ -106,10 +98,6 @@ export const DEFAULT_SETTINGS = {
   temporalUiUrl: 'http://localhost:8233',
   taskQueuePrefix: 'jobs',
   sqlitePath: '.data/app.sqlite',
-  mailOutboxDir: '.data/outbox',
-  vendorApiUrl: 'http://127.0.0.1:4010',
-  paymentGatewayUrl: 'http://127.0.0.1:4020',
-  vendorTimeoutMs: 5000,
   logLevel: 'WARN',
   apiRateLimit: { max: 100, windowMs: 1000 },
   queueAlerts: { backlogAgeMs: 300_000, noWorkerAfterMs: 70_000 },
@@ -128,10 +116,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     taskQueuePrefix: nonEmpty(env.JOBS_TASK_QUEUE_PREFIX) ?? d.taskQueuePrefix,
     databaseUrl: nonEmpty(env.DATABASE_URL),
     sqlitePath: path.resolve(nonEmpty(env.JOBS_SQLITE_PATH) ?? d.sqlitePath),
-    mailOutboxDir: path.resolve(nonEmpty(env.JOBS_MAIL_OUTBOX_DIR) ?? d.mailOutboxDir),
-    vendorApiUrl: nonEmpty(env.VENDOR_API_URL) ?? d.vendorApiUrl,
-    paymentGatewayUrl: nonEmpty(env.PAYMENT_GATEWAY_URL) ?? d.paymentGatewayUrl,
-    vendorTimeoutMs: positiveInt('VENDOR_API_TIMEOUT_MS', env.VENDOR_API_TIMEOUT_MS, d.vendorTimeoutMs),
     alertWebhookUrl: nonEmpty(env.ALERT_WEBHOOK_URL),
     logLevel: parseLogLevel(nonEmpty(env.JOBS_LOG_LEVEL)),
     encryption: env.JOBS_ENCRYPTION_KEYS?.trim() ? Keyring.parse(env.JOBS_ENCRYPTION_KEYS) : undefined,
@@ -168,13 +152,6 @@ function parseLogLevel(value: string | undefined): Settings['logLevel'] {
   const level = LOG_LEVELS.find((l) => l === value.toUpperCase());
   if (!level) throw new TypeError(`JOBS_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
   return level;
-}
-
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value.trim() === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new TypeError(`${name} must be a positive integer, got "${value}"`);
-  return n;
 }
 
 /** A duration such as `5m`, `70s` or `1.5h` (or ms), above zero; a TypeError naming the variable otherwise. */

@@ -11,6 +11,7 @@ export {
   loadApplication,
   type ActivityContext,
   type Application,
+  type DevOptions,
   type DevServices,
 } from './application';
 export {

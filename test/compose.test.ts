@@ -15,7 +15,10 @@ import { jobctl } from './jobctl';
  * jobctl command, and every worker's queue list parses.
  */
 const compose = fs.readFileSync(path.resolve(__dirname, '../docker-compose.yml'), 'utf8');
-const config = fs.readFileSync(path.resolve(__dirname, '../src/config.ts'), 'utf8');
+/** The library's settings, and the example application's own (where its services are). */
+const config =
+  fs.readFileSync(path.resolve(__dirname, '../src/config.ts'), 'utf8') +
+  fs.readFileSync(path.resolve(__dirname, '../activities/services/settings.ts'), 'utf8');
 /** The OTEL_* variables are read where tracing is set up (README "Traces"). */
 const tracing = fs.readFileSync(path.resolve(__dirname, '../src/instrumentation/tracing.ts'), 'utf8');
 
@@ -27,7 +30,11 @@ describe('docker-compose.yml', () => {
     for (const name of names)
       expect(
         name.startsWith('OTEL_') ? tracing : config,
-        `${name} is not read by ${name.startsWith('OTEL_') ? 'src/instrumentation/tracing.ts' : 'src/config.ts'}`,
+        `${name} is not read by ${
+          name.startsWith('OTEL_')
+            ? 'src/instrumentation/tracing.ts'
+            : 'src/config.ts or activities/services/settings.ts'
+        }`,
       ).toContain(`env.${name}`);
   });
 

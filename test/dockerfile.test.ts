@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../src/config';
+import { DEFAULT_SERVICE_SETTINGS } from '../activities/services/settings';
 
 /**
  * The image cannot be built here (no Docker engine). These checks read the Dockerfile and hold it to what issue 24
@@ -355,7 +356,7 @@ describe('Dockerfile', () => {
     // Relative to the working directory, /app (src/config.ts).
     const final = stages.at(-1)!;
     const workdir = workdirs(final).at(-1)!;
-    const dataDirs = [DEFAULT_SETTINGS.sqlitePath, DEFAULT_SETTINGS.mailOutboxDir].map((p) =>
+    const dataDirs = [DEFAULT_SETTINGS.sqlitePath, DEFAULT_SERVICE_SETTINGS.mailOutboxDir].map((p) =>
       path.posix.resolve(workdir, p),
     );
     expect(dataDirs).toEqual(['/app/.data/app.sqlite', '/app/.data/outbox']);

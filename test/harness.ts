@@ -157,14 +157,17 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     // TEST_DATABASE_URL runs the suite against PostgreSQL: a database of this harness's own on that server.
     databaseUrl: ownDatabase?.url,
     sqlitePath: path.join(dir, 'app.sqlite'),
+    encryption: options.encryption,
+  };
+  // The example application's own services: this test's outbox and fakes.
+  const services = {
     mailOutboxDir: path.join(dir, 'outbox'),
     vendorApiUrl: vendorUrl,
     paymentGatewayUrl: gatewayUrl,
     vendorTimeoutMs: options.vendorTimeoutMs ?? 500,
-    encryption: options.encryption,
   };
-  const mail = new FileOutboxTransport(settings.mailOutboxDir);
-  const app = await openApplication(testApp, settings, { jobs: client, mail, ...options.deps });
+  const mail = new FileOutboxTransport(services.mailOutboxDir);
+  const app = await openApplication(testApp, settings, { jobs: client, mail, services, ...options.deps });
   const { database } = app;
   const calls = new Map<string, number>();
   const activities = countCalls(app.activities, calls);

@@ -94,10 +94,14 @@ async function main(): Promise<void> {
       temporalAddress: server.address,
       taskQueuePrefix: 'record',
       sqlitePath: path.join(dir, 'app.sqlite'),
-      mailOutboxDir: path.join(dir, 'outbox'),
-      vendorApiUrl: await vendor.start(),
-      paymentGatewayUrl: await gateway.start(),
-      vendorTimeoutMs: 2_000,
+    },
+    deps: {
+      services: {
+        mailOutboxDir: path.join(dir, 'outbox'),
+        vendorApiUrl: await vendor.start(),
+        paymentGatewayUrl: await gateway.start(),
+        vendorTimeoutMs: 2_000,
+      },
     },
     queues: PRIORITIES.map((queue) => ({ queue, concurrency: 20 })),
     connection: env.nativeConnection,

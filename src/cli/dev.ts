@@ -54,12 +54,13 @@ export async function runDev(opts: DevOptions): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.once('exit', () => server.process?.kill('SIGTERM'));
   const application = loadApplication();
-  const services = await application.dev?.();
+  const services = await application.dev?.({ anyPort: false });
+  // The application's workers run in this process: its services read where the fakes are from the environment.
+  Object.assign(process.env, services?.env);
   const settings = {
     ...env,
     temporalAddress: `${connectHost(opts.host)}:${opts.port}`,
     temporalUiUrl: server.uiUrl ?? DEFAULT_SETTINGS.temporalUiUrl,
-    ...services?.settings,
   };
   // People read this log as it scrolls: one short line per job event on a terminal; JSON when piped to a file.
   const logger = createJobLogger({

@@ -12,7 +12,6 @@ import { loadApplication } from '../application';
 import { DYNAMIC_CONFIG_FILE } from '../dev-server';
 import { cliTypeName, SEARCH_ATTRIBUTES } from '../sandbox/search-attributes';
 import { resolveTemporalCli } from '../temporal-cli';
-import { FakeVendor } from '../testing/fake-vendor';
 import { bundleWorkflows } from '../worker/workers';
 import { APP_DATABASE } from './app-database';
 import { resolveStackBinaries, TEMPORAL_SERVER_VERSION, type ResolvedBinaries } from './binaries';
@@ -69,9 +68,8 @@ export interface Stack {
   workers: ManagedProcess[];
   binaries: ResolvedBinaries;
   temporalCli: string;
-  /** The fakes of the vendor API and payment gateway, when VENDOR_API_URL / PAYMENT_GATEWAY_URL are unset. */
-  vendorUrl: string;
-  gatewayUrl: string;
+  /** What the application's `dev` hook started (its fakes), as `[label, value]` lines for the banner. */
+  applicationServices: ReadonlyArray<readonly [string, string]>;
   /** Environment for a `jobctl` process against this stack (TEMPORAL_ADDRESS, DATABASE_URL, …). */
   env: NodeJS.ProcessEnv;
   /** How long each phase took, in ms: binaries, postgres, schema, services, namespace, workers. */
@@ -267,17 +265,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await app.close();
     }
 
-    let vendorUrl = process.env.VENDOR_API_URL;
-    let gatewayUrl = process.env.PAYMENT_GATEWAY_URL;
-    if (!vendorUrl) {
-      const vendor = new FakeVendor();
-      vendorUrl = await vendor.start(0);
-      started.push({ name: 'fake vendor', stop: () => vendor.stop(), killNow: () => undefined });
-    }
-    if (!gatewayUrl) {
-      const gateway = new FakeVendor({ path: '/v1/charges' });
-      gatewayUrl = await gateway.start(0);
-      started.push({ name: 'fake gateway', stop: () => gateway.stop(), killNow: () => undefined });
+    // The application's own dev services (local fakes of what it calls), on free ports: the workers get their env.
+    const appServices = await application.dev?.({ anyPort: true });
+    if (appServices) {
+      started.push({ name: 'application services', stop: () => appServices.stop(), killNow: () => undefined });
     }
 
     const env: NodeJS.ProcessEnv = {
@@ -285,8 +276,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: namespace,
       DATABASE_URL: databaseUrl,
-      VENDOR_API_URL: vendorUrl,
-      PAYMENT_GATEWAY_URL: gatewayUrl,
+      ...appServices?.env,
     };
     const workers: ManagedProcess[] = [];
     if (workerCount > 0) {
@@ -349,8 +339,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       workers,
       binaries,
       temporalCli: cli.path,
-      vendorUrl,
-      gatewayUrl,
+      applicationServices: appServices?.banner ?? [],
       env,
       timings,
       stop: stopAll,

@@ -117,7 +117,6 @@ export async function createTestEnvironment<Deps extends object>(
       ...readSettings({}),
       taskQueuePrefix,
       sqlitePath: path.join(dir, 'app.sqlite'),
-      mailOutboxDir: path.join(dir, 'outbox'),
       ...options.settings,
     };
     const dataConverter = dataConverterFor(own.encryption);
