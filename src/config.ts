@@ -69,6 +69,12 @@ export interface Settings {
    * @default 30000 ms (`JOBS_QUEUE_METRICS_INTERVAL`, a duration such as `30s`)
    */
   queueMetricsIntervalMs: number;
+  /**
+   * Worker Versioning (README "Shipping changed job code"): each worker process runs as a version
+   * (`<deploymentName>:<buildId>`) of a Worker Deployment, and each job's `versioning` decides whether its runs stay on
+   * the version they started on. Off: workers are unversioned, any worker takes any task (the dev loop).
+   */
+  workerVersioning: WorkerVersioningSettings;
 }
 
 /** The health check's task-queue alerts (README "Queue backlog and worker alerts"). */
@@ -89,6 +95,18 @@ export interface QueueAlertSettings {
    * @default 70000 ms (`JOBS_ALERT_NO_WORKER_AFTER`, a duration such as `70s`)
    */
   noWorkerAfterMs: number;
+}
+
+export interface WorkerVersioningSettings {
+  /** @default false (`JOBS_WORKER_VERSIONING=on`) */
+  enabled: boolean;
+  /** The Worker Deployment's name. @default the task queue prefix (`JOBS_DEPLOYMENT_NAME`) */
+  deploymentName: string;
+  /**
+   * This process's build ID. @default derived from the workflow bundle's content (same code, same build ID)
+   * (`JOBS_BUILD_ID`)
+   */
+  buildId?: string;
 }
 
 /** Every default of a setting, in one place; `readSettings` applies them and the rest of the code reads them here. */
@@ -138,7 +156,31 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       d.queueMetricsIntervalMs,
     ),
     workflowBundlePath: nonEmpty(env.JOBS_WORKFLOW_BUNDLE) && path.resolve(nonEmpty(env.JOBS_WORKFLOW_BUNDLE)!),
+    workerVersioning: {
+      enabled: parseOnOff('JOBS_WORKER_VERSIONING', nonEmpty(env.JOBS_WORKER_VERSIONING)),
+      deploymentName: parseVersionPart(
+        'JOBS_DEPLOYMENT_NAME',
+        nonEmpty(env.JOBS_DEPLOYMENT_NAME) ?? nonEmpty(env.JOBS_TASK_QUEUE_PREFIX) ?? d.taskQueuePrefix,
+      ),
+      buildId: nonEmpty(env.JOBS_BUILD_ID) && parseVersionPart('JOBS_BUILD_ID', nonEmpty(env.JOBS_BUILD_ID)!),
+    },
   };
+}
+
+function parseOnOff(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === 'off' || value === 'false' || value === '0') return false;
+  if (value === 'on' || value === 'true' || value === '1') return true;
+  throw new TypeError(`${name} must be on or off, got "${value}"`);
+}
+
+/**
+ * A deployment name or build ID: Temporal joins them as `<deployment>:<build>`, so neither may hold a colon (nor a
+ * space or slash, which would not survive the CLI's and the Web UI's links); at most 255 characters.
+ */
+function parseVersionPart(name: string, value: string): string {
+  if (!/^[A-Za-z0-9._-]{1,255}$/.test(value))
+    throw new TypeError(`${name} must be 1-255 letters, digits, ".", "_" or "-", got "${value}"`);
+  return value;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
