@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Database } from './services/schema';
 import { recordNotFound, parseIsoDate } from 'durable-jobs';
 
@@ -34,6 +34,8 @@ export interface ExportResult {
   exportedUsers: number;
   failedSlices: number[];
   checksum: string;
+  /** Slices found accounted for (done or failed) before finalizing; absent for runs that began before the check. */
+  verifiedSlices?: number;
 }
 
 /** [from, until) ISO timestamps for an export's inclusive date range. */
@@ -145,6 +147,31 @@ export function createLargeDataExportActivities({ db, beforeExportSlice, afterEx
         .values({ export_id: exportId, slice_no: sliceNo, ...part })
         .onConflict((oc) => oc.columns(['export_id', 'slice_no']).doUpdateSet(part))
         .execute();
+    },
+
+    /**
+     * Before finalizing: every planned slice (0 … totalSlices - 1) has its part, done or failed. A slice the parent
+     * counted as done in an earlier run whose part is gone (a database restored from a backup) would otherwise leave a
+     * hole in a `done` export; instead the export fails, naming the slices, and is not retried (re-run the job).
+     */
+    async verifyExport(exportId: number, totalSlices: number): Promise<{ slices: number }> {
+      const rows = await db
+        .selectFrom('export_slices')
+        .select('slice_no')
+        .where('export_id', '=', exportId)
+        .where('slice_no', '<', totalSlices)
+        .execute();
+      const present = new Set(rows.map((r) => Number(r.slice_no)));
+      const missing: number[] = [];
+      for (let s = 0; s < totalSlices && missing.length < 20; s++) if (!present.has(s)) missing.push(s);
+      if (missing.length > 0) {
+        const message =
+          `export ${exportId}: ${totalSlices - present.size} of ${totalSlices} slices have no part ` +
+          `(${missing.join(', ')}${totalSlices - present.size > missing.length ? ', …' : ''})`;
+        await setStatus(exportId, { status: 'failed', error: message });
+        throw ApplicationFailure.nonRetryable(message, 'ExportIncomplete');
+      }
+      return { slices: present.size };
     },
 
     /**

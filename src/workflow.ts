@@ -11,6 +11,8 @@ export {
   type JobArgs,
   type JobDefinition,
   type JobSchedule,
+  type JobVersioning,
+  setWorkflowVersioning,
   type PriorityKey,
   type RateLimit,
   type ScheduleOverlap,

@@ -23,6 +23,7 @@ import {
   PROGRESS_QUERY,
   type JobProgress,
   proxyJobActivities,
+  setWorkflowVersioning,
 } from 'durable-jobs/workflow';
 type ExportActivities = ReturnType<typeof createLargeDataExportActivities>;
 
@@ -38,6 +39,9 @@ export const largeDataExport = defineJob({
   description: 'Export the users created in a date range, in parallel slices, with progress; any size.',
   workflow: largeDataExportWorkflow,
   queue: 'low',
+  // Runs for as long as its users take: it moves to each new version (README "Shipping changed job code"), so every
+  // change to this workflow is patched().
+  versioning: 'auto-upgrade',
   args,
   idempotencyKey: ({ exportId }) => String(exportId),
   activities: {
@@ -46,6 +50,7 @@ export const largeDataExport = defineJob({
     prepareExport: { options: exportDatabaseActivity() },
     planSlices: { options: exportDatabaseActivity() },
     recordSliceFailure: { options: exportDatabaseActivity() },
+    verifyExport: { options: exportDatabaseActivity() },
     finalizeExport: { options: exportDatabaseActivity() },
     markExportFailed: { options: exportDatabaseActivity() },
     markExportCancelled: { options: exportDatabaseActivity() },
@@ -85,6 +90,12 @@ export const HISTORY_EVENTS_BEFORE_CONTINUE = 2000;
  * ran; the marker is only written by a run that is cancelled.
  */
 export const EXPORT_CANCELLATION_PATCH = 'large-data-export-cancellation';
+
+/**
+ * Runs that verify every slice has its part before finalizing (`verifyExport`). Runs that reached the end before this
+ * replay as they ran; an export that auto-upgraded to this code mid-way verifies when it gets there.
+ */
+export const EXPORT_VERIFICATION_PATCH = 'large-data-export-verification';
 
 /**
  * Whether this run's cancellation was requested (by `JobClient.cancel`), `err` (if given) comes from it, and this run
@@ -167,9 +178,12 @@ async function runExport(exportArgs: z.infer<typeof args>, carried?: ExportState
     throw ApplicationFailure.nonRetryable(message, ErrorType.ExportSlicesFailed);
   }
   state.phase = 'finalizing';
+  const verified = patched(EXPORT_VERIFICATION_PATCH)
+    ? await activities.verifyExport(exportId, state.totalSlices)
+    : undefined;
   const result = await activities.finalizeExport(exportId);
   state.phase = 'done';
-  return result;
+  return verified ? { ...result, verifiedSlices: verified.slices } : result;
 }
 
 /** Starts slices, at most SLICES_IN_FLIGHT at once, until all are done; continues-as-new on the way when due. */
@@ -260,3 +274,6 @@ function rootMessage(err: unknown): string {
 export async function exportSliceWorkflow(exportId: number, slice: SliceRange): Promise<{ users: number }> {
   return await exportSlice(exportId, slice);
 }
+
+// A slice takes seconds: it finishes on the version it started on, like the parent's short jobs.
+setWorkflowVersioning(exportSliceWorkflow, 'pinned');

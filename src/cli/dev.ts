@@ -8,6 +8,7 @@ import { jobs } from '../sandbox/jobs';
 import { loadApplication } from '../application';
 import { parseQueueSpec } from '../worker/workers';
 import { startWorkerProcess } from '../worker/worker-process';
+import { promoteWhenPolling } from '../client/deployments';
 import { createJobLogger, type LogFormat } from '../instrumentation/logger';
 import { fields } from './output';
 
@@ -86,6 +87,14 @@ export async function runDev(opts: DevOptions): Promise<void> {
           ['Temporal server', `${server.address} (state in ${opts.dbFilename})`],
           ['Web UI', server.uiUrl],
           ['Worker', worker.served],
+          ...(worker.version
+            ? [
+                ['Version', `${worker.version.deploymentName}:${worker.version.buildId} (Worker Versioning on)`] as [
+                  string,
+                  string,
+                ],
+              ]
+            : []),
           ['Database', `${worker.app.database.location}${seeded ? ` (seeded ${seeded})` : ''}`],
           ...(services?.banner ?? []).map(([label, value]): [string, string] => [label, value]),
           [
@@ -127,7 +136,18 @@ export async function runDev(opts: DevOptions): Promise<void> {
         ...(access.warning ? [access.warning, ''] : []),
       ].join('\n'),
     );
-    await worker.run();
+    const running = worker.run();
+    if (worker.version) {
+      // The one deployment `dev` is: its version becomes current once its workers poll (README "Shipping changed
+      // job code"), so runs do not wait for `jobctl deploy set-current`.
+      const { deploymentName, buildId } = worker.version;
+      promoteWhenPolling(worker.client.temporal, deploymentName, buildId, { timeoutMs: 60_000 }).then(
+        ({ alreadyCurrent }) =>
+          !alreadyCurrent && process.stderr.write(`Version ${deploymentName}:${buildId} is current.\n`),
+        (err: Error) => process.stderr.write(`Could not make this version current: ${err.message}\n`),
+      );
+    }
+    await running;
   } finally {
     await http.close();
     await worker.close();

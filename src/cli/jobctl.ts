@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { addCancelCommand } from './commands/cancel';
+import { addDeployCommands } from './commands/deploy';
 import { addJobCommands } from './commands/jobs';
 import { addProcessCommands } from './commands/processes';
 import { addScheduleCommands } from './commands/schedules';
@@ -33,6 +34,7 @@ addJobCommands(program);
 addCancelCommand(program);
 addProcessCommands(program);
 addScheduleCommands(program);
+addDeployCommands(program);
 addSetupCommands(program);
 addStackCommand(program);
 addInstallTemporalServerCommand(program);

@@ -9,9 +9,11 @@
  */
 export const lazy = {
   client: () => require('../client/client') as typeof import('../client/client'),
+  replay: () => require('../worker/replay') as typeof import('../worker/replay'),
   schedules: () => require('../client/schedules') as typeof import('../client/schedules'),
   stats: () => require('../client/stats') as typeof import('../client/stats'),
   config: () => require('../config') as typeof import('../config'),
+  deployments: () => require('../client/deployments') as typeof import('../client/deployments'),
   database: () => require('../db/database') as typeof import('../db/database'),
   dev: () => require('./dev') as typeof import('./dev'),
   devServer: () => require('../dev-server') as typeof import('../dev-server'),
@@ -32,5 +34,6 @@ export const lazy = {
   validateArguments: () => require('../sandbox/validate-arguments') as typeof import('../sandbox/validate-arguments'),
   watch: () => require('./watch') as typeof import('./watch'),
   workerProcess: () => require('../worker/worker-process') as typeof import('../worker/worker-process'),
+  temporalWorker: () => require('@temporalio/worker') as typeof import('@temporalio/worker'),
   workers: () => require('../worker/workers') as typeof import('../worker/workers'),
 };

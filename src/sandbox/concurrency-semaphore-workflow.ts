@@ -10,6 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createConcurrencySemaphoreActivities } from '../worker/concurrency-semaphore-activities';
+import { setWorkflowVersioning } from './job-definition';
 import {
   ACQUIRE_SIGNAL,
   GRANT_SIGNAL,
@@ -139,3 +140,7 @@ export async function concurrencySemaphoreWorkflow(state: SemaphoreState): Promi
     changed = false;
   }
 }
+
+// Lives as long as its key is busy (continuing as new): it moves to the current version rather than keep an old one
+// alive (README "Shipping changed job code"); changes to it stay replay-compatible.
+setWorkflowVersioning(concurrencySemaphoreWorkflow, 'auto-upgrade');

@@ -18,6 +18,7 @@ import {
   type DebounceInput,
   type DebounceState,
 } from './debounce';
+import { setWorkflowVersioning } from './job-definition';
 import { ENQUEUED_BY_MEMO, EXPIRES_AT_MEMO } from './job-events';
 import { searchAttributePairs } from './search-attributes';
 
@@ -114,3 +115,7 @@ export async function debounceWorkflow(input: DebounceInput): Promise<DebounceSt
   }
   return { runs };
 }
+
+// Long-lived (it waits out the quiet period and `maxWait`, then starts the job): it moves to the current version rather
+// than keep an old one alive (README "Shipping changed job code"); changes to it stay replay-compatible.
+setWorkflowVersioning(debounceWorkflow, 'auto-upgrade');

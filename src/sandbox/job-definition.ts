@@ -1,4 +1,6 @@
 import type { ActivityOptions, Duration } from '@temporalio/common';
+import type { WorkflowDefinitionOptions } from '@temporalio/common';
+import { setWorkflowOptions, workflowInfo } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { validateJobDebounce, type JobDebounce } from './debounce';
@@ -108,6 +110,65 @@ export interface JobDefinition<Args extends SafeObject = SafeObject> {
    * non-empty string. See README "Finding runs". @default the idempotency key: `<job> · <key>`
    */
   readonly summary?: (args: Args) => string;
+  /**
+   * How the job's runs move between versions of the code when workers run versioned (Worker Versioning, README
+   * "Shipping changed job code"). `'pinned'`: a run stays on the version it started on until it closes, so its code
+   * never changes under it (no `patched()` needed); right for short jobs. `'auto-upgrade'`: a run moves to the current
+   * version at its next workflow task; right for long-lived runs (a large export, a job waiting days) that must not
+   * keep an old version alive, and whose changes must then stay replay-compatible (`patched()`). Unversioned workers
+   * ignore it. @default 'pinned'
+   */
+  readonly versioning?: JobVersioning;
+}
+
+/** See `JobDefinition.versioning`. */
+export type JobVersioning = 'pinned' | 'auto-upgrade';
+
+const VERSIONING_BEHAVIOR = { pinned: 'PINNED', 'auto-upgrade': 'AUTO_UPGRADE' } as const;
+
+const VERSIONING = Symbol.for('durable-jobs.versioning');
+
+type WorkflowOptionsHolder = {
+  workflowDefinitionOptions?: WorkflowDefinitionOptions | (() => WorkflowDefinitionOptions);
+  [VERSIONING]?: JobVersioning;
+};
+
+/**
+ * Declares how runs of a workflow function move between versions (`JobDefinition.versioning`), on the function itself
+ * where the Temporal worker reads it (`setWorkflowOptions`), keeping options set on it before. For workflows that are
+ * not jobs (a job's child workflows, the library's own); a job's workflow gets its job's `versioning`.
+ *
+ * The behavior is reported only by a versioned worker: the server refuses a workflow task completed with a behavior by
+ * an unversioned one. The options are a getter, asked once per run and worker when the run starts there, which sees
+ * whether the task runs on a deployment version (`workflowInfo().currentDeploymentVersion` has a deployment name).
+ */
+export function setWorkflowVersioning(workflow: (...args: any[]) => Promise<unknown>, versioning: JobVersioning): void {
+  const holder = workflow as WorkflowOptionsHolder;
+  const before = holder.workflowDefinitionOptions;
+  holder[VERSIONING] = versioning;
+  setWorkflowOptions(
+    // An unversioned worker has a build ID too (the SDK's default) but no deployment name.
+    () => versioningOptions(before, versioning, Boolean(workflowInfo().currentDeploymentVersion?.deploymentName)),
+    workflow,
+  );
+}
+
+/** The versioning a workflow function declares (`setWorkflowVersioning`), if any. */
+export function workflowVersioning(workflow: unknown): JobVersioning | undefined {
+  return (workflow as WorkflowOptionsHolder | undefined)?.[VERSIONING];
+}
+
+/**
+ * A workflow's definition options: those set before (an object, or a getter), with the versioning behavior added when
+ * the task runs on a versioned worker. Pure.
+ */
+export function versioningOptions(
+  before: WorkflowDefinitionOptions | (() => WorkflowDefinitionOptions) | undefined,
+  versioning: JobVersioning,
+  versionedWorker: boolean,
+): WorkflowDefinitionOptions {
+  const base = typeof before === 'function' ? before() : { ...before };
+  return versionedWorker ? { ...base, versioningBehavior: VERSIONING_BEHAVIOR[versioning] } : base;
 }
 
 /** How fast one activity may start, across every worker process. */
@@ -239,6 +300,11 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
     }
   }
   if (definition.schedule !== undefined) validateJobSchedule(definition);
+  if (definition.versioning !== undefined && !Object.hasOwn(VERSIONING_BEHAVIOR, definition.versioning)) {
+    throw new TypeError(
+      `job "${definition.name}": versioning must be 'pinned' or 'auto-upgrade', got ${JSON.stringify(definition.versioning)}`,
+    );
+  }
   if (definition.fairness !== undefined) validateJobFairness(definition.name, definition.fairness);
   if (definition.debounce !== undefined) validateJobDebounce(definition.name, definition.debounce);
   if (definition.concurrency !== undefined) validateConcurrencyLimit(definition.name, definition.concurrency);
@@ -256,6 +322,10 @@ export function defineJob<Args extends SafeObject>(definition: JobDefinition<Arg
     rateLimits: Object.fromEntries(activities.flatMap(([name, a]) => (a.rateLimit ? [[name, a.rateLimit]] : []))),
     [JOB]: true,
   });
+  setWorkflowVersioning(
+    definition.workflow as (...args: unknown[]) => Promise<unknown>,
+    definition.versioning ?? 'pinned',
+  );
   registerJob(declared);
   return declared;
 }

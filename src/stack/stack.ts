@@ -3,16 +3,17 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Connection } from '@temporalio/client';
+import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client } from 'pg';
-import { DEFAULT_SETTINGS } from '../config';
+import { DEFAULT_SETTINGS, readSettings } from '../config';
+import { promoteWhenPolling } from '../client/deployments';
 import { openDatabase } from '../db/database';
 import { loadApplication } from '../application';
 import { DYNAMIC_CONFIG_FILE } from '../dev-server';
 import { cliTypeName, SEARCH_ATTRIBUTES } from '../sandbox/search-attributes';
 import { resolveTemporalCli } from '../temporal-cli';
-import { bundleWorkflows } from '../worker/workers';
+import { buildIdOf, bundleWorkflows } from '../worker/workers';
 import { APP_DATABASE } from './app-database';
 import { resolveStackBinaries, TEMPORAL_SERVER_VERSION, type ResolvedBinaries } from './binaries';
 import { ensureDatabases, startLocalPostgres, tail, withDatabase, type RunningPostgres } from './postgres';
@@ -324,6 +325,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ),
       );
       // Workers stop before the services (they are pushed last, so stopped first): drain happens against a live server.
+      const versioning = readSettings(workerEnv).workerVersioning;
+      if (versioning.enabled) {
+        // One deployment, nothing ramped by hand: the workers' version becomes current (README "Shipping changed job
+        // code"), or new runs would wait for `jobctl deploy set-current`.
+        const buildId = versioning.buildId ?? buildIdOf({ code: fs.readFileSync(bundleFile, 'utf8') });
+        const connection = await Connection.connect({ address });
+        try {
+          const client = new TemporalClient({ connection, namespace });
+          await promoteWhenPolling(client, versioning.deploymentName, buildId, { timeoutMs: 90_000 });
+          log(`Worker Versioning on: ${versioning.deploymentName}:${buildId} is the current version.`);
+        } finally {
+          await connection.close();
+        }
+      }
     }
     phase('workers');
 

@@ -14,8 +14,12 @@ import { monitoredTaskQueues, startTaskQueueMetrics } from './task-queue-health'
 import {
   connectWorker,
   createWorkers,
+  buildIdOf,
+  bundleWorkflows,
+  formatVersion,
   loadWorkflowBundle,
   rateLimitedQueues,
+  type DeploymentVersion,
   runWorkers,
   type QueueCapacity,
 } from './workers';
@@ -69,6 +73,8 @@ export interface WorkerProcess {
   close(): Promise<void>;
   /** `jobs-default (concurrency 10), …`: what this process serves. */
   served: string;
+  /** The deployment version its workers run as, when Worker Versioning is on (`settings.workerVersioning`). */
+  version?: DeploymentVersion;
 }
 
 export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
@@ -80,13 +86,30 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
   try {
     // A bad bundle path fails before any waiting on the server.
     const bundlePath = options.workflowBundle ? undefined : settings.workflowBundlePath;
-    const workflowBundle = options.workflowBundle ?? (bundlePath ? loadWorkflowBundle(bundlePath) : undefined);
-    const connection = options.connection ?? (await connectWorker(settings, { metricsPort: options.metricsPort }));
+    let workflowBundle = options.workflowBundle ?? (bundlePath ? loadWorkflowBundle(bundlePath) : undefined);
+    const application = options.application ?? loadApplication();
+    const versioning = settings.workerVersioning;
+    let version: DeploymentVersion | undefined;
+    if (versioning.enabled && options.queues.length > 0) {
+      // The build ID is the bundle's unless set: bundle now (once) to know it.
+      workflowBundle ??= await bundleWorkflows({
+        workflowsPath: application.workflowsPath,
+        instrumentation: options.instrumentation !== false,
+      });
+      version = { deploymentName: versioning.deploymentName, buildId: versioning.buildId ?? buildIdOf(workflowBundle) };
+    }
+    const connection =
+      options.connection ??
+      (await connectWorker(settings, {
+        metricsPort: options.metricsPort,
+        ...(version ? { metricLabels: { worker_deployment_version: formatVersion(version) } } : {}),
+      }));
     if (!options.connection) owned.push(() => connection.close());
     const client = options.client ?? (await JobClient.connect(settings));
     if (!options.client) owned.push(() => client.close());
-    const logger = options.logger ?? createJobLogger();
-    const application = options.application ?? loadApplication();
+    const baseLogger = options.logger ?? createJobLogger();
+    // Every job and activity line says which version ran it.
+    const logger = version ? baseLogger.child({ version: formatVersion(version) }) : baseLogger;
     const app =
       options.app ??
       (await openApplication(application, settings, { jobs: client, alertLogger: logger, ...options.deps }));
@@ -108,6 +131,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
             maxCachedWorkflows: options.maxCachedWorkflows,
             dataConverter: dataConverterFor(settings.encryption),
             rateLimits: settings.rateLimits,
+            deploymentVersion: version,
           });
     if (options.metricsPort) {
       // The task-queue gauges (README "Queue backlog and worker alerts"), sampled by every process serving metrics,
@@ -130,7 +154,17 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
         (q) => `${q.taskQueue} (${formatRate(q.perSecond)}, concurrency ${q.concurrency})`,
       ),
     ].join(', ');
-    return { settings, connection, client, app, workers, served, close, run: (signal) => runWorkers(workers, signal) };
+    return {
+      settings,
+      connection,
+      client,
+      app,
+      workers,
+      served,
+      version,
+      close,
+      run: (signal) => runWorkers(workers, signal),
+    };
   } catch (err) {
     await close();
     throw err;

@@ -70,6 +70,47 @@ export interface WorkerRunnerOptions {
    * @default the declared rates
    */
   rateLimits?: Readonly<Record<string, number>>;
+  /**
+   * Run as this version of a Worker Deployment (README "Shipping changed job code"): every worker of the process, the
+   * rate-limited activity queues' included, polls as `<deploymentName>:<buildId>`, and each workflow runs pinned or
+   * auto-upgrading as its job declares (`versioning`). @default unversioned
+   */
+  deploymentVersion?: DeploymentVersion;
+}
+
+/** A version of a Worker Deployment: what Temporal routes pinned runs and ramps by. */
+export interface DeploymentVersion {
+  deploymentName: string;
+  buildId: string;
+}
+
+/**
+ * The build ID of a workflow bundle: `b-` and the first 12 hex digits of the SHA-256 of its code. The same workflow code
+ * (same sources, same options) gives the same build ID in every process and on every machine that bundled it the same
+ * way, so the workers of one image, or of one `jobctl bundle` file, form one version; any change to the workflows
+ * gives a new one. Activity code is not in the bundle: a change to activities only is the same version (activities are
+ * not replayed; they may change freely).
+ */
+export function buildIdOf(bundle: WorkflowBundle): string {
+  if (!('code' in bundle)) throw new TypeError('buildIdOf needs a bundle with its code ({ code })');
+  return `b-${createHash('sha256').update(bundle.code).digest('hex').slice(0, 12)}`;
+}
+
+/** `<deployment>:<build>`, as Temporal, its CLI and the Web UI write a version. */
+export const formatVersion = (v: DeploymentVersion): string => `${v.deploymentName}:${v.buildId}`;
+
+/** The worker options that make a worker part of a deployment version, or none for an unversioned worker. */
+function deploymentOptions(version: DeploymentVersion | undefined) {
+  return version
+    ? {
+        workerDeploymentOptions: {
+          version: { deploymentName: version.deploymentName, buildId: version.buildId },
+          useWorkerVersioning: true as const,
+          // A workflow that declares nothing (a job's child workflow) stays on the version it started on.
+          defaultVersioningBehavior: 'PINNED' as const,
+        },
+      }
+    : {};
 }
 
 /** A rate-limited activity queue a process serves, with the rate it asks Temporal for and its slots. */
@@ -272,6 +313,7 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
           : {}),
         ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
         ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+        ...deploymentOptions(options.deploymentVersion),
       }),
     ),
   );
@@ -293,6 +335,8 @@ export async function createWorkers(options: WorkerRunnerOptions): Promise<Worke
           activity: [...tracingInterceptors, ...(instrumented ? [retries, activityLogging(logger)] : [retries])],
         },
         ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+        // Same version as the queue workers: a pinned run's activities go to its own version's workers.
+        ...deploymentOptions(options.deploymentVersion),
       }),
     ),
   );
@@ -334,14 +378,22 @@ class WorkerLogger extends DefaultLogger {
  */
 export async function connectWorker(
   settings: Settings,
-  options: { metricsPort?: number; signal?: AbortSignal } = {},
+  options: {
+    metricsPort?: number;
+    signal?: AbortSignal;
+    /** Labels every metric series of the process carries (e.g. its deployment version). */
+    metricLabels?: Record<string, string>;
+  } = {},
 ): Promise<NativeConnection> {
   Runtime.install({
     logger: new WorkerLogger(settings.logLevel),
     ...(options.metricsPort
       ? {
           telemetryOptions: {
-            metrics: { prometheus: { bindAddress: `0.0.0.0:${options.metricsPort}`, countersTotalSuffix: true } },
+            metrics: {
+              prometheus: { bindAddress: `0.0.0.0:${options.metricsPort}`, countersTotalSuffix: true },
+              ...(options.metricLabels ? { globalTags: options.metricLabels } : {}),
+            },
           },
         }
       : {}),

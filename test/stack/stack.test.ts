@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,9 +7,10 @@ import { Client } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DYNAMIC_CONFIG_FILE, readDynamicConfig } from '../../src/dev-server';
-import { MAX_STACK_PORT, servicePorts, TEMPORAL_SERVICES } from '../../src/stack/server-config';
+import { TEMPORAL_SERVICES } from '../../src/stack/server-config';
 import { resolveTemporalCli } from '../../src/temporal-cli';
 import { jobctl, spawnJobctl, type JobctlProcess } from '../jobctl';
+import { alive, freeStackPorts, killStack, readPids, waitForOutput } from './stack-helpers';
 
 /**
  * `jobctl stack` from scratch (issue 18, first Done-when line): PostgreSQL-backed Temporal services as separate
@@ -28,73 +28,19 @@ let stack: JobctlProcess | undefined;
 afterAll(async () => {
   if (stack) await stack.stop('SIGKILL');
   // Whatever a failed test left behind, by the pids the stack recorded.
-  for (const pid of Object.values(readPids())) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  killStack(dataDir);
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-function readPids(): Record<string, number> {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dataDir, 'pids.json'), 'utf8')) as Record<string, number>;
-  } catch {
-    return {};
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function cmdline(pid: number): string[] {
   return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** A frontend port with every port of the four services (and the HTTP port) free, and a PostgreSQL port. */
-async function freePorts(): Promise<{ port: number; postgresPort: number }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Temporal's PostgreSQL schema stores membership ports (300 below each service's) as smallint: at most 32767.
-    const port = 20_000 + Math.floor(Math.random() * (MAX_STACK_PORT - 20_000));
-    const all = Object.values(servicePorts(port)).flatMap((p) => [p.grpc, p.membership, ...(p.http ? [p.http] : [])]);
-    const postgresPort = port + 20;
-    const busy = await Promise.all([...all, postgresPort].map(listening));
-    if (!busy.some(Boolean)) return { port, postgresPort };
-  }
-  throw new Error('no free port block found');
-}
-
-async function waitForOutput(proc: JobctlProcess, text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!proc.output().includes(text)) {
-    if (proc.child.exitCode !== null)
-      throw new Error(`jobctl stack exited (${proc.child.exitCode}):\n${proc.output()}`);
-    if (Date.now() > deadline) throw new Error(`no "${text}" after ${timeoutMs} ms:\n${proc.output()}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 describe('jobctl stack', () => {
   it(
     'runs Temporal on PostgreSQL as four processes with the compose dynamic config, runs a job, stops, restarts',
     async () => {
-      const { port, postgresPort } = await freePorts();
+      const { port, postgresPort } = await freeStackPorts();
       const address = `127.0.0.1:${port}`;
       const args = ['stack', '--data-dir', dataDir, '--port', String(port), '--postgres-port', String(postgresPort)];
       stack = spawnJobctl([...args, '--workers', '1'], {}, { detached: true });
@@ -103,7 +49,7 @@ describe('jobctl stack', () => {
       expect(stack.output()).toContain('Creating a PostgreSQL cluster');
 
       // Four Temporal server processes, one per service, each with the rendered config.
-      const pids = readPids();
+      const pids = readPids(dataDir);
       const servicePids = TEMPORAL_SERVICES.map((s) => pids[s]!);
       expect(new Set(servicePids).size).toBe(4);
       for (const service of TEMPORAL_SERVICES) {
@@ -192,7 +138,7 @@ describe('jobctl stack', () => {
       expect(stack.output()).not.toContain('Creating a PostgreSQL cluster');
       expect(stack.output()).not.toContain('Setting up the');
       expect((await listRuns()).map((r) => r.execution.workflowId)).toEqual(['invoice-generation/42']);
-      const restartedPids = Object.values(readPids());
+      const restartedPids = Object.values(readPids(dataDir));
       stack.child.kill('SIGINT');
       expect(await stack.exited).toBe(0);
       expect(restartedPids.filter(alive)).toEqual([]);

@@ -36,8 +36,11 @@ export function addProcessCommands(program: Command): void {
           : '';
         const bundled = settings.workflowBundlePath ? `; workflows from ${settings.workflowBundlePath}` : '';
         const metrics = opts.metricsPort ? `; metrics on :${opts.metricsPort}/metrics` : '';
+        const version = worker.version
+          ? ` as version ${worker.version.deploymentName}:${worker.version.buildId}`
+          : ' unversioned';
         process.stderr.write(
-          `jobctl worker: serving ${worker.served} on ${settings.temporalAddress}; ` +
+          `jobctl worker: serving ${worker.served}${version} on ${settings.temporalAddress}; ` +
             `database ${worker.app.database.location}` +
             `${bundled}${encryption}${metrics}. Ctrl-C drains and stops.\n`,
         );

@@ -48,8 +48,8 @@ export function addSetupCommands(program: Command): void {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, code);
       process.stderr.write(
-        `Workflow bundle written to ${file} (${(code.length / 1024).toFixed(0)} KiB); ` +
-          `run workers with JOBS_WORKFLOW_BUNDLE=${file}\n`,
+        `Workflow bundle written to ${file} (${(code.length / 1024).toFixed(0)} KiB, build ID ` +
+          `${lazy.workers().buildIdOf({ code })}); run workers with JOBS_WORKFLOW_BUNDLE=${file}\n`,
       );
     });
 
