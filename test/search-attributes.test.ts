@@ -134,12 +134,14 @@ describe('search attributes: runs the Web UI can find', () => {
     expect(await description.staticSummary()).toBe(
       `generate-report · monthly_sales for user ${userA}, 2026-01-01..2026-01-31`,
     );
-    const listed = await eventually(async () => {
-      const runs = await h.client.list({ tenant: String(userA) });
-      return runs.length > 0 ? runs : undefined;
-    });
-    expect(listed.map((r) => r.workflowId)).toEqual([a.workflowId]);
-    expect((await h.client.list({ tenant: String(userB) })).map((r) => r.workflowId)).toEqual([b.workflowId]);
+    // Visibility is eventually consistent: each run's record may lag its start, b's as much as a's.
+    const listed = async (tenant: number) =>
+      eventually(async () => {
+        const runs = await h.client.list({ tenant: String(tenant) });
+        return runs.length > 0 ? runs : undefined;
+      });
+    expect((await listed(userA)).map((r) => r.workflowId)).toEqual([a.workflowId]);
+    expect((await listed(userB)).map((r) => r.workflowId)).toEqual([b.workflowId]);
     await Promise.all([h.client.cancel(a.workflowId), h.client.cancel(b.workflowId)]);
   });
 

@@ -5,11 +5,13 @@ import path from 'node:path';
 import { findOnPath, isExecutable } from '../temporal-cli';
 
 /**
- * The Temporal server `jobctl stack` runs: the release the pinned Temporal CLI (v1.5.1, src/temporal-cli.ts) embeds,
- * so the stack and the dev server run the same server code. Pinned here and nowhere else. Its module carries the
- * server (`cmd/server`), `temporal-sql-tool` (`cmd/tools/sql`) and the SQL schemas, which the tool embeds.
+ * The Temporal server `jobctl stack` runs: the newest patch release that builds from the Go module proxy and passes
+ * `npm run test:stack` and `test:production`. Newer than the server the pinned Temporal CLI (v1.5.1,
+ * src/temporal-cli.ts) embeds for the dev server (1.29.1); docker-compose.yml runs the same release as this one.
+ * Pinned here and nowhere else. Its module carries the server (`cmd/server`), `temporal-sql-tool` (`cmd/tools/sql`)
+ * and the SQL schemas, which the tool embeds.
  */
-export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
+export const TEMPORAL_SERVER_VERSION = 'v1.32.2';
 export const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
 
 /** The two executables the stack needs, with where each comes from (env var, PATH, cache). */
@@ -95,7 +97,15 @@ async function goInstall(cacheDir: string, keys: StackBinary[], log: (line: stri
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn('go', ['install', ...packages], {
-        env: { ...process.env, GOBIN: staging, GOFLAGS: process.env.GOFLAGS ?? '-mod=mod' },
+        env: {
+          ...process.env,
+          GOBIN: staging,
+          GOFLAGS: process.env.GOFLAGS ?? '-mod=mod',
+          // The release's go.mod asks for a newer Go patch (1.26.10) than many installs have: `local+auto` builds with
+          // the Go at hand when it is new enough, else fetches that toolchain once from the module proxy, even
+          // where the Go installation says `local`. An exported GOTOOLCHAIN still wins.
+          GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'local+auto',
+        },
         stdio: ['ignore', 'inherit', 'pipe'],
       });
       let lastLines = '';

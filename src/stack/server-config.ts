@@ -45,7 +45,7 @@ export interface ServerConfigOptions {
   dynamicConfigFile: string;
   /**
    * History shards: fixed when the `temporal` database is first used (a later change is refused by the server).
-   * @default 4 (compose's auto-setup image has the same)
+   * @default 4 (the default of the config template compose's server image renders)
    */
   numHistoryShards?: number;
   /** @default 'info' (the lines of the dynamic config the services load are at info) */

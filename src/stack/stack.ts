@@ -412,7 +412,7 @@ async function migrateTemporalSchemas(sqlTool: string, adminUrl: string, log: (l
   }
 }
 
-/** Registers the namespace (3 days' retention, as compose's auto-setup), unless it exists. */
+/** Registers the namespace (3 days' retention, as compose's temporal-namespace one-shot), unless it exists. */
 async function registerNamespace(address: string, namespace: string, log: (line: string) => void): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
