@@ -319,7 +319,8 @@ export function addJobCommands(program: Command): void {
   program
     .command('jobs')
     .description(
-      'list the declared jobs, with the schedule of recurring ones and their flow controls ' +
+      'list the declared jobs, with how their runs move between versions, the schedule of recurring ones and their ' +
+        'flow controls ' +
         '(CONTROLS: e.g. "rate processWebhook 10/s", the rate in force with JOBS_RATE_LIMITS applied)',
     )
     .option('--json', 'print one JSON array')
@@ -337,14 +338,17 @@ export function addJobCommands(program: Command): void {
         ...(j.schedule ? { schedule: describeJobSchedule(j.schedule) } : {}),
         // Flow controls (README "Flow control"), one phrase each; [] for none.
         controls: jobControls(j, settings.rateLimits),
+        // How its runs move between versions (README "Shipping changed job code").
+        versioning: j.versioning ?? 'pinned',
       }));
       print(!!opts.json, rows, () =>
         table(
-          ['JOB', 'TASK QUEUE', 'HTTP', 'SCHEDULE', 'CONTROLS', 'DESCRIPTION'],
+          ['JOB', 'TASK QUEUE', 'HTTP', 'VERSIONING', 'SCHEDULE', 'CONTROLS', 'DESCRIPTION'],
           rows.map((r) => [
             r.name,
             r.queue,
             r.enqueueOverHttp ? 'yes' : 'no',
+            r.versioning,
             r.schedule ?? '',
             r.controls.join(', '),
             r.description,
