@@ -199,7 +199,7 @@ describe('rate limit declarations and settings', () => {
       `concurrency ${generateReport.concurrency!.limit} per key`,
     ]);
     const text = await jobctl(['jobs'], {});
-    expect(text.stdout).toMatch(/^JOB\s+TASK QUEUE\s+HTTP\s+SCHEDULE\s+CONTROLS\s+DESCRIPTION/);
+    expect(text.stdout).toMatch(/^JOB\s+TASK QUEUE\s+HTTP\s+VERSIONING\s+SCHEDULE\s+CONTROLS\s+DESCRIPTION/);
     expect(text.stdout).toMatch(/process-webhook .* rate processWebhook 10\/s /);
   });
 });
