@@ -1,16 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { readSettings } from '../src/config';
+import { freePort } from '../src/dev-server';
 import { concurrencySemaphoreWorkflow } from '../src/sandbox/concurrency-semaphore-workflow';
 import { debounceWorkflow } from '../src/sandbox/debounce-workflow';
 import { defineJob, forgetJob, versioningOptions, workflowVersioning } from '../src/sandbox/job-definition';
 import { jobs } from '../src/sandbox/jobs';
 import { buildIdOf, bundleWorkflows } from '../src/worker/workers';
 import { exportSliceWorkflow, largeDataExportWorkflow } from '../workflows/large-data-export';
-import { jobctl } from './jobctl';
+import { eventually } from './harness';
+import { jobctl, spawnJobctl } from './jobctl';
 
 /**
  * Worker Versioning's parts that need no second build (README "Shipping changed job code"); the rolling deploy itself,
@@ -126,4 +130,79 @@ describe('jobctl replay over history files', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('--bundle: no workflow bundle at /nonexistent/bundle.js');
   });
+});
+
+describe('a versioned jobctl worker on the dev server', () => {
+  it('polls as its version, which runs nothing until made current; then its runs, log lines and metrics carry it', async () => {
+    // A deployment of this test's own: named after its own task queue prefix, on the dev server every test shares.
+    const prefix = `versioned-${randomUUID().slice(0, 8)}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'versioned-'));
+    const env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      JOBS_TASK_QUEUE_PREFIX: prefix,
+      JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
+      JOBS_WORKER_VERSIONING: 'on',
+      JOBS_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    };
+    const buildId = buildIdOf({ code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') });
+    const port = await freePort();
+    const worker = spawnJobctl(['worker', '--queues', 'default:2', '--metrics-port', String(port)], env);
+    try {
+      await eventually(
+        async () => {
+          if (worker.child.exitCode !== null) throw new Error(`jobctl worker exited:\n${worker.output()}`);
+          return worker.output().includes(`as version ${prefix}:${buildId}`) ? true : undefined;
+        },
+        60_000,
+        'the versioned worker serving',
+      );
+      const status = async () => {
+        const run = await jobctl(['deploy', 'status', '--json'], env);
+        expect(run.code, run.stderr).toBe(0);
+        return JSON.parse(run.stdout) as { current?: string; versions: Array<{ buildId: string; pollers: string[] }> };
+      };
+      const polling = await eventually(async () => {
+        const s = await status();
+        return s.versions.some((v) => v.buildId === buildId && v.pollers.length > 0) ? s : undefined;
+      });
+      expect(polling.current).toBeUndefined();
+
+      // Nothing to roll back to, and the current version cannot be retired: both refused, naming why.
+      const set = await jobctl(['deploy', 'set-current', buildId, '--wait'], env);
+      expect(set.code, set.stderr).toBe(0);
+      expect(set.stderr).toContain(`${prefix}:${buildId} is current (was none)`);
+      const rollback = await jobctl(['deploy', 'rollback'], env);
+      expect(rollback.code).toBe(1);
+      expect(rollback.stderr).toContain('has no earlier current version to roll back to');
+      const retire = await jobctl(['deploy', 'retire', buildId], env);
+      expect(retire.code).toBe(1);
+      expect(retire.stderr).toContain(`${buildId} is current: cannot retire it`);
+
+      const id = `versioned-${randomUUID()}`;
+      const enqueued = await jobctl(['enqueue', 'noop', JSON.stringify({ id }), '--wait', '--json'], env);
+      expect(enqueued.code, enqueued.stderr).toBe(0);
+      const connection = await Connection.connect({ address: inject('temporalAddress') });
+      try {
+        const history = await new Client({ connection }).workflow.getHandle(`noop/${id}`).fetchHistory();
+        const tasks = (history.events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes);
+        expect(tasks.length).toBeGreaterThan(0);
+        for (const task of tasks) {
+          expect(task.workflowTaskCompletedEventAttributes!.deploymentVersion).toMatchObject({
+            deploymentName: prefix,
+            buildId,
+          });
+        }
+      } finally {
+        await connection.close();
+      }
+      expect(worker.output()).toMatch(new RegExp(`"version":"${prefix}:${buildId}","event":"job_succeeded"`));
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(
+        new RegExp(`durable_jobs_job_succeeded_total\\{[^}]*worker_deployment_version="${prefix}:${buildId}"`),
+      );
+    } finally {
+      await worker.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
