@@ -1,9 +1,15 @@
 # One image for every durable-jobs process (workers, the HTTP service, the one-shots); the command picks the role.
 # Two stages: `build` compiles the library, the example application and the workflow bundle with the whole toolchain;
-# the final stage holds only what runs, as the non-root `node` user. test/dockerfile.test.ts checks these guarantees.
-# Node 20, the project's engine (package.json "engines"); a later issue moves to a newer LTS.
+# the final stage holds only what runs, as the non-root `node` user. test/dockerfile.test.ts checks these guarantees,
+# and .ci/dockerfile-check parses and lints this file as `docker build --check` does.
 
-FROM node:20-bookworm AS build
+# Node 24, the active LTS (Node 20 reached its end of life on 2026-04-30), to the patch: CI runs the suite on this same
+# version (.ci/node-lts; test/dockerfile.test.ts holds the two equal). Debian 13 (trixie) under it, Debian's stable
+# release: bookworm has only long-term security support from June 2026. Both stages on the same Debian, so the native
+# module compiled in the first links against the C library of the second.
+ARG NODE_VERSION=24.22.3
+
+FROM node:${NODE_VERSION}-trixie AS build
 WORKDIR /app
 # better-sqlite3's native module is compiled here (when no prebuilt binary fits): Python, make and a C++ compiler.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -19,7 +25,7 @@ RUN JOBS_APP=/app/build/app.js node bin/jobctl.js bundle --out /app/workflow-bun
 # Production dependencies only, the compiled better-sqlite3 among them: no TypeScript, tsx loader, vitest, eslint.
 RUN npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:${NODE_VERSION}-trixie-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production \
     JOBS_APP=/app/build/app.js \

@@ -5,9 +5,10 @@ import { DEFAULT_SETTINGS } from '../src/config';
 import { DEFAULT_SERVICE_SETTINGS } from '../activities/services/settings';
 
 /**
- * The image cannot be built here (no Docker engine). These checks read the Dockerfile and hold it to what issue 24
- * asks of the image: multi-stage, nothing of the toolchain, the sources, the tests or their recorded histories in the
- * final stage, which runs as a non-root user the compiled build that the build stage produced. Each check is shown to
+ * The image cannot be built here (no Docker engine). These checks read the Dockerfile and hold it to what issues 24 and
+ * 25 ask of the image: multi-stage on a supported Node LTS, nothing of the toolchain, the sources, the tests or their
+ * recorded histories in the final stage, which runs as a non-root user the compiled build that the build stage
+ * produced. (.ci/dockerfile-check parses and lints the file with BuildKit's own frontend.) Each check is shown to
  * fail on a Dockerfile that breaks it (the single-stage control and the one-line changes at the end).
  */
 const dockerfile = fs.readFileSync(path.resolve(__dirname, '../Dockerfile'), 'utf8');
@@ -59,16 +60,29 @@ function parseInstructions(text: string): Instruction[] {
   return instructions;
 }
 
-/** The stages, each from its FROM (`FROM [--platform=…] <image> [AS <name>]`) to the next. */
+/**
+ * The stages, each from its FROM (`FROM [--platform=…] <image> [AS <name>]`) to the next. `${NAME}` and `$NAME` in a
+ * FROM take the default of an ARG declared before the first FROM, as BuildKit does without --build-arg.
+ */
 function parseStages(text: string): Stage[] {
   const stages: Stage[] = [];
+  const globalArgs = new Map<string, string>();
   for (const instruction of parseInstructions(text)) {
-    if (instruction.keyword === 'FROM') {
-      const words = instruction.args.split(/\s+/).filter((word) => !word.startsWith('--'));
+    if (instruction.keyword === 'ARG' && stages.length === 0) {
+      const [name, value] = envPairs(instruction.args)[0] ?? [];
+      if (name && instruction.args.includes('=')) globalArgs.set(name, value!);
+    } else if (instruction.keyword === 'FROM') {
+      const args = instruction.args.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, braced?: string, bare?: string) => {
+        const value = globalArgs.get((braced ?? bare)!);
+        if (value === undefined)
+          throw new Error(`line ${instruction.line}: FROM uses ${braced ?? bare}, no ARG default`);
+        return value;
+      });
+      const words = args.split(/\s+/).filter((word) => !word.startsWith('--'));
       const as = words.length === 3 && words[1]!.toUpperCase() === 'AS';
       if (words.length !== 1 && !as) throw new Error(`line ${instruction.line}: FROM ${instruction.args}`);
       stages.push({ base: words[0]!, name: as ? words[2]! : undefined, instructions: [] });
-    } else if (instruction.keyword !== 'ARG' || stages.length > 0) {
+    } else {
       if (stages.length === 0) throw new Error(`line ${instruction.line}: ${instruction.keyword} before FROM`);
       stages.at(-1)!.instructions.push(instruction);
     }
@@ -163,6 +177,7 @@ function relativeSource(stages: Stage[], copy: Copy, source: string): string {
 
 type Check =
   | 'multi-stage'
+  | 'node-lts'
   | 'non-root'
   | 'no-toolchain'
   | 'copies-built-output-only'
@@ -173,6 +188,17 @@ type Check =
 interface Problem {
   check: Check;
   message: string;
+}
+
+/**
+ * The Node LTS lines still supported (end of life 2027-04-30 and 2028-04-30); Node 20's ended on 2026-04-30. A line
+ * leaves this list at its end of life, and the image moves on.
+ */
+const SUPPORTED_NODE_LTS = [22, 24];
+
+/** The Node version of an official `node:<version>-…` image; undefined for another image or a floating tag (`lts`). */
+function nodeVersionOf(image: string): string | undefined {
+  return /^node:(\d+(?:\.\d+){0,2})(?:-|$)/.exec(image)?.[1];
 }
 
 /** What in a final stage's RUN installs packages or uses a compiler. */
@@ -196,6 +222,20 @@ function problemsOf(text: string): Problem[] {
   if (stageOf(stages, final.base)) problem('multi-stage', `the final stage builds on the stage ${final.base}`);
   else if (!/-slim\b|alpine|distroless/.test(final.base))
     problem('no-toolchain', `the final stage starts from ${final.base}, a full image with a compiler toolchain`);
+
+  // A supported Node LTS, by its version (not a tag that moves under the tested image), the same in every stage: the
+  // native module compiled in the build stage is loaded by the final stage's Node.
+  const images = stages.filter((stage) => !stageOf(stages, stage.base)).map((stage) => stage.base);
+  const unpinned = images.filter((image) => !nodeVersionOf(image));
+  const unsupported = images.filter((image) => {
+    const version = nodeVersionOf(image);
+    return version && !SUPPORTED_NODE_LTS.includes(Number(version.split('.')[0]));
+  });
+  const versions = new Set(images.map(nodeVersionOf).filter(Boolean));
+  if (unpinned.length > 0) problem('node-lts', `not a node image of a given version: ${unpinned.join(', ')}`);
+  if (unsupported.length > 0)
+    problem('node-lts', `not a supported Node LTS (${SUPPORTED_NODE_LTS.join(', ')}): ${unsupported.join(', ')}`);
+  if (versions.size > 1) problem('node-lts', `the stages run different Node versions: ${[...versions].join(', ')}`);
 
   // Non-root: the last USER of the final stage is what the container runs as; none means root.
   const user = [...final.instructions].reverse().find((i) => i.keyword === 'USER');
@@ -293,6 +333,7 @@ function escape(text: string): string {
 
 const ALL_CHECKS: Check[] = [
   'multi-stage',
+  'node-lts',
   'non-root',
   'no-toolchain',
   'copies-built-output-only',
@@ -300,6 +341,11 @@ const ALL_CHECKS: Check[] = [
   'env-from-build',
   'entrypoint',
 ];
+
+/** The Node that CI runs the suite on besides the machine's own (.ci/node-lts). */
+const NODE_LTS_VERSION = /^NODE_LTS_VERSION=(\S+)$/m.exec(
+  fs.readFileSync(path.resolve(__dirname, '../.ci/node-lts'), 'utf8'),
+)![1]!;
 
 describe('Dockerfile', () => {
   const stages = parseStages(dockerfile);
@@ -310,14 +356,20 @@ describe('Dockerfile', () => {
 
   it('builds in a named stage and runs from a fresh slim one as the node user', () => {
     expect(stages.map((stage) => `${stage.base} AS ${stage.name}`)).toEqual([
-      'node:20-bookworm AS build',
-      'node:20-bookworm-slim AS runtime',
+      `node:${NODE_LTS_VERSION}-trixie AS build`,
+      `node:${NODE_LTS_VERSION}-trixie-slim AS runtime`,
     ]);
     const final = stages.at(-1)!;
     expect(final.instructions.filter((i) => i.keyword === 'USER').map((i) => i.args)).toEqual(['node']);
     const entrypoint = final.instructions.find((i) => i.keyword === 'ENTRYPOINT')!;
     expect(execForm(entrypoint.args)).toEqual(['node', 'bin/jobctl.js']);
     expect(execForm(final.instructions.find((i) => i.keyword === 'CMD')!.args)).toEqual(['worker']);
+  });
+
+  it('runs on the Node LTS that CI runs the suite on, to the patch (.ci/node-lts)', () => {
+    expect(NODE_LTS_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(SUPPORTED_NODE_LTS).toContain(Number(NODE_LTS_VERSION.split('.')[0]));
+    expect(stages.map((stage) => nodeVersionOf(stage.base))).toEqual([NODE_LTS_VERSION, NODE_LTS_VERSION]);
   });
 
   it('the final stage holds exactly the built output and what it reads at run time', () => {
@@ -391,7 +443,7 @@ describe('Dockerfile', () => {
   });
 
   describe('the checks catch what they are for', () => {
-    it('a single-stage image that builds as root and copies everything fails every check', () => {
+    it('a single-stage image on Node 20 that builds as root and copies everything fails every check', () => {
       const singleStage = [
         'FROM node:20-bookworm',
         'WORKDIR /app',
@@ -406,6 +458,7 @@ describe('Dockerfile', () => {
       expect(problems.map((p) => p.message)).toEqual([
         'a single stage: the toolchain that built the image runs it too',
         'the final stage starts from node:20-bookworm, a full image with a compiler toolchain',
+        'not a supported Node LTS (22, 24): node:20-bookworm',
         'no USER: the container runs as root',
         'line 3: the final stage installs or compiles: RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++',
         'line 5: the final stage installs or compiles: RUN npm ci',
@@ -424,13 +477,21 @@ describe('Dockerfile', () => {
       ['no USER', (t) => t.replace(/^USER node\n/m, ''), 'non-root'],
       [
         'the final stage from the build stage',
-        (t) => t.replace(/^FROM node:20-bookworm-slim/m, 'FROM build'),
+        (t) => t.replace(/^FROM node:\$\{NODE_VERSION\}-trixie-slim/m, 'FROM build'),
         'multi-stage',
       ],
+      ['the final stage from a full image', (t) => t.replace('-trixie-slim', '-trixie'), 'no-toolchain'],
       [
-        'the final stage from a full image',
-        (t) => t.replace('node:20-bookworm-slim', 'node:20-bookworm'),
-        'no-toolchain',
+        'Node 20, past its end of life',
+        (t) => t.replace(/^ARG NODE_VERSION=.*$/m, 'ARG NODE_VERSION=20.20.2'),
+        'node-lts',
+      ],
+      ['Node 23, not an LTS', (t) => t.replace(/^ARG NODE_VERSION=.*$/m, 'ARG NODE_VERSION=23.11.1'), 'node-lts'],
+      ['a floating tag', (t) => t.replace('node:${NODE_VERSION}-trixie-slim', 'node:lts-trixie-slim'), 'node-lts'],
+      [
+        'another Node in the final stage',
+        (t) => t.replace('node:${NODE_VERSION}-trixie-slim', 'node:22.22.0-trixie-slim'),
+        'node-lts',
       ],
       [
         'apt-get in the final stage',
@@ -519,5 +580,10 @@ describe('Dockerfile', () => {
     expect(() => parseInstructions('FROM x\nRUN <<EOF\necho\nEOF')).toThrow(/heredocs/);
     expect(() => parseInstructions('FROM x\nRUN a \\')).toThrow(/ends inside/);
     expect(() => parseStages('RUN x')).toThrow(/before FROM/);
+    expect(parseStages('ARG V=1.2\nARG W\nFROM a:${V}-x AS b\nARG V\nFROM c:$V').map((stage) => stage.base)).toEqual([
+      'a:1.2-x',
+      'c:1.2',
+    ]);
+    expect(() => parseStages('ARG W\nFROM a:${W}')).toThrow(/no ARG default/);
   });
 });

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../src/dev-server';
 import { invoiceGeneration, processPayment } from './jobs';
 import { capturedLogLines, createHarness, eventually, type Harness } from './harness';
-import { jobctl, jobctlNodeArgs } from './jobctl';
+import { jobctl, startJobctlWorker } from './jobctl';
 
 describe('job logs', () => {
   let h: Harness;
@@ -94,21 +93,13 @@ describe('worker metrics endpoint', () => {
       JOBS_SQLITE_PATH: path.join(dir, 'app.sqlite'),
     };
     expect((await jobctl(['seed', '--count', '3'], env)).code).toBe(0);
-    const worker = spawn(
-      process.execPath,
-      [...jobctlNodeArgs(), 'worker', '--queues', 'default:2', '--metrics-port', String(port)],
-      {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    worker.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    // Serving before the jobs are enqueued (a worker that died, say on a taken port, fails here with its output).
+    const worker = await startJobctlWorker('default:2', env, undefined, ['--metrics-port', String(port)]);
     try {
       // invoice 2 exists (seeded), invoice 9 does not; each workflow ID is scoped by this test's unique queue prefix.
       const ok = await jobctl(['enqueue', 'invoice-generation', '{"invoiceId":2}', '--wait', '--json'], env);
       const bad = await jobctl(['enqueue', 'invoice-generation', '{"invoiceId":9}', '--wait', '--json'], env);
-      expect([ok.code, bad.code]).toEqual([0, 1]);
+      expect([ok.code, bad.code], worker.output()).toEqual([0, 1]);
       const metrics = await eventually(
         async () => {
           const text = await fetch(`http://127.0.0.1:${port}/metrics`)
@@ -123,12 +114,12 @@ describe('worker metrics endpoint', () => {
       expect(metrics).toMatch(/durable_jobs_job_failed_total\{[^}]*error_type="RecordNotFound"[^}]*\} 1/);
       expect(metrics).toMatch(/durable_jobs_job_duration_bucket\{[^}]*job="invoice-generation"/);
       expect(metrics).toMatch(/temporal_workflow_completed/); // the SDK's own series, same endpoint
-      expect(stdout).toMatch(
+      expect(worker.output()).toMatch(
         /"event":"job_succeeded".*"job":"invoice-generation"|"job":"invoice-generation".*"event":"job_succeeded"/,
       );
     } finally {
-      worker.kill('SIGTERM');
-      await new Promise((r) => worker.once('exit', r));
+      // Waits for the exit unless it already happened (waiting for an 'exit' that came before never ends).
+      await worker.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);

@@ -87,9 +87,17 @@ export function spawnJobctl(
   };
 }
 
-/** `jobctl worker --queues <queues>` (of another copy of the project at `root`), once it says it is serving. */
-export async function startJobctlWorker(queues: string, env: NodeJS.ProcessEnv, root = ROOT): Promise<JobctlProcess> {
-  const worker = spawnJobctl(['worker', '--queues', queues], env, { root });
+/**
+ * `jobctl worker --queues <queues> [args]` (of another copy of the project at `root`), once it says it is serving; fails
+ * with its output if it exits before.
+ */
+export async function startJobctlWorker(
+  queues: string,
+  env: NodeJS.ProcessEnv,
+  root = ROOT,
+  args: string[] = [],
+): Promise<JobctlProcess> {
+  const worker = spawnJobctl(['worker', '--queues', queues, ...args], env, { root });
   const deadline = Date.now() + 60_000;
   while (!worker.output().includes('serving')) {
     if (worker.child.exitCode !== null) throw new Error(`jobctl worker exited before serving:\n${worker.output()}`);

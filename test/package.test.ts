@@ -11,13 +11,15 @@ const ROOT = path.resolve(__dirname, '..');
 const run = promisify(execFile);
 
 /**
- * What a user's machine has besides the tarball: a PATH (node, npm, Go's cache of the Temporal CLI under HOME) and
- * npm's package cache. None of this run's JOBS_* or TEMPORAL_* settings (they name this checkout's test application
- * and its server).
+ * What a user's machine has besides the tarball: a PATH (node, npm, Go's cache of the Temporal CLI under HOME),
+ * npm's package cache, and where npm finds the running Node's headers when it says so in the environment
+ * (npm_config_nodedir: better-sqlite3 compiles against them, no headers can be downloaded here; .ci/node-lts sets it
+ * for Node 24). None of this run's JOBS_* or TEMPORAL_* settings (they name this checkout's test application and its
+ * server).
  */
 function userEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'HOME', 'USER', 'LANG', 'TMPDIR', 'TEMPORAL_CLI_PATH']) {
+  for (const name of ['PATH', 'HOME', 'USER', 'LANG', 'TMPDIR', 'TEMPORAL_CLI_PATH', 'npm_config_nodedir']) {
     if (process.env[name] !== undefined) env[name] = process.env[name];
   }
   return env;
