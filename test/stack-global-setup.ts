@@ -1,13 +1,12 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { resolveStackBinaries } from '../src/stack/binaries';
-import { MAX_STACK_PORT, servicePorts } from '../src/stack/server-config';
 import { startStack, type Stack } from '../src/stack/stack';
 import { bundleWorkflows } from '../src/worker/workers';
 import { TEST_WORKFLOWS } from './jobs/app';
+import { freeStackPorts } from './stack/stack-helpers';
 import { TEST_LOG_DIR } from './time-skipping-server';
 
 declare module 'vitest' {
@@ -81,25 +80,4 @@ export default async function setup(project: TestProject) {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   };
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** A frontend port with every port of the four services free (gRPC, membership, HTTP), and a PostgreSQL port. */
-async function freeStackPorts(): Promise<{ port: number; postgresPort: number }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Temporal's PostgreSQL schema stores membership ports (300 below each service's) as smallint: at most 32767.
-    const port = 20_000 + Math.floor(Math.random() * (MAX_STACK_PORT - 20_000));
-    const all = Object.values(servicePorts(port)).flatMap((p) => [p.grpc, p.membership, ...(p.http ? [p.http] : [])]);
-    const postgresPort = port + 20;
-    const busy = await Promise.all([...all, postgresPort].map(listening));
-    if (!busy.some(Boolean)) return { port, postgresPort };
-  }
-  throw new Error('no free port block found for the stack');
 }

@@ -153,13 +153,24 @@ async function versionPollers(client: Client, deploymentName: string, buildId: s
   return [...identities].sort();
 }
 
-async function conflictToken(client: Client, deploymentName: string): Promise<Uint8Array | undefined> {
+/**
+ * The deployment's routing and versions as the server has them, and the token that guards changing them: one call,
+ * for the commands that change routing (they need neither pollers nor run counts). Throws when it does not exist.
+ */
+async function readRouting(
+  client: Client,
+  deploymentName: string,
+): Promise<{ current?: string; buildIds: string[]; conflictToken?: Uint8Array }> {
   try {
-    const { conflictToken } = await client.workflowService.describeWorkerDeployment({
+    const { conflictToken, workerDeploymentInfo: info } = await client.workflowService.describeWorkerDeployment({
       namespace: client.options.namespace,
       deploymentName,
     });
-    return conflictToken ?? undefined;
+    return {
+      current: info?.routingConfig?.currentDeploymentVersion?.buildId || undefined,
+      buildIds: (info?.versionSummaries ?? []).map((v) => v.deploymentVersion?.buildId ?? ''),
+      conflictToken: conflictToken ?? undefined,
+    };
   } catch (err) {
     if (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND) {
       throw new DeploymentCommandError(
@@ -168,6 +179,14 @@ async function conflictToken(client: Client, deploymentName: string): Promise<Ui
       );
     }
     throw err;
+  }
+}
+
+function requireVersion(routing: { buildIds: string[] }, deploymentName: string, buildId: string): void {
+  if (!routing.buildIds.includes(buildId)) {
+    throw new DeploymentCommandError(
+      `deployment "${deploymentName}" has no version ${buildId}; its versions: ${routing.buildIds.join(', ') || 'none'}`,
+    );
   }
 }
 
@@ -186,25 +205,20 @@ export async function setCurrentVersion(
   buildId: string,
   identity = 'jobctl deploy',
 ): Promise<{ previous?: string }> {
-  const before = await describeDeployment(client, deploymentName);
-  if (before && !before.versions.some((v) => v.buildId === buildId)) {
-    throw new DeploymentCommandError(
-      `deployment "${deploymentName}" has no version ${buildId}; its versions: ` +
-        (before.versions.map((v) => v.buildId).join(', ') || 'none'),
-    );
-  }
+  const before = await readRouting(client, deploymentName);
+  requireVersion(before, deploymentName, buildId);
   try {
     await client.workflowService.setWorkerDeploymentCurrentVersion({
       namespace: client.options.namespace,
       deploymentName,
       buildId,
-      conflictToken: await conflictToken(client, deploymentName),
+      conflictToken: before.conflictToken,
       identity,
     });
   } catch (err) {
     explain(err, deploymentName, buildId);
   }
-  return { previous: before?.current };
+  return { previous: before.current };
 }
 
 /**
@@ -219,22 +233,17 @@ export async function setRampingVersion(
   identity = 'jobctl deploy',
 ): Promise<void> {
   if (!(percentage >= 0 && percentage <= 100)) throw new DeploymentCommandError('percentage must be from 0 to 100');
-  const state = await describeDeployment(client, deploymentName);
-  if (state?.current === buildId)
+  const state = await readRouting(client, deploymentName);
+  if (state.current === buildId)
     throw new DeploymentCommandError(`${buildId} is the current version already: ramp a newer one`);
-  if (state && !state.versions.some((v) => v.buildId === buildId)) {
-    throw new DeploymentCommandError(
-      `deployment "${deploymentName}" has no version ${buildId}; its versions: ` +
-        (state.versions.map((v) => v.buildId).join(', ') || 'none'),
-    );
-  }
+  requireVersion(state, deploymentName, buildId);
   try {
     await client.workflowService.setWorkerDeploymentRampingVersion({
       namespace: client.options.namespace,
       deploymentName,
       buildId,
       percentage,
-      conflictToken: await conflictToken(client, deploymentName),
+      conflictToken: state.conflictToken,
       identity,
     });
   } catch (err) {
@@ -249,7 +258,7 @@ export async function stopRamp(client: Client, deploymentName: string, identity 
     deploymentName,
     buildId: '',
     percentage: 0,
-    conflictToken: await conflictToken(client, deploymentName),
+    conflictToken: (await readRouting(client, deploymentName)).conflictToken,
     identity,
   });
 }
