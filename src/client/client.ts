@@ -209,6 +209,14 @@ const CONNECT_TIMEOUT = '5s';
 const ENQUEUE_TIMEOUT_MS = 10_000;
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_CANCELLED = 1;
+
+/**
+ * A call given a deadline ended because the deadline passed. grpc-js ends it as DEADLINE_EXCEEDED or, about two times
+ * in five (seen against server 1.29.1 on a query no worker answers), as CANCELLED.
+ */
+function deadlinePassed(err: { code: number }, deadline: number): boolean {
+  return err.code === GRPC_DEADLINE_EXCEEDED || (err.code === GRPC_CANCELLED && Date.now() >= deadline);
+}
 /** How long `status` waits for a running job's worker to answer its progress query. */
 const STATUS_PROGRESS_TIMEOUT_MS = 3_000;
 const GRPC_UNAVAILABLE = 14;
@@ -297,9 +305,10 @@ export class JobClient {
         : { fields: await encodeMapToPayloads(options.loadedDataConverter, memoFields) };
     // Traced (README "Traces") as the SDK's client interceptor would, which this direct call bypasses.
     const traced = startWorkflowStartSpan(job.workflowType, workflowId);
+    const deadline = Date.now() + ENQUEUE_TIMEOUT_MS;
     try {
       // Bounded: a server that goes away after we connected is an error in seconds, not whenever gRPC gives up.
-      const response = await this.temporal.connection.withDeadline(Date.now() + ENQUEUE_TIMEOUT_MS, () =>
+      const response = await this.temporal.connection.withDeadline(deadline, () =>
         workflowService.startWorkflowExecution({
           header: traced?.header,
           namespace: this.namespace,
@@ -345,7 +354,7 @@ export class JobClient {
         const runId = workflowExecutionInfo?.execution?.runId ?? '';
         return { workflowId, runId, duplicate: true, url: this.runUrl(workflowId, runId) };
       }
-      if (isGrpcServiceError(err) && (err.code === GRPC_UNAVAILABLE || err.code === GRPC_DEADLINE_EXCEEDED)) {
+      if (isGrpcServiceError(err) && (err.code === GRPC_UNAVAILABLE || deadlinePassed(err, deadline))) {
         const { connection } = this.temporal;
         const address = connection instanceof Connection ? connection.options.address : 'the Temporal server';
         const outcome =
@@ -389,8 +398,9 @@ export class JobClient {
         ? {}
         : { expiresAfterMs: parseJobDuration(options.expiresAfter, 'expiresAfter') }),
     };
+    const deadline = Date.now() + ENQUEUE_TIMEOUT_MS;
     try {
-      const handle = await this.temporal.connection.withDeadline(Date.now() + ENQUEUE_TIMEOUT_MS, () =>
+      const handle = await this.temporal.connection.withDeadline(deadline, () =>
         this.temporal.workflow.signalWithStart(debounceWorkflow, {
           workflowId,
           taskQueue: taskQueueName(this.taskQueuePrefix, job.queue),
@@ -404,7 +414,7 @@ export class JobClient {
       return { workflowId, runId, duplicate: false, debounced: true, url: this.runUrl(workflowId, runId) };
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause ?? err;
-      if (isGrpcServiceError(cause) && (cause.code === GRPC_UNAVAILABLE || cause.code === GRPC_DEADLINE_EXCEEDED)) {
+      if (isGrpcServiceError(cause) && (cause.code === GRPC_UNAVAILABLE || deadlinePassed(cause, deadline))) {
         const { connection } = this.temporal;
         const address = connection instanceof Connection ? connection.options.address : 'the Temporal server';
         const outcome =
@@ -470,15 +480,8 @@ export class JobClient {
         /did not register a handler|not registered/i.test(String((err as Error).message))
       )
         return undefined;
-      // Our deadline passing ends the call as DEADLINE_EXCEEDED or, about two times in five (seen with grpc-js against
-      // server 1.29.1), as CANCELLED: both mean no worker answered in time once the deadline is behind us.
       const cause = (err as { cause?: unknown }).cause ?? err;
-      if (
-        deadline !== undefined &&
-        isGrpcServiceError(cause) &&
-        (cause.code === GRPC_DEADLINE_EXCEEDED || (cause.code === GRPC_CANCELLED && Date.now() >= deadline))
-      )
-        return undefined;
+      if (deadline !== undefined && isGrpcServiceError(cause) && deadlinePassed(cause, deadline)) return undefined;
       throw err;
     }
   }
