@@ -25,6 +25,7 @@ export default defineConfig({
       'test/iso-date.test.ts',
       'test/error-types.test.ts',
       'test/api-tokens.test.ts',
+      'test/soak-check.test.ts',
     ],
   },
 });

@@ -21,6 +21,7 @@ import { FakeVendor, type FaultKind, type VendorRequest } from '../src/testing/f
 import { bundleWorkflows } from '../src/worker/workers';
 import { testApp } from '../test/jobs/app';
 import { JOBCTL_NODE_ARGS, positiveInt, type Scenario, type ScenarioOutcome } from './harness';
+import { checkSoak, describeEffects, EFFECT_KINDS, type EffectKind, type FaultCounts } from './soak-check';
 
 export interface SoakOptions {
   /** Length of the load phase, in minutes (fractions allowed). @default 2 */
@@ -49,6 +50,11 @@ export interface SoakOptions {
   measureJobs: number;
   /** Keep the stack's data directory (logs, PostgreSQL) afterwards. @default only when the soak fails */
   keepData?: boolean;
+  /**
+   * Negative control: the fake vendor applies every n-th webhook payload twice when it first applies it (a vendor
+   * whose idempotency broke). The soak must then fail, naming those payloads.
+   */
+  applyTwice?: number;
 }
 
 /** Shares of the mixed load; exports come on a schedule of their own. */
@@ -144,7 +150,12 @@ export const soak: Scenario<SoakOptions> = {
       .option('--export-users <n>', 'users in each export', positiveInt, 2000)
       .option('--workers <n>', 'jobctl worker processes', positiveInt, 3)
       .option('--measure-jobs <n>', 'jobs of the capacity measurement (unless --rate)', positiveInt, 150)
-      .option('--keep-data', 'keep the stack directory (logs, PostgreSQL data) even when the soak passes'),
+      .option('--keep-data', 'keep the stack directory (logs, PostgreSQL data) even when the soak passes')
+      .option(
+        '--apply-twice <n>',
+        'negative control: the fake vendor delivers every n-th webhook payload twice; the soak must fail naming them',
+        positiveInt,
+      ),
   inProcessWorkers: false,
   run: () => Promise.reject(new Error('the soak runs standalone')),
   standalone: (options) => runSoak(options),
@@ -163,8 +174,15 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
   // Run as root, PostgreSQL runs as the postgres user (src/stack/postgres.ts), which must reach its directory in here.
   fs.chmodSync(dataDir, 0o755);
   const { port, postgresPort } = await freePorts();
-  const vendor = new FakeVendor();
-  const gateway = new FakeVendor({ path: '/v1/charges' });
+  // Effects are counted per record whatever the key: per payload (its body) at the vendor, per payment at the gateway.
+  let firstDeliveries = 0;
+  const vendor = new FakeVendor({
+    applyTwice: options.applyTwice ? () => ++firstDeliveries % options.applyTwice! === 0 : undefined,
+  });
+  const gateway = new FakeVendor({
+    path: '/v1/charges',
+    recordOf: (body) => `payment ${String((JSON.parse(body) as { paymentId?: unknown }).paymentId)}`,
+  });
   const vendorUrl = await vendor.start(0);
   const gatewayUrl = await gateway.start(0);
 
@@ -299,6 +317,7 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
     let enqueueRetries = 0;
     let loadWebhooks = 0;
     let scriptedDead = 0;
+    const scriptedIds = new Set<number>();
     const enqueueFailures: string[] = [];
     const enqueue = async (kind: Kind, measuring: boolean): Promise<JobRecord | undefined> => {
       const recordId = ids[kind][next[kind]++];
@@ -307,6 +326,7 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
       if (kind === 'webhook' && !measuring && ++loadWebhooks % 50 === 0) {
         vendor.script(`webhook-payload/${recordId}`, ['client_error', 'client_error']);
         scriptedDead++;
+        scriptedIds.add(recordId);
       }
       const args =
         kind === 'invoice'
@@ -443,12 +463,17 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
     });
 
     // 4. The load and the faults, side by side.
-    const faults = { kills: 0, historyRestarts: 0, postgresRestarts: 0 };
+    const faults: FaultCounts = { kills: 0, historyRestarts: 0, postgresRestarts: 0 };
     const events: Array<{ at: number; what: 'kill' | 'history' | 'postgres' }> = [];
     for (let at = killEveryMs; at < durationMs; at += killEveryMs) events.push({ at, what: 'kill' });
     for (let at = historyEveryMs; at < durationMs; at += historyEveryMs) events.push({ at, what: 'history' });
     if (postgresAtMs > 0 && postgresAtMs < durationMs) events.push({ at: postgresAtMs, what: 'postgres' });
     events.sort((a, b) => a.at - b.at);
+    const scheduled: FaultCounts = {
+      kills: events.filter((e) => e.what === 'kill').length,
+      historyRestarts: events.filter((e) => e.what === 'history').length,
+      postgresRestarts: events.filter((e) => e.what === 'postgres').length,
+    };
     log(
       `Faults: worker SIGKILL every ${killEveryMs / 1000} s, history restart every ${historyEveryMs / 1000} s, ` +
         `PostgreSQL restart ${postgresAtMs > 0 && postgresAtMs < durationMs ? `at ${postgresAtMs / 1000} s` : 'never'}; ` +
@@ -460,9 +485,17 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
       for (const event of events) {
         await sleep(loadStart + event.at - Date.now());
         if (event.what === 'kill') {
-          const alive = [...workers].filter((w) => w.running);
+          // No live worker (a replacement still starting): wait for one, up to a minute, rather than skip the kill.
+          let alive = [...workers].filter((w) => w.running);
+          for (const waitUntil = Date.now() + 60_000; alive.length === 0 && Date.now() < waitUntil;) {
+            await sleep(250);
+            alive = [...workers].filter((w) => w.running);
+          }
           const victim = alive[Math.floor(random() * alive.length)];
-          if (!victim) continue;
+          if (!victim) {
+            log(`[${elapsed()} s] no live worker to SIGKILL for a minute: kill not done`);
+            continue;
+          }
           workers.delete(victim);
           await victim.kill();
           faults.kills++;
@@ -543,18 +576,26 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
     const settleSeconds = (Date.now() - settleStart) / 1000;
 
     // 6. Verify: each job's outcome, then every effect.
-    const verdict = await verify(jobClient, stack.databaseUrl, jobs, vendor, gateway, exportUsers);
+    const verdict = await verify(jobClient, stack.databaseUrl, jobs, vendor, gateway, exportUsers, scriptedIds);
+    const check = checkSoak({
+      effects: verdict.effects,
+      scriptedDead,
+      deadAsDesigned: verdict.deadAsDesigned,
+      dead: verdict.deadEffects,
+      scheduled,
+      done: faults,
+    });
     const latencies = verdict.latencies;
     const p50 = percentile(latencies, 50);
     const p95 = percentile(latencies, 95);
     const enqueuedBy = countBy(jobs, (j) => j.kind);
-    const problems = [...verdict.problems];
+    const problems = [...verdict.problems, ...check.problems];
     if (enqueueFailures.length > 0)
       problems.push(
         `${enqueueFailures.length} enqueue calls failed for 2 minutes: ${enqueueFailures.slice(0, 5).join('; ')}`,
       );
     if (crashes.length > 0) problems.push(`processes exited on their own: ${crashes.join('; ')}`);
-    const duplicates = Object.values(verdict.duplicates).reduce((a, b) => a + b, 0);
+    const duplicates = Object.values(check.duplicates).reduce((a, d) => a + d.surplus, 0);
     passed = problems.length === 0;
     const lines = [
       `soak: ${formatDuration(loadSeconds * 1000)} of load at ${rate.toFixed(1)} jobs/s` +
@@ -565,12 +606,16 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
       `  completed          ${verdict.completed}`,
       `  dead               ${verdict.deadAsDesigned + verdict.deadUnexpected} (as designed ${verdict.deadAsDesigned}, unexpected ${verdict.deadUnexpected}; ${scriptedDead} webhooks were scripted to get two 4xx)`,
       `  lost               ${verdict.lost}`,
-      `  duplicated effects ${duplicates} (${Object.entries(verdict.duplicates)
-        .map(([k, v]) => `${k} ${v}`)
+      ...(Object.keys(EFFECT_KINDS) as EffectKind[]).map(
+        (kind) => `  ${EFFECT_KINDS[kind].padEnd(38)} ${describeEffects(verdict.effects[kind])}`,
+      ),
+      `  duplicated effects ${duplicates} (${(Object.keys(EFFECT_KINDS) as EffectKind[])
+        .map((k) => `${k} ${check.duplicates[k].surplus}`)
         .join(', ')})`,
-      `  worker kills       ${faults.kills} (processes that exited on their own: ${crashes.length})`,
-      `  history restarts   ${faults.historyRestarts}`,
-      `  PostgreSQL restarts survived ${faults.postgresRestarts}`,
+      `  replayed           vendor ${vendor.replayed}, gateway ${gateway.replayed} (requests answered from the idempotency record)`,
+      `  worker kills       ${faults.kills} of ${scheduled.kills} scheduled (processes that exited on their own: ${crashes.length})`,
+      `  history restarts   ${faults.historyRestarts} of ${scheduled.historyRestarts} scheduled`,
+      `  PostgreSQL restarts survived ${faults.postgresRestarts} of ${scheduled.postgresRestarts} scheduled`,
       `  latency            p50 ${fmt(p50)}, p95 ${fmt(p95)} (enqueue → completion, ${latencies.length} completed jobs of the load)`,
       `  settled in         ${settleSeconds.toFixed(0)} s after the load`,
     ];
@@ -588,9 +633,18 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
         scriptedClientErrors: scriptedDead,
         lost: verdict.lost,
         duplicatedEffects: duplicates,
+        duplicatedDeliveries: check.duplicates.deliveries.surplus,
+        duplicatedCharges: check.duplicates.charges.surplus,
+        duplicatedDocuments: check.duplicates.documents.surplus,
+        duplicatedRows: check.duplicates.rows.surplus,
+        replayedVendor: vendor.replayed,
+        replayedGateway: gateway.replayed,
         workerKills: faults.kills,
+        workerKillsScheduled: scheduled.kills,
         historyRestarts: faults.historyRestarts,
+        historyRestartsScheduled: scheduled.historyRestarts,
         postgresRestarts: faults.postgresRestarts,
+        postgresRestartsScheduled: scheduled.postgresRestarts,
         unexpectedExits: crashes.length,
         p50LatencyMs: p50 ?? 0,
         p95LatencyMs: p95 ?? 0,
@@ -618,7 +672,10 @@ interface Verdict {
   deadAsDesigned: number;
   deadUnexpected: number;
   lost: number;
-  duplicates: { payments: number; webhooks: number; invoices: number; exportUsers: number };
+  /** Per kind of effect, each record's name → how many times its effect happened (0 included for every job's record). */
+  effects: Record<EffectKind, Map<string, number>>;
+  /** Dead webhooks and payments with the deliveries or charges their record had. */
+  deadEffects: Array<{ name: string; effects: number }>;
   latencies: number[];
   problems: string[];
 }
@@ -631,13 +688,15 @@ async function verify(
   vendor: FakeVendor,
   gateway: FakeVendor,
   exportUsers: Map<number, Set<number>>,
+  scriptedIds: Set<number>,
 ): Promise<Verdict> {
   const v: Verdict = {
     completed: 0,
     deadAsDesigned: 0,
     deadUnexpected: 0,
     lost: 0,
-    duplicates: { payments: 0, webhooks: 0, invoices: 0, exportUsers: 0 },
+    effects: { deliveries: new Map(), charges: new Map(), documents: new Map(), rows: new Map() },
+    deadEffects: [],
     latencies: [],
     problems: [],
   };
@@ -646,6 +705,7 @@ async function verify(
   const unexpected: string[] = [];
   const completed = new Set<JobRecord>();
   const dead = new Set<JobRecord>();
+  const deadByDesign = new Set<JobRecord>();
   const lastAnswer = (log: VendorRequest[]) => {
     const last = new Map<string, FaultKind>();
     for (const r of log) last.set(r.key, r.fault);
@@ -678,8 +738,10 @@ async function verify(
     }
     dead.add(job);
     const why = await deadAsDesigned(handle, job, job.kind === 'payment' ? gatewayLast : vendorLast);
-    if (why.asDesigned) v.deadAsDesigned++;
-    else {
+    if (why.asDesigned) {
+      v.deadAsDesigned++;
+      deadByDesign.add(job);
+    } else {
       v.deadUnexpected++;
       note(unexpected, `${job.workflowId} ${status}: ${why.reason}`);
     }
@@ -688,37 +750,53 @@ async function verify(
   if (unexpected.length)
     v.problems.push(`${v.deadUnexpected} jobs dead against their retry table: ${unexpected.join('; ')}`);
 
-  // Effects: the fakes apply once per idempotency key; a second effect would come with a second key for one record.
-  const effects = (fake: FakeVendor, field: string, kind: 'payments' | 'webhooks') => {
-    const keysPerRecord = new Map<string, Set<string>>();
-    for (const r of fake.requestLog) {
-      if (!fake.effects.has(r.key)) continue;
-      const body = JSON.parse(r.body) as Record<string, unknown>;
-      const record = String(body[field] ?? r.key);
-      const keys = keysPerRecord.get(record) ?? new Set<string>();
-      keys.add(r.key);
-      keysPerRecord.set(record, keys);
-    }
-    for (const [record, keys] of keysPerRecord) {
-      if (keys.size <= 1) continue;
-      v.duplicates[kind] += keys.size - 1;
-      v.problems.push(`${kind}: record ${record} applied under ${keys.size} keys (${[...keys].join(', ')})`);
-    }
-    for (const [key, effect] of fake.effects) {
-      if (effect.applied > 1) {
-        v.duplicates[kind] += effect.applied - 1;
-        v.problems.push(`${kind}: ${key} applied ${effect.applied} times`);
-      }
-    }
-  };
-  effects(gateway, 'paymentId', 'payments');
-  effects(vendor, 'soak', 'webhooks');
+  const scriptedNotDead = [...scriptedIds].filter(
+    (id) => ![...deadByDesign].some((j) => j.kind === 'webhook' && j.recordId === id),
+  );
+  if (scriptedNotDead.length)
+    v.problems.push(
+      `${scriptedNotDead.length} webhooks scripted to get two 4xx did not die as designed: ${scriptedNotDead
+        .slice(0, 10)
+        .map((id) => `webhook payload ${id}`)
+        .join(', ')}`,
+    );
+
+  // Charges per payment, whatever the key: the gateway counts them per payment (its recordOf).
+  for (const job of jobs) if (job.kind === 'payment') v.effects.charges.set(`payment ${job.recordId}`, 0);
+  for (const [record, effect] of gateway.records) v.effects.charges.set(record, effect.applied);
 
   const missing: string[] = [];
   await withDatabase(databaseUrl, async ({ db }) => {
     const byKind = (kind: Kind, set: Set<JobRecord>) => [...set].filter((j) => j.kind === kind).map((j) => j.recordId);
     const chunks = <T>(list: T[]) =>
       Array.from({ length: Math.ceil(list.length / 1000) }, (_, i) => list.slice(i * 1000, i * 1000 + 1000));
+
+    // Deliveries per payload, whatever the key: the vendor counts them per request body, which is the payload's data.
+    const payloadOf = new Map<string, number>();
+    for (const part of chunks(jobs.filter((j) => j.kind === 'webhook').map((j) => j.recordId)))
+      for (const row of await db
+        .selectFrom('webhook_payloads')
+        .select(['id', 'data'])
+        .where('id', 'in', part)
+        .execute()) {
+        payloadOf.set(row.data, Number(row.id));
+        v.effects.deliveries.set(`webhook payload ${row.id}`, 0);
+      }
+    for (const [body, effect] of vendor.records) {
+      const id = payloadOf.get(body);
+      v.effects.deliveries.set(
+        id === undefined ? `a payload of no soak job (${body})` : `webhook payload ${id}`,
+        effect.applied,
+      );
+    }
+    for (const job of dead) {
+      const name = job.kind === 'payment' ? `payment ${job.recordId}` : `webhook payload ${job.recordId}`;
+      if (job.kind === 'payment' || job.kind === 'webhook')
+        v.deadEffects.push({
+          name,
+          effects: (job.kind === 'payment' ? v.effects.charges : v.effects.deliveries).get(name) ?? 0,
+        });
+    }
 
     for (const part of chunks(byKind('payment', completed))) {
       const rows = await db
@@ -759,9 +837,10 @@ async function verify(
         .groupBy('invoice_id')
         .execute();
       const seen = new Set<number>();
+      for (const id of part) v.effects.documents.set(`invoice ${id}`, 0);
       for (const row of rows) {
         seen.add(Number(row.invoice_id));
-        if (Number(row.n) > 1) v.duplicates.invoices += Number(row.n) - 1;
+        v.effects.documents.set(`invoice ${row.invoice_id}`, Number(row.n));
       }
       for (const id of part)
         if (completedInvoices.has(id) && !seen.has(id)) note(missing, `invoice ${id}: no document`);
@@ -785,14 +864,12 @@ async function verify(
       for (const id of expected) if (!count.has(id)) absent++;
       for (const [id, n] of count) {
         if (!expected.has(id)) unknown++;
-        else if (n > 1) v.duplicates.exportUsers += n - 1;
+        v.effects.rows.set(`export ${job.recordId} user ${id}`, n);
       }
       if (absent || unknown) note(missing, `export ${job.recordId}: ${absent} users missing, ${unknown} unknown`);
     }
   });
   if (missing.length) v.problems.push(`effects missing or inconsistent: ${missing.join('; ')}`);
-  const duplicates = Object.entries(v.duplicates).filter(([, n]) => n > 0);
-  if (duplicates.length) v.problems.push(`duplicated effects: ${duplicates.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   return v;
 }
 

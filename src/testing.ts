@@ -20,4 +20,11 @@ export {
   type IdempotencyCheck,
   type IdempotencyCheckOptions,
 } from './testing/idempotent-activity';
-export { FakeVendor, type Fault, type FaultKind, type VendorRequest } from './testing/fake-vendor';
+export {
+  FakeVendor,
+  type Fault,
+  type FakeVendorOptions,
+  type FaultKind,
+  type RecordEffect,
+  type VendorRequest,
+} from './testing/fake-vendor';

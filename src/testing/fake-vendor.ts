@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
  * A local stand-in for an external API (the webhook vendor, the payment gateway), over real HTTP, with fault injection.
  * Like real payment and webhook
  * APIs it honours the `Idempotency-Key` header: a key it already applied is answered from its record, not applied
- * again. It counts what it applied per key, so tests can prove nothing was applied twice.
+ * again. It counts what it applied per key, and per record whatever the key (`records`: one record is one request body
+ * unless `recordOf` says otherwise), so tests can prove nothing was applied twice, not even under two keys.
  *
  * Faults are scripted per idempotency key (`script`) or drawn at random from a seed (`randomFaults`).
  */
@@ -51,18 +52,48 @@ export interface VendorRequest {
   at: number;
 }
 
+/** What the vendor applied for one record (one payload, one payment), under whatever keys. */
+export interface RecordEffect {
+  /** Times it was applied: deliveries of a payload, charges of a payment. More than 1 is a duplicate. */
+  applied: number;
+  /** The idempotency keys it was applied under. */
+  keys: Set<string>;
+}
+
+export interface FakeVendorOptions {
+  /** The route that applies requests. @default '/v1/process' */
+  path?: string;
+  /**
+   * Which record a request's body is about (the payload, the payment): effects are counted per record whatever the
+   * key. @default the raw body: one record per distinct body
+   */
+  recordOf?: (body: string) => string;
+  /**
+   * Negative control only: the first time a request whose record this returns true for is applied, the vendor applies
+   * it twice (as a vendor with a broken idempotency record would). Checks that count effects per record must fail.
+   */
+  applyTwice?: (record: string, key: string) => boolean;
+}
+
 export class FakeVendor {
   private server?: http.Server;
   /** The one route that applies requests: `/v1/process` for the webhook vendor, `/v1/charges` for the gateway. */
   readonly path: string;
+  private readonly recordOf: (body: string) => string;
+  private readonly applyTwice?: (record: string, key: string) => boolean;
 
-  constructor(options: { path?: string } = {}) {
+  constructor(options: FakeVendorOptions = {}) {
     this.path = options.path ?? '/v1/process';
+    this.recordOf = options.recordOf ?? ((body) => body);
+    this.applyTwice = options.applyTwice;
   }
 
   private readonly scripts = new Map<string, Fault[]>();
   private random?: { next: () => number; config: RandomFaults };
+  /** What was applied per idempotency key. */
   readonly effects = new Map<string, VendorEffect>();
+  /** What was applied per record (`recordOf` of the body), whatever the key: the duplicate check. */
+  readonly records = new Map<string, RecordEffect>();
   /** Every request per idempotency key, faults included. */
   readonly requests = new Map<string, number>();
   /** Every request with a key, in arrival order, faults included: which key each body was sent with. */
@@ -181,18 +212,36 @@ export class FakeVendor {
     }
   }
 
-  private apply(key: string, _body: string): VendorEffect {
+  /** Requests answered from the idempotency record instead of applied again, over every key. */
+  get replayed(): number {
+    let total = 0;
+    for (const effect of this.effects.values()) total += effect.replayed;
+    return total;
+  }
+
+  private apply(key: string, body: string): VendorEffect {
     const existing = this.effects.get(key);
     if (existing) {
       existing.replayed++;
       return existing;
     }
+    let record: string;
+    try {
+      record = this.recordOf(body);
+    } catch {
+      record = body; // a body the caller's recordOf cannot read is its own record
+    }
+    const times = this.applyTwice?.(record, key) ? 2 : 1;
     const effect: VendorEffect = {
-      applied: 1,
+      applied: times,
       replayed: 0,
       result: { reference: `vnd_${++this.sequence}`, processedAt: new Date().toISOString() },
     };
     this.effects.set(key, effect);
+    const perRecord = this.records.get(record) ?? { applied: 0, keys: new Set<string>() };
+    perRecord.applied += times;
+    perRecord.keys.add(key);
+    this.records.set(record, perRecord);
     return effect;
   }
 }
