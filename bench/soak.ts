@@ -229,6 +229,8 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
       JOBS_WORKFLOW_BUNDLE: bundleFile,
     };
 
+    /** Workers that said they serve: the kill's victims (one killed while still starting would prove nothing). */
+    const serving = new WeakSet<ManagedProcess>();
     /** Starts a `jobctl worker`; resolves once it serves. A worker that dies on its own is replaced, as a supervisor would. */
     const startWorker = (): Promise<void> => {
       const name = `worker-${++workerSeq}`;
@@ -241,7 +243,11 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
         env: workerEnv,
         logFile: path.join(stack!.logDir, `${name}.log`),
         stopSignal: 'SIGINT',
-        onLine: (line) => line.startsWith('jobctl worker: serving') && markReady(),
+        onLine: (line) => {
+          if (!line.startsWith('jobctl worker: serving')) return;
+          serving.add(worker);
+          markReady();
+        },
         onUnexpectedExit: (n, code, signal) => {
           workers.delete(worker);
           if (stopping) return;
@@ -485,15 +491,17 @@ async function runSoak(options: SoakOptions): Promise<ScenarioOutcome> {
       for (const event of events) {
         await sleep(loadStart + event.at - Date.now());
         if (event.what === 'kill') {
-          // No live worker (a replacement still starting): wait for one, up to a minute, rather than skip the kill.
-          let alive = [...workers].filter((w) => w.running);
+          // No serving worker (the replacements still starting): wait for one, up to a minute, rather than skip the
+          // kill. Only serving ones: a worker SIGKILLed before it served would count as one that died on its own.
+          const servingNow = () => [...workers].filter((w) => w.running && serving.has(w));
+          let alive = servingNow();
           for (const waitUntil = Date.now() + 60_000; alive.length === 0 && Date.now() < waitUntil;) {
             await sleep(250);
-            alive = [...workers].filter((w) => w.running);
+            alive = servingNow();
           }
           const victim = alive[Math.floor(random() * alive.length)];
           if (!victim) {
-            log(`[${elapsed()} s] no live worker to SIGKILL for a minute: kill not done`);
+            log(`[${elapsed()} s] no serving worker to SIGKILL for a minute: kill not done`);
             continue;
           }
           workers.delete(victim);
