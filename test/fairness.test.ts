@@ -11,6 +11,7 @@ import { defineJob } from '../src/sandbox/job-definition';
 import { noop, noopWorkflow, updateSearchIndex } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
+import { dispatchOrder } from './fairness-dispatch';
 
 /**
  * A job that shares its queue by tenant: noop's workflow and arguments (ids `<tenant>:<n>`), declared here only, so
@@ -27,6 +28,9 @@ const tenantNoop = defineJob({
   fairness: { key: ({ id }) => id.slice(0, id.indexOf(':')), weight: ({ id }) => (id.startsWith('gold') ? 3 : 1) },
 });
 
+const A_BEFORE_B_BOUND = 100;
+const WINDOW = 200;
+
 /** The priority the server recorded for a run: its first event's. */
 async function recordedPriority(h: Harness, workflowId: string) {
   const history = await h.env.client.workflow.getHandle(workflowId).fetchHistory();
@@ -37,7 +41,7 @@ async function recordedPriority(h: Harness, workflowId: string) {
 describe('fair sharing', () => {
   describe("one tenant's backlog does not starve another's", () => {
     let h: Harness;
-    /** Activity starts in order, with the fairness key the activity task carried. */
+    /** Activity starts, with the fairness key the activity task carried. */
     const started: Array<{ id: string; fairnessKey?: string }> = [];
 
     beforeAll(async () => {
@@ -49,34 +53,91 @@ describe('fair sharing', () => {
     });
     afterAll(() => h?.close());
 
-    it("tenant B enqueues 10 jobs after tenant A's 1,000: all 10 start before A's backlog is half drained", async () => {
+    it("tenant B's 10 jobs, enqueued after tenant A's 1,000, are dispatched among the first hundred", async () => {
       const run = randomUUID();
       // No worker yet: the whole backlog waits in the queue, A's first, however fast or slow enqueueing is.
+      const a: string[] = [];
       await forEachLimited(1000, 50, async (i) => {
-        await h.client.enqueue(noop, { id: `${run}-a-${i}` }, { fairnessKey: 'tenant-a' });
+        a.push((await h.client.enqueue(noop, { id: `${run}-a-${i}` }, { fairnessKey: 'tenant-a' })).workflowId);
       });
-      for (let i = 0; i < 10; i++) await h.client.enqueue(noop, { id: `${run}-b-${i}` }, { fairnessKey: 'tenant-b' });
+      const b: string[] = [];
+      for (let i = 0; i < 10; i++)
+        b.push((await h.client.enqueue(noop, { id: `${run}-b-${i}` }, { fairnessKey: 'tenant-b' })).workflowId);
 
       await h.startWorkers([{ queue: 'default', concurrency: 2 }]);
       const ofTenant = (t: string) => started.filter((s) => s.id.startsWith(`${run}-${t}-`));
-      const aStartedBeforeLastB = await eventually(
-        async () => {
-          if (ofTenant('b').length < 10) return undefined;
-          const lastB = started.map((s) => s.id.startsWith(`${run}-b-`)).lastIndexOf(true);
-          return started.slice(0, lastB).filter((s) => s.id.startsWith(`${run}-a-`)).length;
-        },
-        280_000,
-        "tenant B's 10 jobs to start",
+      // Stop once B's 10 have run, or (first in, first out) once far more than the bound have: the assertion below
+      // then fails naming how many, instead of the test waiting minutes for A's backlog to drain.
+      await eventually(
+        async () => (ofTenant('b').length === 10 || ofTenant('a').length >= 2 * A_BEFORE_B_BOUND ? true : undefined),
+        240_000,
+        `tenant B's 10 jobs to start (or ${2 * A_BEFORE_B_BOUND} of A's)`,
       );
       await h.stopWorkers();
 
-      // First in, first out would start all 1,000 of A's first. The matcher alternates between the keys instead
-      // (per partition: a queue has 4, so B's tasks interleave with A's within each).
-      expect(aStartedBeforeLastB).toBeLessThan(500);
+      const order = await dispatchOrder(h, [...a, ...b]);
+      const isB = new Set(b);
+      // aBefore[k]: A's jobs dispatched before B's (k+1)-th.
+      const aBefore = order.flatMap((d, i) =>
+        isB.has(d.workflowId) ? [i - order.slice(0, i).filter((x) => isB.has(x.workflowId)).length] : [],
+      );
+      console.log(
+        `A's jobs dispatched before each of B's: ${aBefore.join(', ')} (bound ${A_BEFORE_B_BOUND}; first in, first out: 1000)`,
+      );
+      expect(aBefore, `B's jobs dispatched: ${aBefore.length} of 10 among the first ${order.length}`).toHaveLength(10);
+      expect(aBefore[9]!, "A's jobs dispatched before B's last").toBeLessThanOrEqual(A_BEFORE_B_BOUND);
       // The key reached the activities: the workflow's activity tasks inherit its priority.
       expect(new Set(ofTenant('b').map((s) => s.fairnessKey))).toEqual(new Set(['tenant-b']));
       expect(new Set(ofTenant('a').map((s) => s.fairnessKey))).toEqual(new Set(['tenant-a']));
-    }, 300_000); // without fairness B's start after all of A's, minutes here: the expectation fails, not the timeout
+    }, 300_000);
+  });
+
+  describe('weights: a key with weight 3 gets three dispatches to one of weight 1', () => {
+    let h: Harness;
+    let activityStarts = 0;
+
+    beforeAll(async () => {
+      h = await createHarness({ deps: { onNoopStarted: () => activityStarts++ } });
+    });
+    afterAll(() => h?.close());
+
+    /**
+     * Enqueues 300 tenant-noop jobs of `gold` and 300 of `standard`, interleaved, before any worker; lets one worker
+     * with 2 slots take the first WINDOW; returns gold's and standard's share of those WINDOW dispatches. Each tenant
+     * has 300 waiting, more than WINDOW, so both have a backlog throughout the window.
+     */
+    async function dispatchShare(goldWeight?: number): Promise<{ gold: number; standard: number; ratio: number }> {
+      const run = randomUUID();
+      const tenant = new Map<string, 'gold' | 'standard'>();
+      const baseline = activityStarts;
+      await forEachLimited(600, 50, async (i) => {
+        const name = i % 2 === 0 ? 'gold' : 'standard';
+        const options = name === 'gold' && goldWeight !== undefined ? { fairnessWeight: goldWeight } : {};
+        const { workflowId } = await h.client.enqueue(tenantNoop, { id: `${name}:${run}-${i}` }, options);
+        tenant.set(workflowId, name);
+      });
+      await h.startWorkers([{ queue: 'default', concurrency: 2 }]);
+      await eventually(
+        async () => (activityStarts - baseline >= WINDOW ? true : undefined),
+        240_000,
+        `${WINDOW} of the 600 jobs to start`,
+      );
+      await h.stopWorkers();
+      const window = (await dispatchOrder(h, [...tenant.keys()])).slice(0, WINDOW);
+      expect(window).toHaveLength(WINDOW);
+      const gold = window.filter((d) => tenant.get(d.workflowId) === 'gold').length;
+      const standard = WINDOW - gold;
+      return { gold, standard, ratio: gold / standard };
+    }
+
+    it("gold (weight 3, from the job's declaration) gets 3 : 1 ± 25 % of the dispatches against standard (1)", async () => {
+      const share = await dispatchShare();
+      console.log(
+        `gold (3) : standard (1) over the first ${WINDOW} dispatches: ${share.gold} : ${share.standard} = ${share.ratio.toFixed(2)}`,
+      );
+      expect(share.ratio, `gold:standard ${share.gold}:${share.standard}`).toBeGreaterThanOrEqual(2.25);
+      expect(share.ratio, `gold:standard ${share.gold}:${share.standard}`).toBeLessThanOrEqual(3.75);
+    }, 300_000);
   });
 
   describe('where the key and weight come from', () => {
