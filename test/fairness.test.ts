@@ -11,7 +11,7 @@ import { defineJob } from '../src/sandbox/job-definition';
 import { noop, noopWorkflow, updateSearchIndex } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
-import { dispatchOrder } from './fairness-dispatch';
+import { dispatchOrder, type Dispatch } from './fairness-dispatch';
 
 /**
  * A job that shares its queue by tenant: noop's workflow and arguments (ids `<tenant>:<n>`), declared here only, so
@@ -28,8 +28,37 @@ const tenantNoop = defineJob({
   fairness: { key: ({ id }) => id.slice(0, id.indexOf(':')), weight: ({ id }) => (id.startsWith('gold') ? 3 : 1) },
 });
 
+/*
+ * How the matcher shares a backlogged queue (server matching, fair_task_writer.go, the same in 1.29 and 1.32): when a
+ * task is written it gets a pass, its key's previous pass + 1000 / weight, or the queue's ack level + that for a key
+ * with nothing waiting; the backlog is dispatched in (pass, task id) order. A queue has 4 partitions, each task lands
+ * on one at random, each with its own passes, and each poll is answered by one partition.
+ */
+
+/**
+ * At most this many of tenant A's jobs are dispatched before tenant B's last, B's 10 enqueued after A's 1,000 with
+ * nothing dispatched yet. In a partition, B's j-th task gets the pass of A's j-th and follows it (A's is older), so
+ * alternation puts B's last right after that partition's b-th A, b being B's tasks there. The worst spread (all 10 of
+ * B's on one partition) makes that its 20th dispatch; the other three, polled about as often, have by then dispatched
+ * about 20 each, all A's: 10 + 60 = 70. B's usually spread 2-4 per partition (measured 34-54). The rest up to 100 is
+ * for partitions polled unevenly. First in, first out dispatches all 1,000 of A's first.
+ */
 const A_BEFORE_B_BOUND = 100;
+
+/**
+ * The weight test reads the first WINDOW dispatches of 300 waiting jobs per tenant: about 50 per partition, of its
+ * ~150 per tenant, so both tenants have tasks waiting in every partition throughout the window. In each partition gold
+ * (weight 3, passes 333 apart) takes 3 of every 4 dispatches from standard (1, passes 1000 apart): 150 : 50 in the
+ * window, give or take a task or two per partition where the window cuts it (±25 % is ±12 gold dispatches).
+ */
 const WINDOW = 200;
+
+/** For each of B's runs in dispatch order, how many others (A's) were dispatched before it. */
+function aDispatchedBefore(order: Dispatch[], b: Set<string>): number[] {
+  const counts: number[] = [];
+  for (const [i, d] of order.entries()) if (b.has(d.workflowId)) counts.push(i - counts.length);
+  return counts;
+}
 
 /** The priority the server recorded for a run: its first event's. */
 async function recordedPriority(h: Harness, workflowId: string) {
@@ -76,11 +105,7 @@ describe('fair sharing', () => {
       await h.stopWorkers();
 
       const order = await dispatchOrder(h, [...a, ...b]);
-      const isB = new Set(b);
-      // aBefore[k]: A's jobs dispatched before B's (k+1)-th.
-      const aBefore = order.flatMap((d, i) =>
-        isB.has(d.workflowId) ? [i - order.slice(0, i).filter((x) => isB.has(x.workflowId)).length] : [],
-      );
+      const aBefore = aDispatchedBefore(order, new Set(b));
       console.log(
         `A's jobs dispatched before each of B's: ${aBefore.join(', ')} (bound ${A_BEFORE_B_BOUND}; first in, first out: 1000)`,
       );
@@ -93,23 +118,25 @@ describe('fair sharing', () => {
   });
 
   describe('weights: a key with weight 3 gets three dispatches to one of weight 1', () => {
-    let h: Harness;
-    let activityStarts = 0;
-
-    beforeAll(async () => {
-      h = await createHarness({ deps: { onNoopStarted: () => activityStarts++ } });
-    });
-    afterAll(() => h?.close());
-
     /**
      * Enqueues 300 tenant-noop jobs of `gold` and 300 of `standard`, interleaved, before any worker; lets one worker
      * with 2 slots take the first WINDOW; returns gold's and standard's share of those WINDOW dispatches. Each tenant
      * has 300 waiting, more than WINDOW, so both have a backlog throughout the window.
      */
     async function dispatchShare(goldWeight?: number): Promise<{ gold: number; standard: number; ratio: number }> {
+      let activityStarts = 0;
+      // A queue of its own: the first measurement leaves 400 jobs waiting in its queue.
+      const h = await createHarness({ deps: { onNoopStarted: () => activityStarts++ } });
+      try {
+        return await measure(h, () => activityStarts, goldWeight);
+      } finally {
+        await h.close();
+      }
+    }
+
+    async function measure(h: Harness, activityStarts: () => number, goldWeight?: number) {
       const run = randomUUID();
       const tenant = new Map<string, 'gold' | 'standard'>();
-      const baseline = activityStarts;
       await forEachLimited(600, 50, async (i) => {
         const name = i % 2 === 0 ? 'gold' : 'standard';
         const options = name === 'gold' && goldWeight !== undefined ? { fairnessWeight: goldWeight } : {};
@@ -118,7 +145,7 @@ describe('fair sharing', () => {
       });
       await h.startWorkers([{ queue: 'default', concurrency: 2 }]);
       await eventually(
-        async () => (activityStarts - baseline >= WINDOW ? true : undefined),
+        async () => (activityStarts() >= WINDOW ? true : undefined),
         240_000,
         `${WINDOW} of the 600 jobs to start`,
       );
@@ -137,6 +164,15 @@ describe('fair sharing', () => {
       );
       expect(share.ratio, `gold:standard ${share.gold}:${share.standard}`).toBeGreaterThanOrEqual(2.25);
       expect(share.ratio, `gold:standard ${share.gold}:${share.standard}`).toBeLessThanOrEqual(3.75);
+    }, 300_000);
+
+    it('negative control: with equal weights the same measurement gives about 1 : 1, outside the 3 : 1 band', async () => {
+      const share = await dispatchShare(1);
+      console.log(
+        `gold (1) : standard (1) over the first ${WINDOW} dispatches: ${share.gold} : ${share.standard} = ${share.ratio.toFixed(2)}`,
+      );
+      expect(share.ratio).toBeGreaterThanOrEqual(0.75);
+      expect(share.ratio).toBeLessThan(1.33);
     }, 300_000);
   });
 
