@@ -96,7 +96,8 @@ describe('fair sharing', () => {
       await h.startWorkers([{ queue: 'default', concurrency: 2 }]);
       const ofTenant = (t: string) => started.filter((s) => s.id.startsWith(`${run}-${t}-`));
       // Stop once B's 10 have run, or (first in, first out) once far more than the bound have: the assertion below
-      // then fails naming how many, instead of the test waiting minutes for A's backlog to drain.
+      // then fails naming how many, instead of the test waiting minutes for A's backlog to drain. With
+      // matching.enableFairness false it does: "B's jobs dispatched: 0 of 10 among the first 204".
       await eventually(
         async () => (ofTenant('b').length === 10 || ofTenant('a').length >= 2 * A_BEFORE_B_BOUND ? true : undefined),
         240_000,
@@ -118,23 +119,23 @@ describe('fair sharing', () => {
   });
 
   describe('weights: a key with weight 3 gets three dispatches to one of weight 1', () => {
-    /**
-     * Enqueues 300 tenant-noop jobs of `gold` and 300 of `standard`, interleaved, before any worker; lets one worker
-     * with 2 slots take the first WINDOW; returns gold's and standard's share of those WINDOW dispatches. Each tenant
-     * has 300 waiting, more than WINDOW, so both have a backlog throughout the window.
-     */
+    /** `shareOfFirstDispatches` on a queue of its own: each measurement leaves 400 jobs waiting in its queue. */
     async function dispatchShare(goldWeight?: number): Promise<{ gold: number; standard: number; ratio: number }> {
       let activityStarts = 0;
-      // A queue of its own: the first measurement leaves 400 jobs waiting in its queue.
       const h = await createHarness({ deps: { onNoopStarted: () => activityStarts++ } });
       try {
-        return await measure(h, () => activityStarts, goldWeight);
+        return await shareOfFirstDispatches(h, () => activityStarts, goldWeight);
       } finally {
         await h.close();
       }
     }
 
-    async function measure(h: Harness, activityStarts: () => number, goldWeight?: number) {
+    /**
+     * Enqueues 300 tenant-noop jobs of `gold` and 300 of `standard`, interleaved, before any worker (gold's weight the
+     * declaration's 3 unless `goldWeight` overrides it); lets one worker with 2 slots take at least WINDOW; returns how
+     * many of the first WINDOW dispatches were gold's and standard's.
+     */
+    async function shareOfFirstDispatches(h: Harness, activityStarts: () => number, goldWeight?: number) {
       const run = randomUUID();
       const tenant = new Map<string, 'gold' | 'standard'>();
       await forEachLimited(600, 50, async (i) => {
@@ -151,7 +152,7 @@ describe('fair sharing', () => {
       );
       await h.stopWorkers();
       const window = (await dispatchOrder(h, [...tenant.keys()])).slice(0, WINDOW);
-      expect(window).toHaveLength(WINDOW);
+      expect(window, 'runs dispatched').toHaveLength(WINDOW);
       const gold = window.filter((d) => tenant.get(d.workflowId) === 'gold').length;
       const standard = WINDOW - gold;
       return { gold, standard, ratio: gold / standard };
@@ -166,13 +167,15 @@ describe('fair sharing', () => {
       expect(share.ratio, `gold:standard ${share.gold}:${share.standard}`).toBeLessThanOrEqual(3.75);
     }, 300_000);
 
+    // The band above can fail: equal weights give 1 : 1 (and so does a server without fairness: 101 : 99 measured with
+    // matching.enableFairness false, where the test above then fails).
     it('negative control: with equal weights the same measurement gives about 1 : 1, outside the 3 : 1 band', async () => {
       const share = await dispatchShare(1);
       console.log(
         `gold (1) : standard (1) over the first ${WINDOW} dispatches: ${share.gold} : ${share.standard} = ${share.ratio.toFixed(2)}`,
       );
-      expect(share.ratio).toBeGreaterThanOrEqual(0.75);
-      expect(share.ratio).toBeLessThan(1.33);
+      expect(share.ratio, `gold:standard ${share.gold}:${share.standard}`).toBeGreaterThanOrEqual(0.75);
+      expect(share.ratio, `gold:standard ${share.gold}:${share.standard}`).toBeLessThan(1.33);
     }, 300_000);
   });
 
