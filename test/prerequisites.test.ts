@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { cachedChromium } from './chromium';
 import { missingPrerequisites } from './prerequisites';
 import { timeSkippingServerClasspathFile } from './time-skipping-server';
 
@@ -46,13 +47,15 @@ describe('the prerequisite check', () => {
   });
 
   it('reports every missing prerequisite, one line each, on an empty machine with Node 18', () => {
-    const lines = missingPrerequisites(machine({}), '18.19.0');
+    const lines = missingPrerequisites(machine({}, { CHROMIUM_PATH: undefined }), '18.19.0', 'linux-x64');
     expect(lines).toEqual([
       expect.stringMatching(/^Node\.js 20 or newer \(this is 18\.19\.0\)/),
       expect.stringMatching(/^Temporal CLI v1\.5\.1, or Go 1\.21\+ to build it .*set TEMPORAL_CLI_PATH/),
       expect.stringMatching(/^Java 17 or newer.*apt-get install -y openjdk-17-jre-headless$/),
       expect.stringMatching(/^Maven.*apt-get install -y maven$/),
-      expect.stringMatching(/^Chromium.*apt-get install -y chromium/),
+      expect.stringMatching(
+        /^Chromium, for the Web UI tests: downloading @sparticuz\/chromium 153\.0\.0 needs npm and tar on PATH/,
+      ),
     ]);
   });
 
@@ -91,5 +94,44 @@ describe('the prerequisite check', () => {
     expect(missingPrerequisites(env, '20.11.0')).toEqual([
       expect.stringMatching(/TEMPORAL_CLI_PATH=\/nonexistent\/temporal is not an executable file/),
     ]);
+  });
+
+  describe('Chromium', () => {
+    const { chromium: _, ...withoutChromium } = complete;
+
+    it('needs none installed on Linux x64, only npm and tar to download the pinned build', () => {
+      const env = machine({ ...withoutChromium, npm: '', tar: '' }, { CHROMIUM_PATH: undefined });
+      expect(missingPrerequisites(env, '20.11.0', 'linux-x64')).toEqual([]);
+      fs.rmSync(path.join(env.PATH!, 'npm'));
+      expect(missingPrerequisites(env, '20.11.0', 'linux-x64')).toEqual([
+        expect.stringMatching(
+          /^Chromium, for the Web UI tests: downloading .* needs npm on PATH; or set CHROMIUM_PATH/,
+        ),
+      ]);
+    });
+
+    it('needs neither npm nor tar once the pinned build is in the per-user cache', () => {
+      const env = machine(withoutChromium, { CHROMIUM_PATH: undefined });
+      fs.mkdirSync(path.dirname(cachedChromium(env)), { recursive: true });
+      fs.writeFileSync(cachedChromium(env), '#!/bin/sh\n', { mode: 0o755 });
+      expect(missingPrerequisites(env, '20.11.0', 'linux-x64')).toEqual([]);
+    });
+
+    it('asks for CHROMIUM_PATH where there is no pinned build, and takes any executable there', () => {
+      const env = machine({ ...withoutChromium, npm: '', tar: '' }, { CHROMIUM_PATH: undefined });
+      expect(missingPrerequisites(env, '20.11.0', 'darwin-arm64')).toEqual([
+        expect.stringMatching(
+          /is for linux-x64 only and this is darwin-arm64; set CHROMIUM_PATH to a Chromium or Chrome/,
+        ),
+      ]);
+      expect(missingPrerequisites(machine(complete), '20.11.0', 'darwin-arm64')).toEqual([]);
+    });
+
+    it('reports a CHROMIUM_PATH that is not an executable rather than downloading instead', () => {
+      const env = machine({ ...withoutChromium, npm: '', tar: '' }, { CHROMIUM_PATH: '/nonexistent/chromium' });
+      expect(missingPrerequisites(env, '20.11.0', 'linux-x64')).toEqual([
+        expect.stringMatching(/CHROMIUM_PATH=\/nonexistent\/chromium is not an executable file; fix it, or unset it/),
+      ]);
+    });
   });
 });

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { findOnPath, isExecutable, TEMPORAL_CLI_VERSION, temporalCliCacheDir } from '../src/temporal-cli';
+import { chromiumProblem } from './chromium';
 import { timeSkippingServerClasspathFile } from './time-skipping-server';
 
 /**
@@ -18,6 +19,7 @@ const MIN_NODE = 20;
 export function missingPrerequisites(
   env: NodeJS.ProcessEnv = process.env,
   nodeVersion: string = process.versions.node,
+  platform = `${process.platform}-${process.arch}`,
 ): string[] {
   const missing: string[] = [];
 
@@ -50,13 +52,9 @@ export function missingPrerequisites(
     );
   }
 
-  // The same default as test/web-ui.test.ts.
-  const chromium = env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!isExecutable(chromium)) {
-    missing.push(
-      `Chromium, for the Web UI test (nothing executable at ${chromium}): apt-get install -y chromium, or set CHROMIUM_PATH`,
-    );
-  }
+  // CHROMIUM_PATH, or the pinned build that the Web UI tests download into the per-user cache (test/chromium.ts).
+  const chromium = chromiumProblem(env, platform);
+  if (chromium) missing.push(chromium);
 
   return missing;
 }

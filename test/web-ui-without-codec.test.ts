@@ -5,10 +5,10 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../src/dev-server';
 import { dataConverterFor, Keyring } from '../src/encryption';
+import { chromiumExecutable } from './chromium';
 import { invoiceGeneration } from './jobs';
 import { createHarness, type Harness } from './harness';
 
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve('test/.artifacts');
 
 /**
@@ -20,6 +20,12 @@ describe('the Web UI without the codec endpoint', () => {
   let env: TestWorkflowEnvironment | undefined;
   let h: Harness | undefined;
   let browser: Browser | undefined;
+  let chromiumPath: string;
+
+  // CHROMIUM_PATH, or the pinned build, downloaded into the per-user cache the first time (test/chromium.ts).
+  beforeAll(async () => {
+    chromiumPath = await chromiumExecutable();
+  }, 600_000);
 
   beforeAll(async () => {
     const keyring = Keyring.parse(Keyring.generate('ui-no-codec'));
@@ -31,7 +37,7 @@ describe('the Web UI without the codec endpoint', () => {
     h = await createHarness({ env, encryption: keyring });
     await h.startWorkers(['default']);
     browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
+      executablePath: chromiumPath,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
     });
   }, 90_000);

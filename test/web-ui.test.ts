@@ -8,11 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import { freePort, startDevServer, type DevServer } from '../src/dev-server';
 import { dataConverterFor, EncryptionCodec, Keyring } from '../src/encryption';
 import { buildHttpService } from '../src/http/server';
+import { chromiumExecutable } from './chromium';
 import { invoiceGeneration, processWebhook } from './jobs';
 import { createHarness, type Harness } from './harness';
 
-/** Chromium from the system (`.ci/run` installs the Debian package); Playwright's own browser download is not used. */
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve('test/.artifacts');
 /** The Web UI is a single-page app: the first load fetches its JavaScript and then asks the server over HTTP. */
 const UI_TIMEOUT_MS = 20_000;
@@ -35,11 +34,14 @@ describe('the Temporal Web UI in headless Chromium', () => {
   let http: FastifyInstance | undefined;
   /** Requests the browser made to the codec endpoint. */
   const codecRequests: string[] = [];
+  let chromiumPath: string;
+
+  // CHROMIUM_PATH, or the pinned build, downloaded into the per-user cache the first time (test/chromium.ts).
+  beforeAll(async () => {
+    chromiumPath = await chromiumExecutable();
+  }, 600_000);
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM_PATH)) {
-      throw new Error(`No Chromium at ${CHROMIUM_PATH}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-    }
     // Every payload on this server is encrypted; the Web UI decrypts through the HTTP service's codec endpoint.
     const keyring = Keyring.parse(Keyring.generate('ui-test'));
     const token = randomBytes(24).toString('base64url');
@@ -78,7 +80,7 @@ describe('the Temporal Web UI in headless Chromium', () => {
 
     // The browser starts while the webhook waits out its retry delay.
     const launched = chromium.launch({
-      executablePath: CHROMIUM_PATH,
+      executablePath: chromiumPath,
       args: [
         '--headless',
         '--no-sandbox',
