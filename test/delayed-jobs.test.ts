@@ -354,10 +354,11 @@ describe('expiry, end to end: the declared expiresAfter, and expiresAfter counte
     const t = await timesOf(declaredLate);
     // The deadline is the declaration's: 4 s after the enqueue (the client's clock, a moment before the server's).
     const deadline = Date.parse(declaredLate.expiresAt!);
+    const when = `picked up ${t.pickedUp - t.created} ms after it was created, its deadline ${deadline - t.created} ms after`;
+    expect(t.status, when).toMatchObject({ status: 'Expired', failure: { type: ErrorType.JobExpired } });
     expect(deadline - t.created, 'ms from the run created to its deadline').toBeGreaterThan(3_000);
     expect(deadline - t.created, 'ms from the run created to its deadline').toBeLessThanOrEqual(4_000);
     expect(t.pickedUp, 'picked up after its deadline (the setup)').toBeGreaterThan(deadline);
-    expect(t.status).toMatchObject({ status: 'Expired', failure: { type: ErrorType.JobExpired } });
     expect(t.ranActivity, 'its activity was scheduled').toBe(false);
   });
 
@@ -375,6 +376,9 @@ describe('expiry, end to end: the declared expiresAfter, and expiresAfter counte
     const t = await timesOf(delayedInTime);
     const due = Date.parse(delayedInTime.startsAt!);
     const deadline = Date.parse(delayedInTime.expiresAt!);
+    const when = `picked up ${t.pickedUp - due} ms after it was due, its deadline ${deadline - due} ms after`;
+    expect(t.status.status, when).toBe('Completed');
+    expect(t.ranActivity).toBe(true);
     expect(deadline - due, 'the deadline counts from the end of the delay').toBe(8_000);
     expect(t.pickedUp, 'picked up after the delay (the setup)').toBeGreaterThan(due);
     // Counted from the enqueue instead, the deadline would be behind it: this run shows where it counts from.
@@ -383,17 +387,16 @@ describe('expiry, end to end: the declared expiresAfter, and expiresAfter counte
       t.pickedUp,
       'picked up before delay + expiresAfter (else the machine was too slow for the setup)',
     ).toBeLessThan(deadline);
-    expect(t.status.status).toBe('Completed');
-    expect(t.ranActivity).toBe(true);
   });
 
   it('delay 2s, expiresAfter 3s, not picked up by delay + 3 s: ends Expired without running', async () => {
     const t = await timesOf(delayedLate);
     const due = Date.parse(delayedLate.startsAt!);
     const deadline = Date.parse(delayedLate.expiresAt!);
+    const when = `picked up ${t.pickedUp - due} ms after it was due, its deadline ${deadline - due} ms after`;
+    expect(t.status, when).toMatchObject({ status: 'Expired', failure: { type: ErrorType.JobExpired } });
     expect(deadline - due, 'the deadline counts from the end of the delay').toBe(3_000);
     expect(t.pickedUp, 'picked up after delay + expiresAfter (the setup)').toBeGreaterThan(deadline);
-    expect(t.status).toMatchObject({ status: 'Expired', failure: { type: ErrorType.JobExpired } });
     expect(t.ranActivity, 'its activity was scheduled').toBe(false);
   });
 });
