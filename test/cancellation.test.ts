@@ -85,9 +85,12 @@ describe('cancellation', () => {
       20_000,
       `visibility to list ${workflowId} as Canceled`,
     );
-    expect((await h.client.deadLetters({ job })).map((d) => d.workflowId)).not.toContain(workflowId);
+    expect(
+      (await h.client.deadLetters({ job })).map((d) => d.workflowId),
+      'dead letters',
+    ).not.toContain(workflowId);
     const [stats] = await jobStats(h.client, { since: testStarted, job });
-    expect(stats).toMatchObject({ job, failed: 0, failureRate: 0 });
+    expect(stats, 'the failure stats').toMatchObject({ job, failed: 0, failureRate: 0 });
     const events = await eventually(async () => {
       const found = lines.filter((l) => l.workflowId === workflowId && String(l.event).startsWith('job_'));
       return found.some((l) => l.event === 'job_cancelled') ? found.map((l) => l.event) : undefined;

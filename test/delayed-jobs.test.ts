@@ -283,7 +283,7 @@ describe('expiring jobs', () => {
       'visibility to list the run as Expired',
     );
     expect(listed.status).toBe('Expired');
-    expect(await h.client.deadLetters({ job: 'noop' })).toEqual([]);
+    expect(await h.client.deadLetters({ job: 'noop' }), 'dead letters of noop').toEqual([]);
     expect((await h.client.list({ job: 'noop', status: 'Failed' })).map((r) => r.runId)).not.toContain(enqueued.runId);
     expect(await jobStats(h.client, { since: new Date(Date.now() - 60_000), job: 'noop' })).toEqual([
       { job: 'noop', completed: 0, failed: 0, failureRate: 0 },
