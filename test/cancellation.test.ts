@@ -79,9 +79,18 @@ describe('cancellation', () => {
 
   /** Neither failed nor dead: no dead letter, no failure in the stats, a job_cancelled line and no job_failed one. */
   async function expectNeitherFailedNorDead(job: string, workflowId: string): Promise<void> {
-    expect((await h.client.deadLetters({ job })).map((d) => d.workflowId)).not.toContain(workflowId);
+    // Visibility lags the close: first wait until it lists the run Canceled, so the absences below are not that lag.
+    await eventually(
+      async () => (await h.client.list({ job, status: 'Canceled' })).find((r) => r.workflowId === workflowId),
+      20_000,
+      `visibility to list ${workflowId} as Canceled`,
+    );
+    expect(
+      (await h.client.deadLetters({ job })).map((d) => d.workflowId),
+      'dead letters',
+    ).not.toContain(workflowId);
     const [stats] = await jobStats(h.client, { since: testStarted, job });
-    expect(stats).toMatchObject({ job, failed: 0, failureRate: 0 });
+    expect(stats, 'the failure stats').toMatchObject({ job, failed: 0, failureRate: 0 });
     const events = await eventually(async () => {
       const found = lines.filter((l) => l.workflowId === workflowId && String(l.event).startsWith('job_'));
       return found.some((l) => l.event === 'job_cancelled') ? found.map((l) => l.event) : undefined;

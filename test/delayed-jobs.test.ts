@@ -17,6 +17,9 @@ import { jobctl } from './jobctl';
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
 
+/** How late after its runAt a run whose queue has a polling worker may start (see the runAt test). */
+const RUN_AT_START_TOLERANCE_MS = 3_000;
+
 const ms = (t: HistoryEvent['eventTime']) => Number(t!.seconds) * 1000 + Math.floor((t!.nanos ?? 0) / 1e6);
 
 async function historyOf(h: Harness, workflowId: string, runId?: string): Promise<HistoryEvent[]> {
@@ -90,6 +93,45 @@ describe('delayed jobs', () => {
     const now = await h.client.enqueue(noop, { id: `${id}-now` }, { runAt: new Date(Date.now() - 200) });
     expect(now.startsAt).toBeUndefined();
     await eventually(async () => ((await h.client.status(now.workflowId)).status === 'Completed' ? true : undefined));
+  });
+
+  it('a job enqueued with runAt 5 s ahead starts at runAt, not before: its first workflow task and its activity start in [runAt, runAt + 3 s]', async () => {
+    const id = `run-at-start-${h.unusedId()}`;
+    const runAt = new Date(Date.now() + 5_000);
+    // Enqueued at the same moment without runAt, the negative control: the same check fails for it.
+    const [delayed, control] = await Promise.all([
+      h.client.enqueue(noop, { id }, { runAt }),
+      h.client.enqueue(noop, { id: `${id}-control` }),
+    ]);
+    for (const run of [delayed, control]) {
+      await eventually(
+        async () => ((await h.client.status(run.workflowId)).status === 'Completed' ? true : undefined),
+        30_000,
+        `${run.workflowId} to complete`,
+      );
+    }
+    // The server's record of when each run started (workflow code first ran), read against runAt. The server and
+    // this process share the machine's clock.
+    const lateness = async (run: { workflowId: string; runId: string }) => {
+      const events = await historyOf(h, run.workflowId, run.runId);
+      const at = (type: number) => ms(events.find((e) => e.eventType === type)!.eventTime) - runAt.getTime();
+      return {
+        workflow: at(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED),
+        activity: at(EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED),
+      };
+    };
+    const late = await lateness(delayed);
+    expect(late.workflow, 'ms from runAt to the first workflow task: not before runAt').toBeGreaterThanOrEqual(0);
+    expect(late.activity, 'ms from runAt to the activity start: not before runAt').toBeGreaterThanOrEqual(0);
+    // A worker polls the queue (the control run shows it), so what remains is the server's timer for the start delay
+    // and the dispatch to that poller: milliseconds, 3 s on a loaded machine. A delay lost or counted twice (5 s
+    // more) is far outside it.
+    expect(late.workflow, 'ms from runAt to the first workflow task: within 3 s of runAt').toBeLessThanOrEqual(
+      RUN_AT_START_TOLERANCE_MS,
+    );
+    // The control ran at once, seconds before runAt: the check above would fail for a run whose delay was ignored.
+    const controlLate = await lateness(control);
+    expect(controlLate.workflow, 'the control run (no runAt) started before runAt').toBeLessThan(0);
   });
 
   it('refuses bad timing values naming the field, before any RPC', async () => {
@@ -233,12 +275,15 @@ describe('expiring jobs', () => {
       late_ms: expect.any(Number),
     });
 
-    // Not a failure: not dead, not in the failure rate; listed as Expired, not as Failed.
-    expect(await h.client.deadLetters({ job: 'noop' })).toEqual([]);
-    const listed = await eventually(async () =>
-      (await h.client.list({ job: 'noop', status: 'Expired' })).find((r) => r.runId === enqueued.runId),
+    // Not a failure: not dead, not in the failure rate; listed as Expired, not as Failed. Visibility lags the close:
+    // first wait until it lists the run in its final state, so the absences below are not just that lag.
+    const listed = await eventually(
+      async () => (await h.client.list({ job: 'noop', status: 'Expired' })).find((r) => r.runId === enqueued.runId),
+      20_000,
+      'visibility to list the run as Expired',
     );
     expect(listed.status).toBe('Expired');
+    expect(await h.client.deadLetters({ job: 'noop' }), 'dead letters of noop').toEqual([]);
     expect((await h.client.list({ job: 'noop', status: 'Failed' })).map((r) => r.runId)).not.toContain(enqueued.runId);
     expect(await jobStats(h.client, { since: new Date(Date.now() - 60_000), job: 'noop' })).toEqual([
       { job: 'noop', completed: 0, failed: 0, failureRate: 0 },
@@ -253,5 +298,105 @@ describe('expiring jobs', () => {
     expect(again.runId).not.toBe(enqueued.runId);
     await eventually(async () => ((await h.client.status(again.workflowId)).status === 'Completed' ? true : undefined));
     expect(h.calls.get('noop')).toBe(1);
+  });
+});
+
+/** noop with `expiresAfter` declared in its definition, none given at enqueue. */
+const noopDeclaredExpiry = defineJob({ ...noop, name: 'noop-declared-expiry', expiresAfter: '6s' });
+
+/**
+ * Expiry end to end: runs enqueued while no worker polls, the worker started once the latest one is due. The server's
+ * history says when each run was picked up (its first workflow task started), read against its deadline.
+ */
+describe('expiry, end to end: the declared expiresAfter, and expiresAfter counted from the end of a delay', () => {
+  let h: Harness;
+  type Enqueued = Awaited<ReturnType<Harness['client']['enqueue']>>;
+  let declaredLate: Enqueued;
+  let delayedLate: Enqueued;
+  let delayedInTime: Enqueued;
+
+  beforeAll(async () => {
+    h = await createHarness();
+    const id = h.unusedId();
+    // Deadline enqueue + 6 s, from the declaration.
+    declaredLate = await h.client.enqueue(noopDeclaredExpiry, { id: `declared-late-${id}` });
+    // Due at enqueue + 2 s, deadline 3 s later.
+    delayedLate = await h.client.enqueue(noop, { id: `delayed-late-${id}` }, { delay: '2s', expiresAfter: '3s' });
+    // Due at enqueue + 10 s, deadline 8 s later (enqueue + 18 s); counted from the enqueue it would be enqueue + 8 s.
+    delayedInTime = await h.client.enqueue(noop, { id: `delayed-in-time-${id}` }, { delay: '10s', expiresAfter: '8s' });
+    // No worker until the last one is due (the others are past their deadlines by then).
+    await new Promise((r) => setTimeout(r, Date.parse(delayedInTime.startsAt!) + 500 - Date.now()));
+    await h.startWorkers();
+  }, 120_000);
+  afterAll(() => h?.close());
+
+  /** When the run was picked up (its first workflow task started) and when it was created, from its history. */
+  async function timesOf(run: Enqueued) {
+    const closed = await eventually(
+      async () => {
+        const s = await h.client.status(run.workflowId);
+        return s.status === 'Running' || s.status === 'Scheduled' ? undefined : s;
+      },
+      30_000,
+      `${run.workflowId} to close`,
+    );
+    const events = await historyOf(h, run.workflowId, run.runId);
+    const at = (type: number) => ms(events.find((e) => e.eventType === type)!.eventTime);
+    return {
+      status: closed,
+      created: at(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED),
+      pickedUp: at(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED),
+      ranActivity: events.some((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+    };
+  }
+
+  it('a job whose definition declares expiresAfter 6s, picked up after that, ends Expired without running', async () => {
+    const t = await timesOf(declaredLate);
+    // The deadline is the declaration's: 6 s after the enqueue (the client's clock, a moment before the server's).
+    const deadline = Date.parse(declaredLate.expiresAt!);
+    const when = `picked up ${t.pickedUp - t.created} ms after it was created, its deadline ${deadline - t.created} ms after`;
+    expect(t.status, when).toMatchObject({ status: 'Expired', failure: { type: ErrorType.JobExpired } });
+    expect(deadline - t.created, 'ms from the run created to its deadline').toBeGreaterThan(5_000);
+    expect(deadline - t.created, 'ms from the run created to its deadline').toBeLessThanOrEqual(6_000);
+    expect(t.pickedUp, 'picked up after its deadline (the setup)').toBeGreaterThan(deadline);
+    expect(t.ranActivity, 'its activity was scheduled').toBe(false);
+  });
+
+  it('the same job picked up within its declared 6 s runs', async () => {
+    const run = await h.client.enqueue(noopDeclaredExpiry, { id: `declared-in-time-${h.unusedId()}` });
+    const t = await timesOf(run);
+    const deadline = Date.parse(run.expiresAt!);
+    expect(deadline - t.created, 'ms from the run created to its deadline').toBeLessThanOrEqual(6_000);
+    expect(t.pickedUp, 'picked up before its deadline (a worker polls)').toBeLessThanOrEqual(deadline);
+    expect(t.status.status).toBe('Completed');
+    expect(t.ranActivity).toBe(true);
+  });
+
+  it('delay 10s, expiresAfter 8s, picked up after the delay and after enqueue + 8 s but before delay + 8 s: runs', async () => {
+    const t = await timesOf(delayedInTime);
+    const due = Date.parse(delayedInTime.startsAt!);
+    const deadline = Date.parse(delayedInTime.expiresAt!);
+    const when = `picked up ${t.pickedUp - due} ms after it was due, its deadline ${deadline - due} ms after`;
+    expect(t.status.status, when).toBe('Completed');
+    expect(t.ranActivity).toBe(true);
+    expect(deadline - due, 'the deadline counts from the end of the delay').toBe(8_000);
+    expect(t.pickedUp, 'picked up after the delay (the setup)').toBeGreaterThan(due);
+    // Counted from the enqueue instead, the deadline would be behind it: this run shows where it counts from.
+    expect(t.pickedUp - t.created, 'ms from the run created to its pick-up: past expiresAfter').toBeGreaterThan(8_000);
+    expect(
+      t.pickedUp,
+      'picked up before delay + expiresAfter (else the machine was too slow for the setup)',
+    ).toBeLessThan(deadline);
+  });
+
+  it('delay 2s, expiresAfter 3s, not picked up by delay + 3 s: ends Expired without running', async () => {
+    const t = await timesOf(delayedLate);
+    const due = Date.parse(delayedLate.startsAt!);
+    const deadline = Date.parse(delayedLate.expiresAt!);
+    const when = `picked up ${t.pickedUp - due} ms after it was due, its deadline ${deadline - due} ms after`;
+    expect(t.status, when).toMatchObject({ status: 'Expired', failure: { type: ErrorType.JobExpired } });
+    expect(deadline - due, 'the deadline counts from the end of the delay').toBe(3_000);
+    expect(t.pickedUp, 'picked up after delay + expiresAfter (the setup)').toBeGreaterThan(deadline);
+    expect(t.ranActivity, 'its activity was scheduled').toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type ScheduleHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defineJob } from '../src/sandbox/job-definition';
 import { taskQueueName } from '../src/sandbox/queues';
@@ -249,6 +249,35 @@ describe('a schedule declaration', () => {
 describe('jobctl schedules', () => {
   let h: Harness;
   let env: Record<string, string>;
+
+  /**
+   * Of a paused Schedule: ends the runs its ticks started before the pause (no worker polls here, so they stay
+   * Running) and waits until the Schedule sees them closed; returns the workflow IDs of the actions taken so far.
+   */
+  async function tickRunsEnded(handle: ScheduleHandle): Promise<Set<string>> {
+    // The pause reaches the Schedule's own workflow as a signal: once it says paused, it takes no more ticks.
+    const { info } = await eventually(
+      async () => {
+        const description = await handle.describe();
+        return description.state.paused ? description : undefined;
+      },
+      20_000,
+      'the Schedule to say it is paused',
+    );
+    for (const action of info.recentActions) {
+      await h.env.client.workflow
+        .getHandle(action.action.workflow.workflowId)
+        .terminate('a tick before the pause')
+        .catch(() => undefined); // closed already
+    }
+    await eventually(
+      async () => ((await handle.describe()).info.runningActions.length === 0 ? true : undefined),
+      20_000,
+      'the Schedule to see the runs of its ticks closed',
+    );
+    return new Set(info.recentActions.map((a) => a.action.workflow.workflowId));
+  }
+
   beforeAll(async () => {
     h = await createHarness();
     env = { TEMPORAL_ADDRESS: inject('temporalAddress'), JOBS_TASK_QUEUE_PREFIX: h.taskQueuePrefix };
@@ -285,11 +314,24 @@ describe('jobctl schedules', () => {
     const listed = await jobctl(['schedules', 'list'], env);
     expect(listed.stdout).toMatch(/^JOB\s+WHEN\s+STATE/);
     expect(listed.stdout).toMatch(new RegExp(`^health-check\\s+every 1m\\s+paused\\s+.*${scheduleId}$`, 'm'));
-    expect((await jobctl(['schedules', 'unpause', 'health-check'], env)).stdout).toBe(`unpaused ${scheduleId}\n`);
-    expect((await jobctl(['schedules', 'trigger', 'health-check'], env)).stdout).toBe(`triggered ${scheduleId}\n`);
+
+    // Triggered while paused, so no tick can start a run meanwhile: the action the trigger adds is told apart from
+    // ticks taken before the pause, and no tick's run (Running: no worker here) makes the `skip` overlap policy drop
+    // the trigger while the test mistakes that run for the trigger's.
     const handle = h.env.client.schedule.getHandle(scheduleId);
-    const run = await eventually(async () => (await handle.describe()).info.recentActions[0]?.action.workflow);
+    const takenBefore = await tickRunsEnded(handle);
+    expect((await jobctl(['schedules', 'trigger', 'health-check'], env)).stdout).toBe(`triggered ${scheduleId}\n`);
+    const run = await eventually(
+      async () => {
+        const { info, state } = await handle.describe();
+        expect(state.paused, 'the Schedule is still paused').toBe(true);
+        return info.recentActions.find((a) => !takenBefore.has(a.action.workflow.workflowId))?.action.workflow;
+      },
+      20_000,
+      'the action of the trigger',
+    );
     expect(run.workflowId).toMatch(new RegExp(`^health-check/${h.taskQueuePrefix}-scheduled-${TIME}$`));
+    expect((await jobctl(['schedules', 'unpause', 'health-check'], env)).stdout).toBe(`unpaused ${scheduleId}\n`);
     expect((await jobctl(['schedules', 'delete', 'health-check'], env)).stdout).toBe(`deleted ${scheduleId}\n`);
     const jobs = JSON.parse((await jobctl(['jobs', '--json'], env)).stdout);
     expect(jobs).toContainEqual(expect.objectContaining({ name: 'health-check', schedule: 'every 1m' }));
