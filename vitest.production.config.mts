@@ -31,6 +31,17 @@ const PRODUCTION_TEST_FILES = [
   'test/idempotency.test.ts',
   'test/schedules.test.ts',
   'test/delayed-jobs.test.ts',
+  // The HTTP service (in process and as `jobctl http`), its tokens and its OpenAPI document, on the stack's server.
+  'test/http.test.ts',
+  'test/http-auth.test.ts',
+  'test/http-command.test.ts',
+  'test/http-properties.test.ts',
+  'test/openapi.test.ts',
+  // Traces: in one process, and across `jobctl http` and `jobctl worker` processes.
+  'test/tracing.test.ts',
+  'test/tracing-processes.test.ts',
+  // Queue alerts: the health check and worker processes (the no-worker alert on a dev server of its own, see the file).
+  'test/queue-alerts.test.ts',
 ];
 
 export default defineConfig({

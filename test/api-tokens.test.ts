@@ -105,34 +105,51 @@ describe('JOBS_API_TOKENS', () => {
     expect(new ApiTokenConfigError('x').name).toBe('ApiTokenConfigError');
   });
 
-  it.each([
-    ['web', /entry 1: expected id:secret:scopes/],
-    [`web:${SECRET}`, /entry 1: expected id:secret:scopes/],
-    [`web:${SECRET}:`, /entry 1: expected id:secret:scopes/],
-    [`:${SECRET}:read`, /entry 1: expected id:secret:scopes/],
-    [`we b:${SECRET}:read`, /entry 1: id "we b" must be letters/],
-    [`web:short:read`, /entry 1 \("web"\): the secret must be sha256=<64 hex digits> or at least 24 URL-safe/],
-    [`web:sha256=abc:read`, /the secret must be sha256=<64 hex digits>/],
-    [`web:${SECRET}:read,web:${SECRET}x:read`, /entry 2: id "web" is used twice/],
+  // Each row: the value, the secrets it holds (none for an entry without one), the message. The check is that the
+  // message names what is wrong without any of them: each row with its own secrets, the bad ones included.
+  it.each<[string, string[], RegExp]>([
+    ['web', [], /entry 1: expected id:secret:scopes/],
+    [`web:${SECRET}`, [SECRET], /entry 1: expected id:secret:scopes/],
+    [`web:${SECRET}:`, [SECRET], /entry 1: expected id:secret:scopes/],
+    [`:${SECRET}:read`, [SECRET], /entry 1: expected id:secret:scopes/],
+    [`we b:${SECRET}:read`, [SECRET], /entry 1: id "we b" must be letters/],
+    [
+      `web:short-secret:read`,
+      ['short-secret'],
+      /entry 1 \("web"\): the secret must be sha256=<64 hex digits> or at least 24 URL-safe/,
+    ],
+    [`web:sha256=abc123:read`, ['sha256=abc123', 'abc123'], /the secret must be sha256=<64 hex digits>/],
+    [`web:${SECRET}:read,web:${SECRET}x:read`, [SECRET, `${SECRET}x`], /entry 2: id "web" is used twice/],
     [
       `web:${SECRET}:write`,
+      [SECRET],
       /unknown scope "write"; scopes are enqueue:<job>, enqueue:\*, cancel:<job>, cancel:\*, read and \*/,
     ],
-    [`web:${SECRET}:read++*`, /entry 1 \("web"\): no scopes/],
+    [`web:${SECRET}:read++*`, [SECRET], /entry 1 \("web"\): no scopes/],
     [
       `web:${SECRET}:enqueue:no-such-job`,
+      [SECRET],
       /scope "enqueue:no-such-job" names no job; jobs: invoice-generation, send-welcome-email, /,
     ],
-    [`web:${SECRET}:enqueue:noop`, /job "noop" is internal/],
-    [`web:${SECRET}:cancel:noop`, /job "noop" is internal: it cannot be cancelled over HTTP/],
-    [`web:${SECRET}:cancel:no-such-job`, /scope "cancel:no-such-job" names no job; jobs: invoice-generation, /],
-  ])('refuses %s, naming the entry and never its secret', (value, message) => {
-    expect(() => parseApiTokens(value)).toThrow(message);
-    try {
-      parseApiTokens(value);
-    } catch (err) {
-      expect((err as Error).message).not.toContain(SECRET);
-    }
+    [`web:${SECRET}:enqueue:noop`, [SECRET], /job "noop" is internal/],
+    [`web:${SECRET}:cancel:noop`, [SECRET], /job "noop" is internal: it cannot be cancelled over HTTP/],
+    [
+      `web:${SECRET}:cancel:no-such-job`,
+      [SECRET],
+      /scope "cancel:no-such-job" names no job; jobs: invoice-generation, /,
+    ],
+  ])('refuses %s, naming the entry and never its secret', (value, secrets, message) => {
+    const error = (() => {
+      try {
+        parseApiTokens(value);
+      } catch (err) {
+        return err as Error;
+      }
+      throw new Error(`accepted ${value}`);
+    })();
+    expect(error).toBeInstanceOf(ApiTokenConfigError);
+    expect(error.message).toMatch(message);
+    for (const secret of secrets) expect(error.message, 'the secret stays out of the message').not.toContain(secret);
   });
 });
 

@@ -1,8 +1,26 @@
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { freePort } from '../src/dev-server';
 import { createHarness, eventually, type Harness } from './harness';
 import { jobctl, spawnJobctl, type JobctlProcess } from './jobctl';
+
+/**
+ * This machine's first IPv4 address that is not loopback: the one another host would reach it at. (The kernel delivers
+ * a connection to the machine's own address locally: the fetches below never leave it.)
+ */
+const outsideAddress = Object.values(os.networkInterfaces())
+  .flat()
+  .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
+const NO_OUTSIDE_ADDRESS = 'this machine has no non-loopback IPv4 address (os.networkInterfaces()) to fetch through';
+
+/** GET /health on `port` through the outside address: "answered <status>", or the connection's error code. */
+function healthThroughOutsideAddress(port: number): Promise<string | undefined> {
+  return fetch(`http://${outsideAddress}:${port}/health`).then(
+    (response) => `answered ${response.status}`,
+    (err: Error & { cause?: { code?: string } }) => err.cause?.code ?? err.message,
+  );
+}
 
 /** `jobctl http` as a user runs it: safe by default, tokens from `jobctl token create`. */
 describe('jobctl http', () => {
@@ -33,7 +51,7 @@ describe('jobctl http', () => {
       30_000,
       `jobctl http to listen:\n${http.output()}`,
     );
-    return { http, base: `http://127.0.0.1:${port}` };
+    return { http, port, base: `http://127.0.0.1:${port}` };
   }
 
   it('refuses to serve beyond loopback without tokens: exit 1 and one clear line', async () => {
@@ -59,6 +77,26 @@ describe('jobctl http', () => {
       body: JSON.stringify({ invoiceId }),
     });
     expect(posted.status).toBe(202);
+  });
+
+  it('on 0.0.0.0 it serves through a non-loopback address of this machine too', async (ctx) => {
+    if (!outsideAddress) return ctx.skip(NO_OUTSIDE_ADDRESS);
+    const { port } = await startHttp(['--host', '0.0.0.0', '--insecure-no-auth']);
+    expect(await healthThroughOutsideAddress(port), `GET /health through ${outsideAddress}`).toBe('answered 200');
+    const { invoiceId } = await h.createInvoice();
+    const posted = await fetch(`http://${outsideAddress}:${port}/jobs/invoice-generation`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ invoiceId }),
+    });
+    expect(posted.status, `POST through ${outsideAddress}`).toBe(202);
+  });
+
+  it('on 127.0.0.1 (the default) the same address is refused: it serves loopback only', async (ctx) => {
+    if (!outsideAddress) return ctx.skip(NO_OUTSIDE_ADDRESS);
+    const { port, base } = await startHttp([]);
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    expect(await healthThroughOutsideAddress(port), `GET /health through ${outsideAddress}`).toBe('ECONNREFUSED');
   });
 
   it('serves with a token from `jobctl token create`: without it 401, with it 202, recorded as its id', async () => {

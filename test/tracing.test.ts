@@ -1,7 +1,5 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import zlib from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { Worker } from '@temporalio/worker';
 import pino from 'pino';
@@ -23,73 +21,13 @@ import { jobEventSinks } from '../src/worker/worker-instrumentation';
 import { bundleWorkflows } from '../src/worker/workers';
 import { TEST_WORKFLOWS } from './jobs/app';
 import { createHarness, eventually, type Harness } from './harness';
-
-/** One span as OTLP/HTTP JSON carries it (ids in hex), with the service that sent it. */
-interface ReceivedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  /** 1 ok, 2 error (0 unset). */
-  status?: { code?: number; message?: string };
-  attributes: Record<string, unknown>;
-  service: string;
-}
-
-const SPAN_KIND_SERVER = 2;
-const SPAN_KIND_CLIENT = 3;
-
-/** A local OTLP/HTTP receiver: a real HTTP server taking `POST /v1/traces` with JSON bodies, as a collector would. */
-async function startOtlpReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; close(): Promise<void> }> {
-  const spans: ReceivedSpan[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v1/traces') return void res.writeHead(404).end();
-      if (!String(req.headers['content-type']).startsWith('application/json'))
-        return void res.writeHead(415).end('JSON only');
-      let body = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
-      const request = JSON.parse(body.toString('utf8')) as {
-        resourceSpans?: Array<{
-          resource?: { attributes?: OtlpAttribute[] };
-          scopeSpans?: Array<{
-            spans?: Array<Omit<ReceivedSpan, 'attributes' | 'service'> & { attributes?: OtlpAttribute[] }>;
-          }>;
-        }>;
-      };
-      for (const resourceSpans of request.resourceSpans ?? []) {
-        const service = String(attributesOf(resourceSpans.resource?.attributes)['service.name']);
-        for (const scope of resourceSpans.scopeSpans ?? [])
-          for (const span of scope.spans ?? [])
-            spans.push({ ...span, attributes: attributesOf(span.attributes), service });
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    spans,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-interface OtlpAttribute {
-  key: string;
-  value: { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
-}
-
-function attributesOf(attributes: OtlpAttribute[] | undefined): Record<string, unknown> {
-  return Object.fromEntries(
-    (attributes ?? []).map(({ key, value }) => [
-      key,
-      value.stringValue ?? (value.intValue === undefined ? undefined : Number(value.intValue)) ?? value.boolValue,
-    ]),
-  );
-}
+import {
+  SPAN_KIND_CLIENT,
+  SPAN_KIND_SERVER,
+  startOtlpReceiver,
+  type OtlpReceiver,
+  type ReceivedSpan,
+} from './otlp-receiver';
 
 describe('tracing configuration (OTEL_* variables)', () => {
   it('is off unless an exporter or an OTLP endpoint is configured, or when disabled', () => {
@@ -153,7 +91,7 @@ describe('tracing configuration (OTEL_* variables)', () => {
 });
 
 describe('one trace from the HTTP request to the vendor call', () => {
-  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let receiver: OtlpReceiver;
   let tracing: Tracing;
   let h: Harness;
   let app: FastifyInstance;
