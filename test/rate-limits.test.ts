@@ -26,9 +26,6 @@ const RATE_LIMIT_PARTITIONS = 4;
  * The span during which the limiter was saturated, from the histories: activities waiting (scheduled, not yet started)
  * stayed at `backlog` or more, so every token the limiter gave out met a waiting task.
  */
-function startedWhileSaturatedDiag(starts: number[], from: number, to: number) {
-  return starts.filter((t) => t >= from && t < to).length / ((to - from) / 1000);
-}
 function saturatedSpan(spans: ActivitySpan[], backlog: number): { from: number; to: number } | undefined {
   const points = spans.flatMap((s) => [
     { at: s.scheduled, delta: 1 },
@@ -133,16 +130,6 @@ describe('rate limits', () => {
     // earned (its next token falls inside the window), so a window holds at most the rate plus the partitions.
     const windows = countPerWindow(starts, from + 1000, to);
     const report = `vendor calls started per second while saturated (${((to - from) / 1000).toFixed(1)} s): ${windows.join(' ')}`;
-    console.log(
-      'DIAG',
-      report,
-      'rate',
-      startedWhileSaturatedDiag(starts, from, to),
-      'all',
-      (Math.max(...starts) - Math.min(...starts)) / 1000,
-      'first windows',
-      countPerWindow(starts, Math.min(...starts), Math.min(...starts) + 5000).join(' '),
-    );
     expect(windows.length, report).toBeGreaterThanOrEqual(10);
     expect(Math.max(...windows), report).toBeLessThanOrEqual(PER_SECOND + RATE_LIMIT_PARTITIONS);
     // Nor does the limiter starve the queue: over the saturated span, the starts keep up with the rate.
