@@ -31,6 +31,10 @@ const PRODUCTION_TEST_FILES = [
   'test/idempotency.test.ts',
   'test/schedules.test.ts',
   'test/delayed-jobs.test.ts',
+  // Flow control on the production matcher: rate limits, per-key concurrency, debounce.
+  'test/rate-limits.test.ts',
+  'test/concurrency.test.ts',
+  'test/debounce.test.ts',
 ];
 
 export default defineConfig({
