@@ -23,8 +23,8 @@ const SATURATED_BACKLOG = 4 * PER_SECOND;
 const RATE_LIMIT_PARTITIONS = 4;
 
 /**
- * The span during which the limiter was saturated, from the histories: activities waiting (scheduled, not yet started)
- * stayed at `backlog` or more, so every token the limiter gave out met a waiting task.
+ * The longest span during which the limiter was saturated, from the histories: activities waiting (scheduled, not yet
+ * started) stayed at `backlog` or more, so every token the limiter gave out met a waiting task.
  */
 function saturatedSpan(spans: ActivitySpan[], backlog: number): { from: number; to: number } | undefined {
   const points = spans.flatMap((s) => [
@@ -34,12 +34,16 @@ function saturatedSpan(spans: ActivitySpan[], backlog: number): { from: number; 
   points.sort((a, b) => a.at - b.at || a.delta - b.delta);
   let waiting = 0;
   let from: number | undefined;
+  let longest: { from: number; to: number } | undefined;
   for (const p of points) {
     waiting += p.delta;
     if (waiting >= backlog && from === undefined) from = p.at;
-    if (waiting < backlog && from !== undefined) return { from, to: p.at };
+    if (waiting < backlog && from !== undefined) {
+      if (!longest || p.at - from > longest.to - longest.from) longest = { from, to: p.at };
+      from = undefined;
+    }
   }
-  return undefined;
+  return longest;
 }
 
 /**
