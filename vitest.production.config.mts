@@ -42,6 +42,10 @@ const PRODUCTION_TEST_FILES = [
   'test/tracing-processes.test.ts',
   // Queue alerts: the health check and worker processes (the no-worker alert on a dev server of its own, see the file).
   'test/queue-alerts.test.ts',
+  // Flow control on the production matcher: rate limits, per-key concurrency, debounce.
+  'test/rate-limits.test.ts',
+  'test/concurrency.test.ts',
+  'test/debounce.test.ts',
 ];
 
 export default defineConfig({

@@ -3,25 +3,30 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Context } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobClient } from '../src/client/client';
 import { SEMAPHORE_STATE_QUERY, semaphoreWorkflowId, type SemaphoreState } from '../src/sandbox/concurrency';
 import { defineJob } from '../src/sandbox/job-definition';
-import { taskQueueName } from '../src/sandbox/queues';
+import { taskQueueName, type Priority } from '../src/sandbox/queues';
 import { concurrencyProbe, concurrencyProbeThree, generateReport } from './jobs';
 import { createHarness, eventually, type Harness } from './harness';
+import { activitySpans, maxOverlap, type ActivitySpan } from './history-timing';
 import { startJobctlWorker, type JobctlProcess } from './jobctl';
 
 const { PENDING_ACTIVITY_STATE_STARTED } = temporal.api.enums.v1.PendingActivityState;
 
-/** When a run's activity was running, from its history: scheduled (after the grant) to completed (before the release). */
+/**
+ * When a run's activity ran, from its history (the server's clock). `held` is scheduled (after the grant) to closed
+ * (before the release): the permit covers at least that, so "at most n at once" is checked on it. `ran` is the last
+ * attempt's start to the close: the work itself, so "n did run at once" is checked on it.
+ */
 interface Interval {
   workflowId: string;
-  start: number;
-  end: number;
+  held: { start: number; end: number };
+  ran: { start: number; end: number };
   /** Attempt of the activity that completed. */
   attempt: number;
   /** Completed activities in the run: 1 when the work was done once. */
@@ -29,34 +34,68 @@ interface Interval {
 }
 
 async function intervalOf(handle: WorkflowHandle): Promise<Interval> {
-  const events = (await handle.fetchHistory()).events ?? [];
-  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes);
-  const started = events.find((e) => e.activityTaskStartedEventAttributes);
-  const completed = events.filter((e) => e.activityTaskCompletedEventAttributes);
-  if (!scheduled || completed.length === 0) throw new Error(`${handle.workflowId}: no completed activity in history`);
+  const spans = await activitySpans(handle);
+  const completed = spans.length; // the jobs here run one activity; a retried run's attempts share it
+  if (completed === 0) throw new Error(`${handle.workflowId}: no closed activity in history`);
+  const [first] = spans as [ActivitySpan];
   return {
     workflowId: handle.workflowId,
-    start: tsToMs(scheduled.eventTime),
-    end: tsToMs(completed[0]!.eventTime),
-    attempt: started?.activityTaskStartedEventAttributes?.attempt ?? 0,
-    completions: completed.length,
+    held: { start: first.scheduled, end: first.closed },
+    ran: { start: first.started, end: first.closed },
+    attempt: first.attempt,
+    completions: completed,
   };
 }
 
-/** The most intervals open at one instant (an interval ending when another starts does not overlap it). */
-function maxOverlap(intervals: Interval[]): number {
-  const points = intervals.flatMap((i) => [
-    { at: i.start, delta: 1 },
-    { at: i.end, delta: -1 },
-  ]);
-  points.sort((a, b) => a.at - b.at || a.delta - b.delta); // ends before starts at the same instant
-  let open = 0;
-  let max = 0;
-  for (const p of points) max = Math.max(max, (open += p.delta));
-  return max;
+/** The most runs holding a permit at one instant, and the most running their work at one instant. */
+const heldAtOnce = (intervals: Interval[]) => maxOverlap(intervals.map((i) => i.held));
+const ranAtOnce = (intervals: Interval[]) => maxOverlap(intervals.map((i) => i.ran));
+
+/**
+ * Waits for `done`, heartbeating: a probe held by the test longer than its 2 s heartbeat timeout (a busy production
+ * stack takes longer to line the others up) must not time out and run again.
+ */
+async function heartbeatUntil(done: Promise<void>): Promise<void> {
+  let finished = false;
+  void done.then(() => (finished = true));
+  while (!finished) {
+    Context.current().heartbeat();
+    await Promise.race([done, new Promise((r) => setTimeout(r, 500))]);
+  }
 }
 
-const queue = (prefix: string) => taskQueueName(prefix, 'default');
+/** The current activity's context, or undefined outside an activity. */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `target()` (read when used: a dependency made later), whose query builders await `before()` when they execute, before
+ * they take a connection (a held query must not hold the only SQLite connection).
+ */
+function queriesAwaiting<T extends object>(target: () => T, before: () => Promise<void>): T {
+  const wrap = (object: object): object =>
+    new Proxy(object, {
+      get: (o, property) => {
+        const value = Reflect.get(o, property) as unknown;
+        if (typeof value !== 'function') return value;
+        if (String(property).startsWith('execute')) {
+          return async (...args: unknown[]) => (await before(), value.apply(o, args) as unknown);
+        }
+        return (...args: unknown[]) => {
+          const result = value.apply(o, args) as unknown;
+          return result !== null && typeof result === 'object' && !(result instanceof Promise) ? wrap(result) : result;
+        };
+      },
+    });
+  return new Proxy({} as T, { get: (_, property) => Reflect.get(wrap(target()), property) as unknown });
+}
+
+const queue = (prefix: string, priority: Priority = 'default') => taskQueueName(prefix, priority);
 
 describe('per-key concurrency: the declaration', () => {
   const base = {
@@ -80,7 +119,7 @@ describe('per-key concurrency: the declaration', () => {
   });
 });
 
-describe('per-key concurrency against the dev server', () => {
+describe("per-key concurrency on the test run's server", () => {
   let h: Harness;
   /** Gates of probe activities by id: a probe whose id is here holds its permit until the test resolves it. */
   const gates = new Map<
@@ -97,6 +136,26 @@ describe('per-key concurrency against the dev server', () => {
     return g;
   };
 
+  /** generate-report runs whose activity is held (until the test releases it), by workflow ID. */
+  const heldReports = new Map<string, () => void>();
+  /** The user whose generate-report runs to hold (the rest run through), and the runs already held once. */
+  let holdReportsOf: number | undefined;
+  const reportsHeld = new Set<string>();
+  /**
+   * The example's generate-report activity has no test hook: its database is this process's, whose queries wait, before
+   * they take a connection, while their activity is a held report of user `holdReportsOf` (the activity's context
+   * says which run it serves); each run is held once, at its first query.
+   */
+  const holdReport = async () => {
+    const info = activityContext()?.info;
+    const workflowId = info?.workflowExecution?.workflowId ?? '';
+    const held =
+      info?.activityType === 'generateReport' && workflowId.startsWith(`${generateReport.name}/${holdReportsOf}/`);
+    if (!held || reportsHeld.has(workflowId)) return;
+    reportsHeld.add(workflowId);
+    await new Promise<void>((release) => heldReports.set(workflowId, release));
+  };
+
   beforeAll(async () => {
     h = await createHarness({
       deps: {
@@ -104,20 +163,26 @@ describe('per-key concurrency against the dev server', () => {
           const g = gates.get(id);
           if (!g) return;
           g.reached();
-          await g.openP;
+          await heartbeatUntil(g.openP);
         },
+        db: queriesAwaiting(() => h.database.db, holdReport),
       },
     });
-    await h.startWorkers([{ queue: 'default', concurrency: 30 }]);
+    await h.startWorkers([
+      { queue: 'default', concurrency: 30 },
+      { queue: 'low', concurrency: 10 },
+    ]);
   }, 60_000);
   afterAll(async () => {
     for (const g of gates.values()) g.open();
+    holdReportsOf = undefined;
+    for (const release of heldReports.values()) release();
     await h?.close();
   });
 
-  const semaphoreState = (job: string, key: string) =>
+  const semaphoreState = (job: string, key: string, priority: Priority = 'default') =>
     h.env.client.workflow
-      .getHandle(semaphoreWorkflowId(queue(h.taskQueuePrefix), job, key))
+      .getHandle(semaphoreWorkflowId(queue(h.taskQueuePrefix, priority), job, key))
       .query<SemaphoreState>(SEMAPHORE_STATE_QUERY);
 
   it('limit 1: 20 runs of one key never overlap and start in enqueue order, while 20 of another key run beside them', async () => {
@@ -150,10 +215,10 @@ describe('per-key concurrency against the dev server', () => {
 
     const a = await Promise.all(handles.get(keyA)!.map(async (w) => (await w.result(), intervalOf(w))));
     const b = await Promise.all(handles.get(keyB)!.map(async (w) => (await w.result(), intervalOf(w))));
-    expect(maxOverlap(a), 'runs of key A at once').toBe(1);
-    expect(maxOverlap(b), 'runs of key B at once').toBe(1);
-    expect(maxOverlap([...a, ...b]), 'runs of keys A and B at once').toBe(2);
-    const byStart = [...a].sort((x, y) => x.start - y.start).map((i) => i.workflowId);
+    expect(heldAtOnce(a), 'runs of key A at once').toBe(1);
+    expect(heldAtOnce(b), 'runs of key B at once').toBe(1);
+    expect(ranAtOnce([...a, ...b]), 'runs of keys A and B at once').toBe(2);
+    const byStart = [...a].sort((x, y) => x.held.start - y.held.start).map((i) => i.workflowId);
     expect(byStart, 'key A ran in enqueue order').toEqual(a.map((i) => i.workflowId));
     expect([...a, ...b].every((i) => i.completions === 1)).toBe(true);
   }, 120_000);
@@ -166,9 +231,8 @@ describe('per-key concurrency against the dev server', () => {
       handles.push(h.env.client.workflow.getHandle(workflowId));
     }
     const intervals = await Promise.all(handles.map(async (w) => (await w.result(), intervalOf(w))));
-    const overlap = maxOverlap(intervals);
-    expect(overlap).toBeLessThanOrEqual(3);
-    expect(overlap).toBeGreaterThanOrEqual(2);
+    expect(heldAtOnce(intervals), 'runs of the key holding a permit at once').toBeLessThanOrEqual(3);
+    expect(ranAtOnce(intervals), 'runs of the key running at once').toBeGreaterThanOrEqual(2);
   }, 120_000);
 
   it('a holder terminated without releasing: the semaphore takes its permit back at its lease check, the next runs', async () => {
@@ -223,10 +287,65 @@ describe('per-key concurrency against the dev server', () => {
     expect((await h.client.status(runs[1]!)).status).toBe('Canceled');
   }, 60_000);
 
-  it('a real job declares it: generate-report runs at most two reports of one user at once', async () => {
-    expect(generateReport.concurrency?.limit).toBe(2);
-    expect(generateReport.concurrency?.key({ userId: 7 } as never)).toBe('7');
-  });
+  it("generate-report: six reports of one user run two at a time, and another user's reports are not held up", async () => {
+    expect(generateReport.concurrency?.limit, 'the limit this test proves').toBe(2);
+    const [userA, userB] = [(await h.createInvoice()).userId, (await h.createInvoice()).userId];
+    const report = async (userId: number, day: number) => {
+      const endDate = `2026-01-${String(day).padStart(2, '0')}`;
+      const args = { userId, reportType: 'monthly_sales' as const, startDate: '2026-01-01', endDate };
+      const { workflowId } = await h.client.enqueue(generateReport, args);
+      return h.env.client.workflow.getHandle(workflowId);
+    };
+    holdReportsOf = userA;
+    const a: WorkflowHandle[] = [];
+    for (let day = 1; day <= 6; day++) a.push(await report(userA, day));
+    const b = [await report(userB, 1), await report(userB, 2)];
+
+    // User A's reports are held until the test lets them go, two at a time: each time, exactly two hold the key's
+    // permits and the others wait for one (the semaphore's state), and both of those have started their work. A limit
+    // of 1 or of 3 never shows that state.
+    let left = a.length;
+    let wave = 0;
+    while (left > 0) {
+      const running = Math.min(2, left);
+      let seen = 'no semaphore yet';
+      await eventually(
+        async () => {
+          const state = await semaphoreState(generateReport.name, String(userA), 'low').catch(() => undefined);
+          if (state)
+            seen = `${state.holders.length} holding, ${state.waiters.length} waiting, ${heldReports.size} running`;
+          const ready =
+            state?.holders.length === running &&
+            state.waiters.length === left - running &&
+            heldReports.size === running;
+          return ready ? true : undefined;
+        },
+        // Below the activity's 30 s start-to-close: a held attempt never times out and runs again unheld.
+        25_000,
+        `${running} of user ${userA}'s reports running and ${left - running} waiting for a permit`,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message} (last seen: ${seen})`);
+      });
+      // Meanwhile user B's reports, on the same queue with a key of their own, run and complete.
+      if (wave++ === 0) await Promise.all(b.map((w) => w.result()));
+      for (const release of heldReports.values()) release();
+      heldReports.clear();
+      left -= running;
+    }
+    await Promise.all(a.map((w) => w.result()));
+
+    const intervalsA = await Promise.all(a.map(intervalOf));
+    const intervalsB = await Promise.all(b.map(intervalOf));
+    expect(heldAtOnce(intervalsA), `user ${userA}'s reports at once (histories)`).toBe(2);
+    expect(ranAtOnce(intervalsA), `user ${userA}'s reports running at once (histories)`).toBe(2);
+    const firstRelease = Math.min(...intervalsA.map((i) => i.ran.end));
+    for (const i of intervalsB) {
+      expect(i.ran.end, `${i.workflowId} completed while user ${userA}'s first reports held both permits`).toBeLessThan(
+        firstRelease,
+      );
+    }
+    expect([...intervalsA, ...intervalsB].every((i) => i.completions === 1)).toBe(true);
+  }, 180_000);
 });
 
 /**
@@ -283,7 +402,7 @@ describe('per-key concurrency with worker processes', () => {
     await victim.exited;
 
     const intervals = await Promise.all(handles.map(async (w) => (await w.result(), intervalOf(w))));
-    expect(maxOverlap(intervals), 'runs of the key at once').toBe(1);
+    expect(heldAtOnce(intervals), 'runs of the key at once').toBe(1);
     expect(intervals.every((i) => i.completions === 1)).toBe(true);
     const killed = intervals.find((i) => i.workflowId === holder)!;
     expect(killed.attempt, `${holder}'s activity ran again after the kill`).toBeGreaterThan(1);
