@@ -9,8 +9,9 @@ import { jobEventSinks } from '../src/worker/worker-instrumentation';
 import { defineJob } from '../src/sandbox/job-definition';
 import { expiryDeadline } from '../src/sandbox/job-expiry';
 import { jobTiming, RUN_AT_TOLERANCE_MS } from '../src/sandbox/job-timing';
+import { taskQueueName } from '../src/sandbox/queues';
 import { jobStats } from '../src/client/stats';
-import { noop } from './jobs';
+import { noop, noopExpiring } from './jobs';
 import { capturedLogLines, createHarness, eventually, type Harness } from './harness';
 import { jobctl } from './jobctl';
 
@@ -305,19 +306,36 @@ describe('expiring jobs', () => {
 const noopDeclaredExpiry = defineJob({ ...noop, name: 'noop-declared-expiry', expiresAfter: '6s' });
 
 /**
- * Expiry end to end: runs enqueued while no worker polls, the worker started once the latest one is due. The server's
- * history says when each run was picked up (its first workflow task started), read against its deadline.
+ * Expiry end to end: runs enqueued (or started with the raw SDK client) while no worker polls, the worker started once
+ * the latest one is due. The server's history says when each run was picked up (its first workflow task started), read
+ * against its deadline.
  */
-describe('expiry, end to end: the declared expiresAfter, and expiresAfter counted from the end of a delay', () => {
+describe('expiry, end to end: the declared expiresAfter (with our client or without), and expiresAfter counted from the end of a delay', () => {
   let h: Harness;
   type Enqueued = Awaited<ReturnType<Harness['client']['enqueue']>>;
+  let rawLate: { workflowId: string; runId: string };
   let declaredLate: Enqueued;
   let delayedLate: Enqueued;
   let delayedInTime: Enqueued;
 
+  /**
+   * Starts a run of noop-expiring as the Temporal CLI or a Schedule would: the SDK's client, the workflow type by name,
+   * the job's task queue and arguments, and no memo (so no `expiresAt` from an enqueue).
+   */
+  async function startRaw(workflowId: string) {
+    const handle = await h.env.client.workflow.start('noopExpiringWorkflow', {
+      workflowId,
+      taskQueue: taskQueueName(h.taskQueuePrefix, noopExpiring.queue),
+      args: [{ id: workflowId }],
+    });
+    return { workflowId, runId: handle.firstExecutionRunId };
+  }
+
   beforeAll(async () => {
     h = await createHarness();
     const id = h.unusedId();
+    // Deadline: its start + 6 s, from noop-expiring's declaration (the worker reads it; nothing was written at start).
+    rawLate = await startRaw(`raw-late-${id}`);
     // Deadline enqueue + 6 s, from the declaration.
     declaredLate = await h.client.enqueue(noopDeclaredExpiry, { id: `declared-late-${id}` });
     // Due at enqueue + 2 s, deadline 3 s later.
@@ -331,7 +349,7 @@ describe('expiry, end to end: the declared expiresAfter, and expiresAfter counte
   afterAll(() => h?.close());
 
   /** When the run was picked up (its first workflow task started) and when it was created, from its history. */
-  async function timesOf(run: Enqueued) {
+  async function timesOf(run: { workflowId: string; runId: string }) {
     const closed = await eventually(
       async () => {
         const s = await h.client.status(run.workflowId);
@@ -347,8 +365,36 @@ describe('expiry, end to end: the declared expiresAfter, and expiresAfter counte
       created: at(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED),
       pickedUp: at(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED),
       ranActivity: events.some((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+      startMemo: Object.keys(events[0]?.workflowExecutionStartedEventAttributes?.memo?.fields ?? {}),
     };
   }
+
+  it('a run started without our client (raw SDK, no memo) of a job declaring expiresAfter 6s, picked up after that, ends Expired without running', async () => {
+    expect(noopExpiring).toMatchObject({ workflowType: 'noopExpiringWorkflow', expiresAfter: '6s' });
+    const t = await timesOf(rawLate);
+    expect(t.startMemo, 'memo fields of the started run').toEqual([]);
+    // No memo: the deadline is the run's start (the server's WorkflowExecutionStarted) + the declared 6 s.
+    const deadline = t.created + 6_000;
+    const when = `picked up ${t.pickedUp - t.created} ms after it was created, its deadline 6000 ms after`;
+    expect(t.status, when).toMatchObject({
+      status: 'Expired',
+      job: 'noop-expiring',
+      expiresAt: new Date(deadline).toISOString(),
+      failure: { type: ErrorType.JobExpired, message: expect.stringMatching(/^job "noop-expiring" expired/) },
+    });
+    expect(t.pickedUp, 'picked up after its deadline (the setup)').toBeGreaterThan(deadline);
+    expect(t.ranActivity, 'its activity was scheduled').toBe(false);
+  });
+
+  it('the same raw start picked up within the declared 6 s runs', async () => {
+    const run = await startRaw(`raw-in-time-${h.unusedId()}`);
+    const t = await timesOf(run);
+    expect(t.startMemo, 'memo fields of the started run').toEqual([]);
+    const deadline = t.created + 6_000;
+    expect(t.pickedUp, 'picked up before its deadline (a worker polls)').toBeLessThanOrEqual(deadline);
+    expect(t.status).toMatchObject({ status: 'Completed', job: 'noop-expiring' });
+    expect(t.ranActivity).toBe(true);
+  });
 
   it('a job whose definition declares expiresAfter 6s, picked up after that, ends Expired without running', async () => {
     const t = await timesOf(declaredLate);

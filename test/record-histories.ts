@@ -32,6 +32,7 @@ import {
   invoiceGeneration,
   largeDataExport,
   noop,
+  noopExpiring,
   processPayment,
   processWebhook,
   sendWelcomeEmail,
@@ -214,6 +215,7 @@ async function main(): Promise<void> {
         ['healthCheckWorkflow', enqueue(client.enqueue(healthCheck, { windowMinutes: 5 }))],
         ['noopWorkflow', enqueue(client.enqueue(noop, { id: 'record-histories' }))],
         ['noopWorkflow.local-activity', enqueue(client.enqueue(noop, { id: 'record-histories-local', local: true }))],
+        ['noopExpiringWorkflow', enqueue(client.enqueue(noopExpiring, { id: 'record-histories' }))],
         ['debounceWorkflow', debounceRun()],
         // Two runs of one key with limit 1: the second waits in line, so the semaphore grants, queues and releases.
         [
