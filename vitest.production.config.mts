@@ -40,7 +40,7 @@ const PRODUCTION_TEST_FILES = [
   // Traces: in one process, and across `jobctl http` and `jobctl worker` processes.
   'test/tracing.test.ts',
   'test/tracing-processes.test.ts',
-  // Queue alerts: the health check and worker processes (the no-worker alert on a dev server of its own, see the file).
+  // Queue alerts: the health check and worker processes (the no-worker alert on a stack of its own, see the file).
   'test/queue-alerts.test.ts',
   // Flow control on the production matcher: rate limits, per-key concurrency, debounce.
   'test/rate-limits.test.ts',

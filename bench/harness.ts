@@ -317,20 +317,6 @@ export function processCpuMs(pid: number): number | undefined {
   }
 }
 
-/** Parses `--server-config key=value`: the value as JSON when it is JSON (numbers, booleans, null), else a string. */
-export function serverConfigEntry(entry: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
-  const at = entry.indexOf('=');
-  if (at < 1) throw new InvalidArgumentError(`expected key=value, got "${entry}"`);
-  const raw = entry.slice(at + 1);
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    value = raw;
-  }
-  return { ...previous, [entry.slice(0, at)]: value };
-}
-
 /** Node's arguments that run jobctl from this repository's TypeScript sources through tsx (no build needed). */
 export const JOBCTL_NODE_ARGS = [
   '--require',

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { positiveInt, runScenario, serverConfigEntry, type Scenario } from './harness';
+import { parseDynamicConfigValue } from '../src/cli/parsers';
+import { positiveInt, runScenario, type Scenario } from './harness';
 import { latency } from './latency';
 import { batch } from './batch';
 import { cli } from './cli';
@@ -30,7 +31,7 @@ async function main() {
       .option(
         '--server-config <key=value>',
         "the dev server's dynamic config on top of docker/dynamicconfig.yaml (repeatable; key=null removes a key)",
-        serverConfigEntry,
+        parseDynamicConfigValue,
       );
     scenario.addOptions(command).action((options) => runScenario(scenario, options));
   }

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { resolveTemporalCli, TEMPORAL_CLI_VERSION } from './temporal-cli';
 import { DEFAULT_SETTINGS } from './config';
 import { devServerSearchAttributeArgs } from './sandbox/search-attributes';
@@ -236,6 +236,19 @@ export function readDynamicConfig(file = DYNAMIC_CONFIG_FILE): Record<string, un
     config[key] = entry.value;
   }
   return config;
+}
+
+/**
+ * Writes `file`: docker/dynamicconfig.yaml's values with `overrides` on top (a key set to null is left out), in the
+ * server's file format (one global `- value:` per key). What `jobctl stack --dynamic-config-value` runs the services
+ * with. Returns `file`.
+ */
+export function writeDynamicConfig(file: string, overrides: Record<string, unknown>): string {
+  const merged = { ...readDynamicConfig(), ...overrides };
+  const entries = Object.entries(merged).filter(([, value]) => value !== null);
+  const header = `# docker/dynamicconfig.yaml with these overrides: ${JSON.stringify(overrides)}\n`;
+  fs.writeFileSync(file, header + stringifyYaml(Object.fromEntries(entries.map(([key, value]) => [key, [{ value }]]))));
+  return file;
 }
 
 function dynamicConfigArgs(overrides: Record<string, unknown> = {}): string[] {

@@ -9,6 +9,8 @@ import { TEST_LOG_DIR, timeSkippingServerPath } from './time-skipping-server';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** Which server the run's tests share: the dev server (`npm test`) or `jobctl stack` (`npm run test:production`). */
+    temporalServer: 'dev-server' | 'stack';
     temporalAddress: string;
     workflowBundlePath: string;
     timeSkippingServerPath: string;
@@ -41,6 +43,7 @@ export default async function setup(project: TestProject) {
   const bundlePath = path.resolve('test/.artifacts/workflow-bundle.js');
   fs.mkdirSync(path.dirname(bundlePath), { recursive: true });
   fs.writeFileSync(bundlePath, bundle.code);
+  project.provide('temporalServer', 'dev-server');
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundlePath', bundlePath);
   project.provide('timeSkippingServerPath', timeSkippingServer);

@@ -8,28 +8,35 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { QueueAlertMessage } from '../src/worker/health-check-activities';
 import { openDatabase, type OpenDatabase } from '../src/db/database';
 import { freePort, startDevServer, type DevServer } from '../src/dev-server';
+import { startStack, type Stack } from '../src/stack/stack';
 import { taskQueueName } from '../src/sandbox/queues';
 import { TASK_QUEUE_METRICS } from '../src/worker/task-queue-health';
 import { healthCheck, processPayment } from './jobs';
 import { capturedLogLines, createHarness, eventually, type Harness } from './harness';
 import { spawnJobctl, startJobctlWorker, type JobctlProcess } from './jobctl';
+import { freeStackPorts } from './stack/stack-helpers';
 import { TEST_LOG_DIR } from './time-skipping-server';
 
 /**
  * The health check's queue alerts, with real worker processes: `jobctl worker --queues critical` is stopped and started
  * again while the health check runs every PERIOD_MS, as its Schedule would with a short `every`. "No worker polling"
- * runs on a dev server of this test's own, started with a 2-second long poll (`matching.longPollExpirationInterval`, a
- * minute by default) so "no poll for NO_WORKER_AFTER" can be short too: an idle live worker polls again every long
- * poll, so the threshold must exceed it (README "Queue backlog and worker alerts"). The backlog alert does not depend
- * on the long poll: it runs on the run's server (under `npm run test:production`, the stack's Temporal 1.32).
+ * runs on a server of this test's own with a 2-second long poll (`matching.longPollExpirationInterval`, a minute by
+ * default) so "no poll for NO_WORKER_AFTER" can be short too: an idle live worker polls again every long poll, so the
+ * threshold must exceed it (README "Queue backlog and worker alerts"). That server is a dev server under `npm test`
+ * and, under `npm run test:production`, a `jobctl stack` of its own (`dynamicConfig`, as `--dynamic-config-value`
+ * gives it). The backlog alert does not depend on the long poll: it runs on the run's server.
  */
 const PERIOD_MS = 8_000;
+const LONG_POLL = { 'matching.longPollExpirationInterval': '2s' };
+const onStack = inject('temporalServer') === 'stack';
 const NO_WORKER_AFTER_MS = 6_000;
 const BACKLOG_AGE_MS = 3_000;
 
 for (const onOwnServer of [true, false])
-  describe(`queue backlog and worker alerts (${onOwnServer ? 'a dev server with a 2 s long poll' : "the run's server"})`, () => {
+  describe(`queue backlog and worker alerts (${onOwnServer ? `${onStack ? 'a stack' : 'a dev server'} of its own with a 2 s long poll` : "the run's server"})`, () => {
     let server: DevServer | undefined;
+    let stack: Stack | undefined;
+    let stackDir: string | undefined;
     let env: TestWorkflowEnvironment | undefined;
     let h: Harness;
     let receiver: http.Server;
@@ -43,12 +50,25 @@ for (const onOwnServer of [true, false])
     let incidents: OpenDatabase;
 
     beforeAll(async () => {
-      if (onOwnServer) {
+      if (onOwnServer && onStack) {
+        stackDir = fs.mkdtempSync(path.join(os.tmpdir(), 'queue-alerts-stack-'));
+        // PostgreSQL runs as the postgres user when the tests run as root: it must reach its data directory.
+        fs.chmodSync(stackDir, 0o755);
+        const log = path.join(TEST_LOG_DIR, 'queue-alerts-stack.log');
+        stack = await startStack({
+          dataDir: stackDir,
+          ...(await freeStackPorts()),
+          workers: 0,
+          dynamicConfig: LONG_POLL,
+          log: (line) => fs.appendFileSync(log, `${line}\n`),
+        });
+        env = await TestWorkflowEnvironment.createFromExistingServer({ address: stack.address });
+      } else if (onOwnServer) {
         server = await startDevServer({
           port: 0,
           headless: true,
           logFile: path.join(TEST_LOG_DIR, 'queue-alerts-dev-server.log'),
-          dynamicConfig: { 'matching.longPollExpirationInterval': '2s' },
+          dynamicConfig: LONG_POLL,
         });
         env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
       }
@@ -81,7 +101,7 @@ for (const onOwnServer of [true, false])
       });
       await h.startWorkers(['high']); // the health check's own queue, in this process
       workerEnv = {
-        TEMPORAL_ADDRESS: server?.address ?? inject('temporalAddress'),
+        TEMPORAL_ADDRESS: stack?.address ?? server?.address ?? inject('temporalAddress'),
         JOBS_TASK_QUEUE_PREFIX: h.taskQueuePrefix,
         ...h.databaseEnv,
         JOBS_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
@@ -103,6 +123,12 @@ for (const onOwnServer of [true, false])
       receiver?.close();
       await env?.teardown();
       await server?.stop();
+      if (stack) {
+        const logs = path.join(TEST_LOG_DIR, 'queue-alerts-stack');
+        fs.rmSync(logs, { recursive: true, force: true });
+        await stack.stop().finally(() => fs.cpSync(stack!.logDir, logs, { recursive: true }));
+      }
+      if (stackDir) fs.rmSync(stackDir, { recursive: true, force: true });
     });
 
     const criticalQueue = () => taskQueueName(h.taskQueuePrefix, 'critical');

@@ -66,6 +66,7 @@ export default async function setup(project: TestProject) {
   const testDatabaseUrl = stack.postgres!.adminUrl;
   // Read by test/harness.ts (and tests that spawn processes); also provided, whatever the pool copied of our env.
   process.env.TEST_DATABASE_URL = testDatabaseUrl;
+  project.provide('temporalServer', 'stack');
   project.provide('temporalAddress', stack.address);
   project.provide('workflowBundlePath', bundlePath);
   project.provide('testDatabaseUrl', testDatabaseUrl);

@@ -84,3 +84,27 @@ function withoutField(err: unknown, field: string): string {
   if (!(err instanceof lazy.jobTiming().InvalidJobTimingError)) throw err;
   return err.message.startsWith(`${field} `) ? err.message.slice(field.length + 1) : err.message;
 }
+
+/**
+ * `--dynamic-config-value key=value` (repeatable, as the Temporal CLI's dev server takes it): the value as JSON when it
+ * is JSON (`true`, `1000`, `"2s"`, `null` to remove a key), else the string itself (`2s`). Collects into one object.
+ */
+export function parseDynamicConfigValue(
+  entry: string,
+  previous: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const at = entry.indexOf('=');
+  const key = entry.slice(0, Math.max(at, 0));
+  if (at < 1 || !/^[A-Za-z][\w.]*$/.test(key))
+    throw new InvalidArgumentError(
+      `expected key=value with a dynamic config key (e.g. matching.longPollExpirationInterval=10s), got "${entry}"`,
+    );
+  const raw = entry.slice(at + 1);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    value = raw;
+  }
+  return { ...previous, [key]: value };
+}

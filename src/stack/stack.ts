@@ -10,7 +10,7 @@ import { DEFAULT_SETTINGS, readSettings } from '../config';
 import { promoteWhenPolling } from '../client/deployments';
 import { openDatabase } from '../db/database';
 import { loadApplication } from '../application';
-import { DYNAMIC_CONFIG_FILE } from '../dev-server';
+import { DYNAMIC_CONFIG_FILE, writeDynamicConfig } from '../dev-server';
 import { cliTypeName, SEARCH_ATTRIBUTES } from '../sandbox/search-attributes';
 import { resolveTemporalCli } from '../temporal-cli';
 import { buildIdOf, bundleWorkflows } from '../worker/workers';
@@ -46,6 +46,12 @@ export interface StackOptions {
   workers?: number;
   /** @default 'default' */
   namespace?: string;
+  /**
+   * Dynamic config values on top of docker/dynamicconfig.yaml (the compose file's), by key; null removes a key. The
+   * merged file is written to `<dataDir>/config/dynamicconfig.yaml`. @default none: the services read
+   * docker/dynamicconfig.yaml itself
+   */
+  dynamicConfig?: Record<string, unknown>;
   /** Progress lines. @default stderr */
   log?: (line: string) => void;
   /** Called when a process of the stack exits without being stopped (crash or kill from outside). */
@@ -60,6 +66,8 @@ export interface Stack {
   logDir: string;
   /** The rendered server config file. */
   configFile: string;
+  /** The dynamic config file the services read: docker/dynamicconfig.yaml, or the merged one (`dynamicConfig`). */
+  dynamicConfigFile: string;
   /** The app database the workers use (DATABASE_URL). */
   databaseUrl: string;
   /** Our own PostgreSQL, unless `databaseUrl` was given. */
@@ -200,6 +208,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const configDir = path.join(dataDir, 'config');
     fs.mkdirSync(configDir, { recursive: true });
     const configFile = path.join(configDir, 'stack.yaml');
+    const overrides = options.dynamicConfig ?? {};
+    const dynamicConfigFile =
+      Object.keys(overrides).length > 0
+        ? writeDynamicConfig(path.join(configDir, 'dynamicconfig.yaml'), overrides)
+        : DYNAMIC_CONFIG_FILE;
     fs.writeFileSync(
       configFile,
       renderServerConfig({
@@ -207,7 +220,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         postgresUser: decodeURIComponent(pgUrl.username),
         postgresPassword: decodeURIComponent(pgUrl.password),
         frontendPort: port,
-        dynamicConfigFile: DYNAMIC_CONFIG_FILE,
+        dynamicConfigFile,
       }),
     );
 
@@ -348,6 +361,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       dataDir,
       logDir,
       configFile,
+      dynamicConfigFile,
       databaseUrl,
       postgres,
       services,

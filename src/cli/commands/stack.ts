@@ -5,7 +5,7 @@ import { resolveStackBinaries, TEMPORAL_SERVER_VERSION } from '../../stack/binar
 import type { Stack } from '../../stack/stack';
 import { lazy } from '../lazy';
 import { fields } from '../output';
-import { parsePort } from '../parsers';
+import { parseDynamicConfigValue, parsePort } from '../parsers';
 
 /** `jobctl stack`: the production shape (Temporal server on PostgreSQL, separate services) on this machine. */
 export function addStackCommand(program: Command): void {
@@ -28,6 +28,12 @@ export function addStackCommand(program: Command): void {
     )
     .option('--workers <n>', 'jobctl worker processes, each serving every queue', parseWorkerCount, 2)
     .option('--no-workers', 'start no worker processes (run your own with the environment it prints)')
+    .option(
+      '--dynamic-config-value <key=value>',
+      'a Temporal dynamic config value on top of docker/dynamicconfig.yaml (repeatable; value as JSON, or a string; ' +
+        'key=null removes a key), e.g. matching.longPollExpirationInterval=10s',
+      parseDynamicConfigValue,
+    )
     .action(
       async (opts: {
         dataDir: string;
@@ -35,6 +41,7 @@ export function addStackCommand(program: Command): void {
         postgresPort: number;
         databaseUrl?: string;
         workers: number | false;
+        dynamicConfigValue?: Record<string, unknown>;
       }) => {
         const startedAt = Date.now();
         let stopping = false;
@@ -61,6 +68,7 @@ export function addStackCommand(program: Command): void {
           postgresPort: opts.postgresPort,
           databaseUrl: opts.databaseUrl,
           workers: opts.workers === false ? 0 : opts.workers,
+          dynamicConfig: opts.dynamicConfigValue,
           onUnexpectedExit: (name, code, signal) => {
             if (stopping) return;
             failed = `${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping the stack`;
@@ -89,7 +97,12 @@ export function addStackCommand(program: Command): void {
                 'Temporal services',
                 TEMPORAL_SERVICES.map((s) => `${s} :${ports[s].grpc} (pid ${stack.services[s].pid})`).join(', '),
               ],
-              ['Server config', `${stack.configFile} (dynamic config: docker/dynamicconfig.yaml)`],
+              [
+                'Server config',
+                `${stack.configFile} (dynamic config: ${
+                  opts.dynamicConfigValue ? stack.dynamicConfigFile : 'docker/dynamicconfig.yaml'
+                })`,
+              ],
               [
                 'PostgreSQL',
                 stack.postgres
