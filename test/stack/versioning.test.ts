@@ -62,13 +62,14 @@ async function build(name: string, edit: (source: string) => string): Promise<{ 
     if (file === EXPORT_FILE && name !== 'b') expect(edited, `${name}: the edit changed nothing`).not.toBe(source);
     fs.writeFileSync(path.join(dir, 'workflows', file), edited);
   }
+  // The test jobs' workflows as test/jobs/index.ts exports them (every one: the worker refuses a bundle that lacks one).
   const testJobs = path.join(ROOT, 'test/jobs');
+  const testWorkflows = fs.readdirSync(testJobs).filter((f) => f.endsWith('-workflow.ts'));
   fs.writeFileSync(
     path.join(dir, 'index.ts'),
     [
       "export * from './workflows';",
-      `export * from ${JSON.stringify(path.join(testJobs, 'noop-workflow'))};`,
-      `export * from ${JSON.stringify(path.join(testJobs, 'concurrency-probe-workflow'))};`,
+      ...testWorkflows.map((f) => `export * from ${JSON.stringify(path.join(testJobs, f.replace(/\.ts$/, '')))};`),
     ].join('\n'),
   );
   const bundle = await bundleWorkflows({ workflowsPath: path.join(dir, 'index.ts') });
