@@ -244,18 +244,22 @@ export function readDynamicConfig(file = DYNAMIC_CONFIG_FILE): Record<string, un
  * with. Returns `file`.
  */
 export function writeDynamicConfig(file: string, overrides: Record<string, unknown>): string {
-  const merged = { ...readDynamicConfig(), ...overrides };
-  const entries = Object.entries(merged).filter(([, value]) => value !== null);
+  const entries = mergedDynamicConfig(overrides).map(([key, value]) => [key, [{ value }]]);
   const header = `# docker/dynamicconfig.yaml with these overrides: ${JSON.stringify(overrides)}\n`;
-  fs.writeFileSync(file, header + stringifyYaml(Object.fromEntries(entries.map(([key, value]) => [key, [{ value }]]))));
+  fs.writeFileSync(file, header + stringifyYaml(Object.fromEntries(entries)));
   return file;
 }
 
 function dynamicConfigArgs(overrides: Record<string, unknown> = {}): string[] {
-  const merged = { ...readDynamicConfig(), ...overrides };
-  return Object.entries(merged).flatMap(([key, value]) =>
-    value === null ? [] : ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`],
-  );
+  return mergedDynamicConfig(overrides).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
+}
+
+/** docker/dynamicconfig.yaml's values with `overrides` on top, as entries; a key set to null is left out. */
+function mergedDynamicConfig(overrides: Record<string, unknown>): Array<[string, unknown]> {
+  return Object.entries({ ...readDynamicConfig(), ...overrides }).filter(([, value]) => value !== null);
 }
 
 /** A port nobody listens on right now. */
