@@ -71,6 +71,19 @@ export interface DevServer {
  * how to reach it. Used by `jobctl server`, `npm start`, the test suite and the benchmarks alike.
  */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  // Ports we pick (port 0) are free when picked, but another process can take one before the server binds it: then
+  // the server stops at once with "address already in use", and a start on newly picked ports is the fix.
+  const picksPorts = options.port === 0 || options.uiPort === 0;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(options);
+    } catch (err) {
+      if (!picksPorts || attempt >= 3 || !String(err).includes('address already in use')) throw err;
+    }
+  }
+}
+
+async function startDevServerOnce(options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
   const namespace = options.namespace ?? DEFAULT_SETTINGS.temporalNamespace;
   const port = options.port === 0 ? await freePort() : (options.port ?? 7233);
